@@ -1,0 +1,437 @@
+package catalog
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// CredentialType is one of the four auth methods of a connection.
+type CredentialType string
+
+// The credential types.
+const (
+	BearerToken     CredentialType = "BEARER_TOKEN"
+	OAuthM2M        CredentialType = "OAUTH_M2M"
+	OAuthU2M        CredentialType = "OAUTH_U2M"
+	OAuthU2MPerUser CredentialType = "OAUTH_U2M_PER_USER"
+)
+
+// Valid reports whether t is a known credential type.
+func (t CredentialType) Valid() bool {
+	switch t {
+	case BearerToken, OAuthM2M, OAuthU2M, OAuthU2MPerUser:
+		return true
+	}
+	return false
+}
+
+// IsOAuth reports whether t is one of the OAuth types.
+func (t CredentialType) IsOAuth() bool { return t == OAuthM2M || t == OAuthU2M || t == OAuthU2MPerUser }
+
+// Option names.
+const (
+	OptHost                   = "host"
+	OptPort                   = "port"
+	OptBasePath               = "base_path"
+	OptIsMCP                  = "is_mcp_connection"
+	OptAuthHeaderName         = "auth_header_name"
+	OptAuthHeaderPrefix       = "auth_header_prefix"
+	OptBearerToken            = "bearer_token"
+	OptClientID               = "client_id"
+	OptClientSecret           = "client_secret"
+	OptTokenEndpoint          = "token_endpoint"
+	OptAuthorizationEndpoint  = "authorization_endpoint"
+	OptOAuthScope             = "oauth_scope"
+	OptOAuthResource          = "oauth_resource"
+	OptCredentialExchange     = "oauth_credential_exchange_method"
+	DefaultAuthHeaderName     = "Authorization"
+	DefaultAuthHeaderPrefix   = "Bearer "
+	maxOptionValueLen         = 4096
+	maxConnectionNameLen      = 255
+	maxCommentLen             = 1024
+	ExchangeHeaderAndBody     = "header_and_body"
+	ExchangeBodyOnly          = "body_only"
+	ExchangeHeaderOnly        = "header_only"
+	connectionTypeHTTP        = "HTTP"
+	optionValueTrue           = "true"
+	optionValueFalse          = "false"
+	errUnknownCredentialTypes = "BEARER_TOKEN, OAUTH_M2M, OAUTH_U2M, OAUTH_U2M_PER_USER"
+)
+
+// ConnectionTypeHTTP is the only connection type.
+const ConnectionTypeHTTP = connectionTypeHTTP
+
+// SecretOptions are the options that are sealed at rest and never returned.
+var SecretOptions = map[string]bool{OptBearerToken: true, OptClientSecret: true}
+
+var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptAuthHeaderName, OptAuthHeaderPrefix}
+var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange}
+
+// allowedOptions lists, per credential type, every option it accepts; required lists
+// those it needs.
+var (
+	allowedOptions = map[CredentialType][]string{
+		BearerToken:     append(append([]string{}, common...), OptBearerToken),
+		OAuthM2M:        append(append([]string{}, common...), oauthCommon...),
+		OAuthU2M:        append(append(append([]string{}, common...), oauthCommon...), OptAuthorizationEndpoint),
+		OAuthU2MPerUser: append(append(append([]string{}, common...), oauthCommon...), OptAuthorizationEndpoint),
+	}
+	requiredOptions = map[CredentialType][]string{
+		BearerToken:     {OptHost, OptBearerToken},
+		OAuthM2M:        {OptHost, OptClientID, OptClientSecret, OptTokenEndpoint},
+		OAuthU2M:        {OptHost, OptClientID, OptClientSecret, OptTokenEndpoint, OptAuthorizationEndpoint},
+		OAuthU2MPerUser: {OptHost, OptClientID, OptClientSecret, OptTokenEndpoint, OptAuthorizationEndpoint},
+	}
+)
+
+// ValidationPolicy holds deployment settings that change what options are accepted.
+type ValidationPolicy struct {
+	// AllowHTTP accepts http:// hosts and endpoints (development only).
+	AllowHTTP bool
+}
+
+var connectionNameRE = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]*$`)
+
+// NormalizeConnectionName lower-cases name and checks it: letters, digits, '_' and '-',
+// not starting with '-', at most 255 characters. Names are case-insensitive.
+func NormalizeConnectionName(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" {
+		return "", Errorf(InvalidParameterValue, "name: must not be empty")
+	}
+	if len(n) > maxConnectionNameLen {
+		return "", Errorf(InvalidParameterValue, "name: must be at most %d characters", maxConnectionNameLen)
+	}
+	if !connectionNameRE.MatchString(n) {
+		return "", Errorf(InvalidParameterValue, "name %q: use only letters, digits, '_' and '-', not starting with '-'", truncate(name, 64))
+	}
+	return n, nil
+}
+
+// ValidateComment checks a connection comment.
+func ValidateComment(c string) error {
+	if len(c) > maxCommentLen {
+		return Errorf(InvalidParameterValue, "comment: must be at most %d characters", maxCommentLen)
+	}
+	if hasControl(c, true) {
+		return Errorf(InvalidParameterValue, "comment: must not contain control characters")
+	}
+	return nil
+}
+
+// InferCredentialType picks the credential type from the options when it was not given:
+// bearer_token means BEARER_TOKEN; token_endpoint without authorization_endpoint means
+// OAUTH_M2M. With an authorization_endpoint the caller must choose.
+func InferCredentialType(opts map[string]string) (CredentialType, error) {
+	_, hasBearer := opts[OptBearerToken]
+	_, hasToken := opts[OptTokenEndpoint]
+	_, hasAuthz := opts[OptAuthorizationEndpoint]
+	switch {
+	case hasAuthz:
+		return "", Errorf(InvalidParameterValue, "credential_type is required when authorization_endpoint is set: choose OAUTH_U2M (one user's token serves every grantee) or OAUTH_U2M_PER_USER (each user's own token)")
+	case hasBearer && !hasToken:
+		return BearerToken, nil
+	case hasToken && !hasBearer:
+		return OAuthM2M, nil
+	}
+	return "", Errorf(InvalidParameterValue, "credential_type is required: one of %s", errUnknownCredentialTypes)
+}
+
+// ParseCredentialType checks a credential type given by a caller.
+func ParseCredentialType(s string) (CredentialType, error) {
+	t := CredentialType(strings.ToUpper(strings.TrimSpace(s)))
+	if !t.Valid() {
+		return "", Errorf(InvalidParameterValue, "credential_type %q: must be one of %s", truncate(s, 64), errUnknownCredentialTypes)
+	}
+	return t, nil
+}
+
+// ValidateOptions checks every option for the credential type and returns the
+// normalized set (secrets included; the caller seals and removes them). The error names
+// the first offending field and what is wrong with it; fields are checked in name order
+// so the answer is stable.
+func ValidateOptions(t CredentialType, opts map[string]string, pol ValidationPolicy) (map[string]string, error) {
+	allowed, ok := allowedOptions[t]
+	if !ok {
+		return nil, Errorf(InvalidParameterValue, "credential_type %q: must be one of %s", truncate(string(t), 64), errUnknownCredentialTypes)
+	}
+	allowedSet := make(map[string]bool, len(allowed))
+	for _, k := range allowed {
+		allowedSet[k] = true
+	}
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]string, len(opts)+2)
+	for _, k := range keys {
+		v := opts[k]
+		if !allowedSet[k] {
+			return nil, Errorf(InvalidParameterValue, "options.%s: not an option of credential type %s (allowed: %s)", truncate(k, 64), t, strings.Join(sorted(allowed), ", "))
+		}
+		if len(v) > maxOptionValueLen {
+			return nil, Errorf(InvalidParameterValue, "options.%s: must be at most %d characters", k, maxOptionValueLen)
+		}
+		nv, err := validateOption(k, v, pol)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = nv
+	}
+	for _, k := range requiredOptions[t] {
+		if out[k] == "" {
+			return nil, Errorf(InvalidParameterValue, "options.%s: required for credential type %s", k, t)
+		}
+	}
+	// A port inside host moves to the port option; both given must agree.
+	if h, p, ok := splitHostPort(out[OptHost]); ok {
+		if out[OptPort] != "" && out[OptPort] != p {
+			return nil, Errorf(InvalidParameterValue, "options.port: %s disagrees with the port %s in options.host", out[OptPort], p)
+		}
+		out[OptHost], out[OptPort] = h, p
+	}
+	if out[OptIsMCP] == "" {
+		out[OptIsMCP] = optionValueFalse
+	}
+	return out, nil
+}
+
+func validateOption(k, v string, pol ValidationPolicy) (string, error) {
+	switch k {
+	case OptHost:
+		return normalizeHost(v, pol)
+	case OptPort:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != v {
+			return "", Errorf(InvalidParameterValue, "options.port: must be a number from 1 to 65535")
+		}
+		return v, nil
+	case OptBasePath:
+		return normalizeBasePath(v)
+	case OptIsMCP:
+		lv := strings.ToLower(v)
+		if lv != optionValueTrue && lv != optionValueFalse {
+			return "", Errorf(InvalidParameterValue, "options.is_mcp_connection: must be \"true\" or \"false\"")
+		}
+		return lv, nil
+	case OptAuthHeaderName:
+		if !isToken(v) {
+			return "", Errorf(InvalidParameterValue, "options.auth_header_name: must be a valid HTTP header name")
+		}
+		switch strings.ToLower(v) {
+		case "host", "connection", "content-length", "transfer-encoding", "te", "upgrade", "trailer",
+			"keep-alive", "proxy-connection", "proxy-authorization", "cookie":
+			return "", Errorf(InvalidParameterValue, "options.auth_header_name: %s cannot carry a credential", v)
+		}
+		if strings.HasPrefix(strings.ToLower(v), "x-gatehouse-") {
+			return "", Errorf(InvalidParameterValue, "options.auth_header_name: X-Gatehouse-* headers are reserved")
+		}
+		return v, nil
+	case OptAuthHeaderPrefix:
+		if hasControl(v, false) {
+			return "", Errorf(InvalidParameterValue, "options.auth_header_prefix: must not contain control characters")
+		}
+		return v, nil
+	case OptBearerToken, OptClientSecret:
+		// Say what is wrong without echoing any of the value.
+		if v == "" {
+			return "", Errorf(InvalidParameterValue, "options.%s: must not be empty", k)
+		}
+		if hasControl(v, false) {
+			return "", Errorf(InvalidParameterValue, "options.%s: must not contain control characters or line breaks", k)
+		}
+		return v, nil
+	case OptClientID, OptOAuthScope:
+		if v == "" && k == OptClientID {
+			return "", Errorf(InvalidParameterValue, "options.client_id: must not be empty")
+		}
+		if hasControl(v, false) {
+			return "", Errorf(InvalidParameterValue, "options.%s: must not contain control characters", k)
+		}
+		return v, nil
+	case OptTokenEndpoint, OptAuthorizationEndpoint:
+		return normalizeEndpoint(k, v, pol)
+	case OptOAuthResource:
+		u, err := url.Parse(v)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || hasControl(v, false) {
+			return "", Errorf(InvalidParameterValue, "options.oauth_resource: must be an absolute URI without a fragment (RFC 8707)")
+		}
+		return v, nil
+	case OptCredentialExchange:
+		switch v {
+		case ExchangeHeaderAndBody, ExchangeBodyOnly, ExchangeHeaderOnly:
+			return v, nil
+		}
+		return "", Errorf(InvalidParameterValue, "options.oauth_credential_exchange_method: must be one of header_and_body, body_only, header_only")
+	}
+	return v, nil
+}
+
+// normalizeHost accepts "https://Api.Example.com[:port][/]" and returns the scheme and
+// host in lower case with no path. Paths, queries, fragments and userinfo are refused:
+// a base path belongs in base_path, and credentials never ride in a URL.
+func normalizeHost(v string, pol ValidationPolicy) (string, error) {
+	const f = "options.host"
+	u, err := parseHTTPURL(f, v, pol)
+	if err != nil {
+		return "", err
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery {
+		return "", Errorf(InvalidParameterValue, "%s: must be a scheme and host only, like https://api.example.com; put a path in base_path", f)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+func normalizeEndpoint(f, v string, pol ValidationPolicy) (string, error) {
+	u, err := parseHTTPURL("options."+f, v, pol)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// parseHTTPURL parses an absolute http(s) URL with a valid host and no userinfo or
+// fragment, lower-casing the scheme and host.
+func parseHTTPURL(f, v string, pol ValidationPolicy) (*url.URL, error) {
+	if hasControl(v, false) || strings.ContainsAny(v, " \\") {
+		return nil, Errorf(InvalidParameterValue, "%s: must be a URL without spaces, backslashes or control characters", f)
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return nil, Errorf(InvalidParameterValue, "%s: must be an absolute URL like https://api.example.com", f)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && pol.AllowHTTP:
+	case u.Scheme == "http":
+		return nil, Errorf(InvalidParameterValue, "%s: must use https (http is accepted only with --insecure-http-upstreams, for development)", f)
+	default:
+		return nil, Errorf(InvalidParameterValue, "%s: scheme %q is not allowed; use https", f, truncate(u.Scheme, 16))
+	}
+	if u.User != nil {
+		return nil, Errorf(InvalidParameterValue, "%s: must not contain user information (user:password@); credentials belong in the credential options", f)
+	}
+	if u.Fragment != "" || strings.Contains(v, "#") {
+		return nil, Errorf(InvalidParameterValue, "%s: must not contain a fragment", f)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, Errorf(InvalidParameterValue, "%s: must name a host", f)
+	}
+	if !validHostname(host) {
+		return nil, Errorf(InvalidParameterValue, "%s: %q is not a valid host name or IP address", f, truncate(host, 64))
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, Errorf(InvalidParameterValue, "%s: port must be a number from 1 to 65535", f)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, Errorf(InvalidParameterValue, "%s: empty port", f)
+	}
+	u.Host = strings.ToLower(u.Host)
+	return u, nil
+}
+
+func splitHostPort(hostURL string) (string, string, bool) {
+	u, err := url.Parse(hostURL)
+	if err != nil || u.Port() == "" {
+		return hostURL, "", false
+	}
+	h := u.Hostname()
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return u.Scheme + "://" + h, u.Port(), true
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+func validHostname(h string) bool {
+	if ip := net.ParseIP(h); ip != nil {
+		return true
+	}
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeBasePath accepts "/v1/api" style paths: it must start with '/', contain no
+// dot segments, empty segments, percent-encoding, backslashes, queries or fragments.
+// The result has no trailing slash ("" for the root).
+func normalizeBasePath(v string) (string, error) {
+	const f = "options.base_path"
+	if v == "" || v == "/" {
+		return "", nil
+	}
+	if !strings.HasPrefix(v, "/") {
+		return "", Errorf(InvalidParameterValue, "%s: must start with '/'", f)
+	}
+	if strings.ContainsAny(v, "?#%\\") || hasControl(v, false) || strings.Contains(v, " ") {
+		return "", Errorf(InvalidParameterValue, "%s: must be a plain path without '?', '#', '%%', '\\', spaces or control characters", f)
+	}
+	v = strings.TrimSuffix(v, "/")
+	for _, seg := range strings.Split(v[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", Errorf(InvalidParameterValue, "%s: must not contain empty, '.' or '..' segments", f)
+		}
+	}
+	return v, nil
+}
+
+// isToken reports whether s is an RFC 9110 token (a valid header name).
+func isToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hasControl reports ASCII control characters (and DEL); allowTab keeps \t.
+func hasControl(s string, allowTab bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\t' && allowTab {
+			continue
+		}
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func sorted(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
