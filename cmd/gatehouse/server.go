@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/seal"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+// serverConfig is the server's whole configuration, read once from flags and
+// GATEHOUSE_* variables (a flag given on the command line wins over the variable).
+type serverConfig struct {
+	Listen          string
+	DataDir         string
+	PublicURL       string
+	MasterKeyFile   string
+	MasterKey       string // GATEHOUSE_MASTER_KEY only, never a flag: flags show in ps
+	BootstrapToken  string // GATEHOUSE_BOOTSTRAP_TOKEN only
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+	InsecureHTTP    bool
+}
+
+// flagEnv names the variable behind each flag.
+var flagEnv = map[string]string{
+	"listen":                  "GATEHOUSE_LISTEN",
+	"data-dir":                "GATEHOUSE_DATA_DIR",
+	"public-url":              "GATEHOUSE_PUBLIC_URL",
+	"master-key-file":         "GATEHOUSE_MASTER_KEY_FILE",
+	"max-body-bytes":          "GATEHOUSE_MAX_BODY_BYTES",
+	"shutdown-timeout":        "GATEHOUSE_SHUTDOWN_TIMEOUT",
+	"log-format":              "GATEHOUSE_LOG_FORMAT",
+	"log-level":               "GATEHOUSE_LOG_LEVEL",
+	"insecure-http-upstreams": "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
+}
+
+func serverCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Gatehouse server",
+		Long: `Run the Gatehouse server on the embedded SQLite store.
+
+Every flag can also be set with the GATEHOUSE_* variable named in its help; a flag on the
+command line wins. The master key comes from GATEHOUSE_MASTER_KEY (base64 of 32 bytes) or
+--master-key-file; with neither, a development key is generated in the data folder.
+On an empty store the first start creates the user "admin" and prints its token once
+(or uses GATEHOUSE_BOOTSTRAP_TOKEN).`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.String("listen", "127.0.0.1:8080", "address to serve the API on (GATEHOUSE_LISTEN)")
+	f.String("data-dir", "./gatehouse-data", "folder for the store and the development key (GATEHOUSE_DATA_DIR)")
+	f.String("public-url", "", "URL at which users reach this server, e.g. https://gatehouse.example.com; default http://LISTEN (GATEHOUSE_PUBLIC_URL)")
+	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
+	f.Int64("max-body-bytes", httpapi.DefaultMaxBodyBytes, "largest API request body accepted (GATEHOUSE_MAX_BODY_BYTES)")
+	f.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (GATEHOUSE_SHUTDOWN_TIMEOUT)")
+	f.String("log-format", "text", "log format: text or json (GATEHOUSE_LOG_FORMAT)")
+	f.String("log-level", "info", "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
+	f.Bool("insecure-http-upstreams", false, "accept http:// hosts and endpoints; for development only (GATEHOUSE_INSECURE_HTTP_UPSTREAMS)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
+		if err != nil {
+			return err
+		}
+		return serve(cmd.Context(), cfg, e)
+	}
+	return cmd
+}
+
+// loadServerConfig reads and validates every setting, reporting all problems at once.
+func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverConfig, error) {
+	var problems []error
+	val := func(name string) string {
+		fl := fs.Lookup(name)
+		if fl.Changed {
+			return fl.Value.String()
+		}
+		if v := getenv(flagEnv[name]); v != "" {
+			return v
+		}
+		return fl.DefValue
+	}
+	cfg := &serverConfig{
+		Listen:         val("listen"),
+		DataDir:        val("data-dir"),
+		PublicURL:      val("public-url"),
+		MasterKeyFile:  val("master-key-file"),
+		MasterKey:      getenv("GATEHOUSE_MASTER_KEY"),
+		BootstrapToken: getenv("GATEHOUSE_BOOTSTRAP_TOKEN"),
+		LogFormat:      val("log-format"),
+		LogLevel:       val("log-level"),
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		problems = append(problems, fmt.Errorf("listen: %q is not host:port", cfg.Listen))
+	}
+	if cfg.DataDir == "" {
+		problems = append(problems, errors.New("data-dir: must not be empty"))
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			problems = append(problems, fmt.Errorf("public-url: %q must be an http(s) URL with a host and nothing after the path", cfg.PublicURL))
+		} else {
+			cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+		}
+	}
+	if n, err := strconv.ParseInt(val("max-body-bytes"), 10, 64); err != nil || n < 1024 {
+		problems = append(problems, fmt.Errorf("max-body-bytes: %q must be a number of at least 1024", val("max-body-bytes")))
+	} else {
+		cfg.MaxBodyBytes = n
+	}
+	if d, err := time.ParseDuration(val("shutdown-timeout")); err != nil || d < 0 {
+		problems = append(problems, fmt.Errorf("shutdown-timeout: %q must be a duration like 30s", val("shutdown-timeout")))
+	} else {
+		cfg.ShutdownTimeout = d
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		problems = append(problems, fmt.Errorf("log-format: %q must be text or json", cfg.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		problems = append(problems, fmt.Errorf("log-level: %q must be debug, info, warn or error", cfg.LogLevel))
+	}
+	if b, err := strconv.ParseBool(val("insecure-http-upstreams")); err != nil {
+		problems = append(problems, fmt.Errorf("insecure-http-upstreams: %q must be true or false", val("insecure-http-upstreams")))
+	} else {
+		cfg.InsecureHTTP = b
+	}
+	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
+		problems = append(problems, errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both"))
+	}
+	if cfg.MasterKey != "" {
+		if _, err := seal.ParseMasterKey(cfg.MasterKey); err != nil {
+			problems = append(problems, fmt.Errorf("GATEHOUSE_MASTER_KEY: %w", err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n  %w", joinIndented(problems))
+	}
+	return cfg, nil
+}
+
+type indentedErrors []error
+
+func (es indentedErrors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n  ")
+}
+
+func (es indentedErrors) Unwrap() []error { return es }
+
+func joinIndented(es []error) error { return indentedErrors(es) }
+
+func newLogger(cfg *serverConfig, e *env) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// openKeyring loads the master key and, with it, the keyring of data keys kept in the
+// store; on a new store it creates the keyring.
+func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, log *slog.Logger) (*seal.Keyring, error) {
+	master, source, generated, err := seal.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		// Loud on purpose: a key kept beside the data it protects protects little.
+		log.Warn("DEVELOPMENT MASTER KEY: secrets are sealed with a key stored next to the data; set GATEHOUSE_MASTER_KEY or --master-key-file in production", "source", source, "generated_now", generated)
+	} else {
+		log.Info("master key loaded", "source", source, "fingerprint", seal.Fingerprint(master))
+	}
+	const metaKey = "keyring"
+	blob, err := st.GetMeta(ctx, metaKey)
+	if catalog.IsNotFound(err) {
+		kr, err := seal.NewKeyring()
+		if err != nil {
+			return nil, err
+		}
+		blob, err := kr.Export(master)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.SetMeta(ctx, metaKey, blob); err != nil {
+			return nil, fmt.Errorf("store keyring: %w", err)
+		}
+		return kr, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read keyring: %w", err)
+	}
+	kr, err := seal.ImportKeyring(master, blob)
+	if err != nil {
+		return nil, fmt.Errorf("open keyring with the master key from %s: %w", source, err)
+	}
+	return kr, nil
+}
+
+// serve runs the server until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, cfg *serverConfig, e *env) error {
+	log := newLogger(cfg, e)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "gatehouse.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	kr, err := openKeyring(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	token, err := identity.Bootstrap(ctx, st, cfg.BootstrapToken, time.Now())
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + addr
+	}
+	if cfg.InsecureHTTP {
+		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
+	}
+	auth := identity.NewAuthenticator(st, time.Now, log)
+	api := httpapi.NewServer(httpapi.Deps{
+		Store: st, Keyring: kr, Auth: auth, Access: access.New(st), Log: log,
+		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
+	})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() { auth.RunFlusher(flushCtx, 5*time.Second); close(flushed) }()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if token != "" {
+		fmt.Fprintf(e.stdout, "Created user admin. Admin token (shown once, keep it safe):\n\n    %s\n\n", token)
+		fmt.Fprintf(e.stdout, "Try:  GATEHOUSE_HOST=%s GATEHOUSE_TOKEN=<token> gatehouse whoami\n", cfg.PublicURL)
+	}
+	fmt.Fprintf(e.stdout, "Gatehouse is listening on http://%s\n", addr)
+	log.Info("gatehouse listening", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
+
+	select {
+	case err := <-served:
+		stopFlush()
+		<-flushed
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopFlush()
+	<-flushed
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

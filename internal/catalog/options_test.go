@@ -1,0 +1,214 @@
+package catalog
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestValidateOptions(t *testing.T) {
+	strict := ValidationPolicy{}
+	bearer := func(extra map[string]string) map[string]string {
+		m := map[string]string{OptHost: "https://api.example.com", OptBearerToken: "tok"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	oauth := map[string]string{OptHost: "https://api.example.com", OptClientID: "id", OptClientSecret: "s",
+		OptTokenEndpoint: "https://idp.example.com/token", OptAuthorizationEndpoint: "https://idp.example.com/authorize"}
+	tests := []struct {
+		name    string
+		typ     CredentialType
+		opts    map[string]string
+		pol     ValidationPolicy
+		want    map[string]string
+		wantErr string // substring; "" = no error
+	}{
+		{name: "bearer minimal", typ: BearerToken, opts: bearer(nil),
+			want: map[string]string{OptHost: "https://api.example.com", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "host normalized", typ: BearerToken, opts: bearer(map[string]string{OptHost: "HTTPS://API.Example.COM/"}),
+			want: map[string]string{OptHost: "https://api.example.com", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "port in host moves to port", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://api.example.com:8443"}),
+			want: map[string]string{OptHost: "https://api.example.com", OptPort: "8443", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "ipv6 host with port", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://[::1]:8443"}),
+			want: map[string]string{OptHost: "https://[::1]", OptPort: "8443", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "base path trimmed", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/api/", OptIsMCP: "TRUE"}),
+			want: map[string]string{OptHost: "https://api.example.com", OptBasePath: "/v1/api", OptBearerToken: "tok", OptIsMCP: "true"}},
+		{name: "custom auth header", typ: BearerToken, opts: bearer(map[string]string{OptAuthHeaderName: "X-Api-Key", OptAuthHeaderPrefix: ""}),
+			want: map[string]string{OptHost: "https://api.example.com", OptAuthHeaderName: "X-Api-Key", OptAuthHeaderPrefix: "", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "u2m ok", typ: OAuthU2M, opts: oauth},
+		{name: "m2m with exchange method", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptCredentialExchange: "body_only"}},
+		{name: "http allowed in dev", typ: BearerToken, opts: bearer(map[string]string{OptHost: "http://127.0.0.1:9000"}), pol: ValidationPolicy{AllowHTTP: true},
+			want: map[string]string{OptHost: "http://127.0.0.1", OptPort: "9000", OptBearerToken: "tok", OptIsMCP: "false"}},
+
+		{name: "host with path", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://api.example.com/v1"}), wantErr: "options.host: must be a scheme and host only"},
+		{name: "host with query", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://api.example.com?x=1"}), wantErr: "options.host"},
+		{name: "host with userinfo", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://u:p@api.example.com"}), wantErr: "must not contain user information"},
+		{name: "host http", typ: BearerToken, opts: bearer(map[string]string{OptHost: "http://api.example.com"}), wantErr: "must use https"},
+		{name: "host ftp", typ: BearerToken, opts: bearer(map[string]string{OptHost: "ftp://api.example.com"}), wantErr: "scheme \"ftp\" is not allowed"},
+		{name: "host without scheme", typ: BearerToken, opts: bearer(map[string]string{OptHost: "api.example.com"}), wantErr: "must be an absolute URL"},
+		{name: "host fragment", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://api.example.com#x"}), wantErr: "fragment"},
+		{name: "host bad name", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://exa_mple-.com"}), wantErr: "not a valid host"},
+		{name: "host backslash", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://a.example.com\\@evil.com"}), wantErr: "backslashes"},
+		{name: "port disagrees", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://a.example.com:1", OptPort: "2"}), wantErr: "options.port: 2 disagrees"},
+		{name: "port range", typ: BearerToken, opts: bearer(map[string]string{OptPort: "70000"}), wantErr: "options.port"},
+		{name: "port leading zero", typ: BearerToken, opts: bearer(map[string]string{OptPort: "0443"}), wantErr: "options.port"},
+		{name: "base path dots", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/../admin"}), wantErr: "options.base_path"},
+		{name: "base path encoded", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/%2e%2e"}), wantErr: "options.base_path"},
+		{name: "base path relative", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "v1"}), wantErr: "must start with '/'"},
+		{name: "base path double slash", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "//evil.com/x"}), wantErr: "options.base_path"},
+		{name: "missing bearer", typ: BearerToken, opts: map[string]string{OptHost: "https://a.example.com"}, wantErr: "options.bearer_token: required"},
+		{name: "missing host", typ: BearerToken, opts: map[string]string{OptBearerToken: "x"}, wantErr: "options.host: required"},
+		{name: "unknown option", typ: BearerToken, opts: bearer(map[string]string{"bearer_tokn": "x"}), wantErr: "options.bearer_tokn: not an option of credential type BEARER_TOKEN"},
+		{name: "oauth option on bearer", typ: BearerToken, opts: bearer(map[string]string{OptClientID: "x"}), wantErr: "options.client_id: not an option"},
+		{name: "is_mcp invalid", typ: BearerToken, opts: bearer(map[string]string{OptIsMCP: "yes"}), wantErr: "is_mcp_connection"},
+		{name: "header name invalid", typ: BearerToken, opts: bearer(map[string]string{OptAuthHeaderName: "X Api"}), wantErr: "auth_header_name"},
+		{name: "header name host", typ: BearerToken, opts: bearer(map[string]string{OptAuthHeaderName: "Host"}), wantErr: "cannot carry a credential"},
+		{name: "header prefix newline", typ: BearerToken, opts: bearer(map[string]string{OptAuthHeaderPrefix: "Bearer\r\nX: y"}), wantErr: "auth_header_prefix"},
+		{name: "secret newline", typ: BearerToken, opts: bearer(map[string]string{OptBearerToken: "abc\ndef"}), wantErr: "options.bearer_token: must not contain control"},
+		{name: "u2m missing authz", typ: OAuthU2MPerUser, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t"}, wantErr: "options.authorization_endpoint: required"},
+		{name: "token endpoint http", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "http://idp.example.com/t"}, wantErr: "options.token_endpoint: must use https"},
+		{name: "bad exchange method", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptCredentialExchange: "basic"}, wantErr: "oauth_credential_exchange_method"},
+		{name: "value too long", typ: BearerToken, opts: bearer(map[string]string{OptBearerToken: strings.Repeat("a", 5000)}), wantErr: "at most 4096"},
+		{name: "bad type", typ: "NOPE", opts: bearer(nil), wantErr: "must be one of"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := strict
+			if tc.pol.AllowHTTP {
+				pol = tc.pol
+			}
+			got, err := ValidateOptions(tc.typ, tc.opts, pol)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ValidateOptions() error = %v, want one containing %q", err, tc.wantErr)
+				}
+				if CodeOf(err) != InvalidParameterValue {
+					t.Errorf("code = %s, want INVALID_PARAMETER_VALUE", CodeOf(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ValidateOptions() error = %v", err)
+			}
+			if tc.want != nil {
+				if d := cmp.Diff(tc.want, got); d != "" {
+					t.Errorf("ValidateOptions() mismatch (-want +got):\n%s", d)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateOptionsNeverEchoesSecrets(t *testing.T) {
+	const canary = "CANARY-s3cr3t\x01"
+	for _, opt := range []string{OptBearerToken} {
+		_, err := ValidateOptions(BearerToken, map[string]string{OptHost: "https://a.example.com", opt: canary}, ValidationPolicy{})
+		if err == nil || strings.Contains(err.Error(), "CANARY") {
+			t.Fatalf("error %v must exist and must not contain the secret", err)
+		}
+	}
+}
+
+func TestInferCredentialType(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    map[string]string
+		want    CredentialType
+		wantErr string
+	}{
+		{"bearer", map[string]string{OptBearerToken: "x"}, BearerToken, ""},
+		{"m2m", map[string]string{OptTokenEndpoint: "https://x"}, OAuthM2M, ""},
+		{"authz needs choice", map[string]string{OptTokenEndpoint: "https://x", OptAuthorizationEndpoint: "https://y"}, "", "OAUTH_U2M (one user's token serves every grantee) or OAUTH_U2M_PER_USER"},
+		{"nothing", map[string]string{OptHost: "https://x"}, "", "credential_type is required"},
+		{"both", map[string]string{OptBearerToken: "x", OptTokenEndpoint: "https://x"}, "", "credential_type is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := InferCredentialType(tc.opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("InferCredentialType() error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("InferCredentialType() = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNormalizeConnectionName(t *testing.T) {
+	for in, want := range map[string]string{"GitHub": "github", " slack_1 ": "slack_1", "a-b": "a-b"} {
+		if got, err := NormalizeConnectionName(in); err != nil || got != want {
+			t.Errorf("NormalizeConnectionName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-x", "a b", "a/b", "a.b", "ü", strings.Repeat("a", 256), "../x"} {
+		if _, err := NormalizeConnectionName(bad); err == nil {
+			t.Errorf("NormalizeConnectionName(%q) accepted, want an error", bad)
+		}
+	}
+}
+
+// FuzzValidateOptions checks that option validation never panics, that what it accepts
+// is stable (validating the output again gives the same output), and that an accepted
+// host is always a bare https URL.
+func FuzzValidateOptions(f *testing.F) {
+	f.Add("BEARER_TOKEN", "https://api.example.com", "", "/v1", "tok", "Authorization")
+	f.Add("BEARER_TOKEN", "https://[::1]:8443/", "8443", "/a/b/", "x", "X-Api-Key")
+	f.Add("OAUTH_M2M", "HTTPS://A.B", "443", "", "s", "")
+	f.Add("BEARER_TOKEN", "https://u@h", "0", "/..", "\n", "Host")
+	f.Add("OAUTH_U2M", "https://h:99999", "", "//x", "", "x y")
+	f.Fuzz(func(t *testing.T, typ, host, port, basePath, secret, header string) {
+		opts := map[string]string{OptHost: host, OptBearerToken: secret, OptClientID: "id", OptClientSecret: secret,
+			OptTokenEndpoint: host + "/token", OptAuthorizationEndpoint: host + "/authorize"}
+		if port != "" {
+			opts[OptPort] = port
+		}
+		if basePath != "" {
+			opts[OptBasePath] = basePath
+		}
+		if header != "" {
+			opts[OptAuthHeaderName] = header
+		}
+		ct := CredentialType(typ)
+		if ct == BearerToken {
+			delete(opts, OptClientID)
+			delete(opts, OptClientSecret)
+			delete(opts, OptTokenEndpoint)
+			delete(opts, OptAuthorizationEndpoint)
+		} else {
+			delete(opts, OptBearerToken)
+			if ct == OAuthM2M {
+				delete(opts, OptAuthorizationEndpoint)
+			}
+		}
+		got, err := ValidateOptions(ct, opts, ValidationPolicy{})
+		if err != nil {
+			if CodeOf(err) != InvalidParameterValue {
+				t.Fatalf("error code %s, want INVALID_PARAMETER_VALUE", CodeOf(err))
+			}
+			if secret != "" && len(secret) > 3 && strings.Contains(err.Error(), secret) {
+				t.Fatalf("error %q contains the secret", err)
+			}
+			return
+		}
+		if h := got[OptHost]; !strings.HasPrefix(h, "https://") || strings.Count(h, "/") != 2 || strings.ContainsAny(h, "@?#\\") {
+			t.Fatalf("accepted host %q is not a bare https URL", h)
+		}
+		if bp := got[OptBasePath]; bp != "" && (!strings.HasPrefix(bp, "/") || strings.Contains(bp, "..") || strings.Contains(bp, "//")) {
+			t.Fatalf("accepted base_path %q can escape", bp)
+		}
+		again, err := ValidateOptions(ct, got, ValidationPolicy{})
+		if err != nil {
+			t.Fatalf("validated options %v fail a second validation: %v", got, err)
+		}
+		if d := cmp.Diff(got, again); d != "" {
+			t.Fatalf("validation is not idempotent (-first +second):\n%s", d)
+		}
+	})
+}

@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// routes lists every route of the API in one place.
+func (s *Server) routes() {
+	m := s.mux
+	const uc = "/api/2.1/unity-catalog"
+	m.Handle("POST "+uc+"/connections", s.authed(s.createConnection))
+	m.Handle("GET "+uc+"/connections", s.authed(s.listConnections))
+	m.Handle("GET "+uc+"/connections/{name}", s.authed(s.getConnection))
+	m.Handle("PATCH "+uc+"/connections/{name}", s.authed(s.updateConnection))
+	m.Handle("DELETE "+uc+"/connections/{name}", s.authed(s.deleteConnection))
+
+	m.Handle("GET "+uc+"/permissions/{type}/{name}", s.authed(s.getPermissions))
+	m.Handle("PATCH "+uc+"/permissions/{type}/{name}", s.authed(s.updatePermissions))
+	m.Handle("GET "+uc+"/effective-permissions/{type}/{name}", s.authed(s.getEffectivePermissions))
+
+	m.Handle("POST /api/2.0/token/create", s.authed(s.createToken))
+	m.Handle("GET /api/2.0/token/list", s.authed(s.listTokens))
+	m.Handle("POST /api/2.0/token/delete", s.authed(s.deleteToken))
+	m.Handle("POST /api/2.0/token-management/on-behalf-of/tokens", s.authed(s.createOBOToken))
+	m.Handle("GET /api/2.0/token-management/tokens", s.authed(s.listAllTokens))
+	m.Handle("DELETE /api/2.0/token-management/tokens/{id}", s.authed(s.deleteAnyToken))
+
+	const scim = "/api/2.0/preview/scim/v2"
+	m.Handle("GET "+scim+"/Me", s.authed(s.me))
+	for res, kind := range map[string]catalog.PrincipalKind{"Users": catalog.KindUser, "Groups": catalog.KindGroup, "ServicePrincipals": catalog.KindServicePrincipal} {
+		k := principalKindRoutes{s: s, kind: kind}
+		m.Handle("GET "+scim+"/"+res, s.authed(k.list))
+		m.Handle("POST "+scim+"/"+res, s.authed(k.create))
+		m.Handle("GET "+scim+"/"+res+"/{id}", s.authed(k.getOne))
+		m.Handle("PUT "+scim+"/"+res+"/{id}", s.authed(k.put))
+		m.Handle("PATCH "+scim+"/"+res+"/{id}", s.authed(k.patch))
+		m.Handle("DELETE "+scim+"/"+res+"/{id}", s.authed(k.delete))
+	}
+
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
+	})
+}
+
+// readyz answers 200 when the store answers and the keyring seals and opens.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.Error("readiness: store", "err", err)
+		s.writeError(w, r, catalog.Errorf(catalog.TemporarilyUnavailable, "store is not reachable"))
+		return
+	}
+	if err := s.checkKeyring(); err != nil {
+		s.Log.Error("readiness: keyring", "err", err)
+		s.writeError(w, r, catalog.Errorf(catalog.TemporarilyUnavailable, "encryption key is not usable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,218 @@
+// Package httpapi is Gatehouse's HTTP API: the routes of DESIGN.md §2, the one function
+// that turns errors into responses, the middleware every request passes (request id,
+// body limit, authentication, logging), and the client that the CLI uses.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/seal"
+)
+
+// RequestIDHeader is on every response.
+const RequestIDHeader = "X-Gatehouse-Request-Id"
+
+// DefaultMaxBodyBytes bounds API request bodies when Deps.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Deps are the server's collaborators, built by cmd/gatehouse.
+type Deps struct {
+	Store   catalog.Store
+	Keyring *seal.Keyring
+	Auth    *identity.Authenticator
+	Access  *access.Authorizer
+	Log     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PublicURL is the externally visible base URL, e.g. https://gatehouse.example.com.
+	PublicURL string
+	// MaxBodyBytes bounds API request bodies (413 past it).
+	MaxBodyBytes int64
+	// Validation holds deployment settings for option validation.
+	Validation catalog.ValidationPolicy
+}
+
+// Server serves the API.
+type Server struct {
+	Deps
+	mux *http.ServeMux
+}
+
+// NewServer returns the API handler.
+func NewServer(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the request id of the request's context.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	who    string
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ServeHTTP gives every request an id, recovers from panics and logs the outcome. The
+// log line has the method, the path without the query (queries may carry secrets of
+// the caller's own) and the principal.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.Now()
+	id := newRequestID()
+	w.Header().Set(RequestIDHeader, id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Log.Error("panic serving request", "request_id", id, "panic", fmt.Sprint(v))
+			if rec.status == 0 {
+				s.writeError(rec, r, errors.New("panic"))
+			}
+		}
+		s.Log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "principal", rec.who, "duration_ms", s.Now().Sub(start).Milliseconds())
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+// handler is an API handler for an authenticated caller. It returns an error instead of
+// writing one, so that one function decides what the client sees.
+type handler func(w http.ResponseWriter, r *http.Request, who *identity.Identity) error
+
+// authed authenticates the caller, bounds the body and runs h.
+func (s *Server) authed(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.who = who.Principal.Name
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+		if err := h(w, r, who); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*identity.Identity, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, catalog.Errorf(catalog.Unauthenticated, "no access token: send Authorization: Bearer <token>")
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, catalog.Errorf(catalog.Unauthenticated, "Authorization header must be \"Bearer <token>\"")
+	}
+	return s.Auth.Authenticate(r.Context(), strings.TrimSpace(tok))
+}
+
+// writeError is the one place that turns an error into a response. Only *catalog.Error
+// messages reach the client; anything else is logged with the request id and answered
+// with a generic 500, so internal details (and anything secret inside them) stay out.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	id := RequestID(r.Context())
+	var ce *catalog.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ce):
+	case errors.As(err, &mbe):
+		ce = catalog.TooLarge(mbe.Limit)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody is listening for an answer.
+		return
+	default:
+		s.Log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		ce = catalog.Errorf(catalog.InternalError, "internal error; quote request id %s when reporting it", id)
+	}
+	body := ErrorBody{ErrorCode: string(ce.Code), Message: ce.Message, RequestID: id, LoginURL: ce.LoginURL}
+	writeJSON(w, ce.HTTPStatus(), body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func ok(w http.ResponseWriter, v any) error {
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func msec(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// checkKeyring seals and opens a probe value, proving the key is loaded and usable.
+func (s *Server) checkKeyring() error {
+	aad := seal.AAD{SecurableID: "readyz", Field: "probe"}
+	ct, err := s.Keyring.Seal([]byte("probe"), aad)
+	if err != nil {
+		return err
+	}
+	_, err = s.Keyring.Open(ct, aad)
+	return err
+}

@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+)
+
+// maxTokenLifetime bounds lifetime_seconds (ten years): beyond it a caller should ask
+// for no expiry explicitly by leaving the lifetime out.
+const maxTokenLifetime = 10 * 365 * 24 * time.Hour
+
+func (s *Server) requireAdmin(ctx context.Context, who *identity.Identity) error {
+	admin, err := s.Access.IsAdmin(ctx, who.Principal)
+	if err != nil {
+		return err
+	}
+	if !admin {
+		return catalog.Errorf(catalog.PermissionDenied, "User %s is not a metastore admin", who.Principal.Name)
+	}
+	return nil
+}
+
+// mintToken creates a token for p and answers with its value, shown this once.
+func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, who *identity.Identity, p *catalog.Principal, lifetime int64, comment string) error {
+	if lifetime < 0 {
+		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must not be negative; leave it out for a token that does not expire")
+	}
+	if lifetime > int64(maxTokenLifetime/time.Second) {
+		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must be at most %d (ten years)", int64(maxTokenLifetime/time.Second))
+	}
+	if len(comment) > 1024 {
+		return catalog.Errorf(catalog.InvalidParameterValue, "comment must be at most 1024 characters")
+	}
+	if !p.Active {
+		return catalog.Errorf(catalog.InvalidParameterValue, "principal %s is deactivated", p.Name)
+	}
+	now := s.Now()
+	value := identity.NewTokenValue()
+	t := &catalog.Token{ID: catalog.NewID(), PrincipalID: p.ID, Hash: identity.HashToken(value), Comment: comment, CreatedBy: who.Principal.ID, CreatedAt: now}
+	if lifetime > 0 {
+		t.ExpiresAt = now.Add(time.Duration(lifetime) * time.Second)
+	}
+	if err := s.Store.CreateToken(r.Context(), t); err != nil {
+		return err
+	}
+	info, err := s.tokenInfo(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	return ok(w, CreateTokenResponse{TokenValue: value, TokenInfo: info})
+}
+
+func (s *Server) tokenInfo(ctx context.Context, t *catalog.Token) (TokenInfo, error) {
+	names, err := s.principalNames(ctx, t.PrincipalID, t.CreatedBy)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	exp := int64(-1)
+	if !t.ExpiresAt.IsZero() {
+		exp = t.ExpiresAt.UnixMilli()
+	}
+	return TokenInfo{TokenID: t.ID, CreationTime: msec(t.CreatedAt), ExpiryTime: exp, Comment: t.Comment,
+		OwnerID: t.PrincipalID, OwnerName: names[0], CreatedByUsername: names[1], LastUsedTime: msec(t.LastUsedAt)}, nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	var req CreateTokenRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	return s.mintToken(w, r, who, who.Principal, req.LifetimeSeconds, req.Comment)
+}
+
+func (s *Server) listTokensOf(w http.ResponseWriter, r *http.Request, principalID string) error {
+	ts, err := s.Store.ListTokens(r.Context(), principalID)
+	if err != nil {
+		return err
+	}
+	out := ListTokensResponse{TokenInfos: []TokenInfo{}}
+	for _, t := range ts {
+		info, err := s.tokenInfo(r.Context(), t)
+		if err != nil {
+			return err
+		}
+		out.TokenInfos = append(out.TokenInfos, info)
+	}
+	return ok(w, out)
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	return s.listTokensOf(w, r, who.Principal.ID)
+}
+
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	var req DeleteTokenRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	t, err := s.Store.GetToken(r.Context(), req.TokenID)
+	if catalog.IsNotFound(err) || (err == nil && t.PrincipalID != who.Principal.ID) {
+		return catalog.Errorf(catalog.ResourceDoesNotExist, "token %s does not exist", truncateName(req.TokenID))
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteToken(r.Context(), t.ID); err != nil {
+		return err
+	}
+	return ok(w, struct{}{})
+}
+
+func (s *Server) createOBOToken(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	if err := s.requireAdmin(r.Context(), who); err != nil {
+		return err
+	}
+	var req CreateOBOTokenRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	name, kind := req.ApplicationID, catalog.KindServicePrincipal
+	switch {
+	case req.ApplicationID != "" && req.UserName != "":
+		return catalog.Errorf(catalog.InvalidParameterValue, "give application_id or user_name, not both")
+	case req.UserName != "":
+		name, kind = req.UserName, catalog.KindUser
+	case req.ApplicationID == "":
+		return catalog.Errorf(catalog.InvalidParameterValue, "application_id (a service principal) or user_name is required")
+	}
+	p, err := s.Store.GetPrincipalByName(r.Context(), name)
+	if err != nil || p.Kind != kind {
+		if err == nil || catalog.IsNotFound(err) {
+			return catalog.Errorf(catalog.ResourceDoesNotExist, "%s %s does not exist", kindWord(kind), truncateName(name))
+		}
+		return err
+	}
+	return s.mintToken(w, r, who, p, req.LifetimeSeconds, req.Comment)
+}
+
+func kindWord(k catalog.PrincipalKind) string {
+	switch k {
+	case catalog.KindUser:
+		return "user"
+	case catalog.KindServicePrincipal:
+		return "service principal"
+	}
+	return "group"
+}
+
+func (s *Server) listAllTokens(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	if err := s.requireAdmin(r.Context(), who); err != nil {
+		return err
+	}
+	return s.listTokensOf(w, r, "")
+}
+
+func (s *Server) deleteAnyToken(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	if err := s.requireAdmin(r.Context(), who); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.Store.DeleteToken(r.Context(), id); err != nil {
+		if catalog.IsNotFound(err) {
+			return catalog.Errorf(catalog.ResourceDoesNotExist, "token %s does not exist", truncateName(id))
+		}
+		return err
+	}
+	return ok(w, struct{}{})
+}

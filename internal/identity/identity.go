@@ -1,0 +1,204 @@
+// Package identity answers "who is calling": it mints personal access tokens, checks a
+// presented token against the stored hash, refuses expired tokens and deactivated
+// principals, and creates the first admin on an empty store.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// TokenPrefix starts every Gatehouse token, so that secret scanners and people can tell
+// one when they see it.
+const TokenPrefix = "gth_"
+
+// tokenEncoding is lower-case base32 without padding: URL- and header-safe.
+var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewTokenValue returns a fresh token: the prefix and 256 random bits.
+func NewTokenValue() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // since Go 1.24 crypto/rand.Read never returns an error
+	return TokenPrefix + tokenEncoding.EncodeToString(b[:])
+}
+
+// HashToken is the stored form of a token. Tokens carry 256 random bits, so a plain
+// SHA-256 is enough: there is nothing to brute-force that a slow hash would protect.
+func HashToken(value string) []byte {
+	h := sha256.Sum256([]byte(value))
+	return h[:]
+}
+
+// Identity is an authenticated caller.
+type Identity struct {
+	Principal *catalog.Principal
+	TokenID   string
+}
+
+// Store is what the authenticator reads and writes.
+type Store interface {
+	GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, error)
+	GetPrincipal(ctx context.Context, id string) (*catalog.Principal, error)
+	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+}
+
+// Authenticator checks bearer tokens. It records last-used times in memory and writes
+// them in one batch from time to time, so a request costs no write.
+type Authenticator struct {
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	touched map[string]time.Time
+}
+
+// NewAuthenticator returns an authenticator; now may be nil for time.Now.
+func NewAuthenticator(s Store, now func() time.Time, log *slog.Logger) *Authenticator {
+	if now == nil {
+		now = time.Now
+	}
+	return &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}}
+}
+
+var errBadToken = catalog.Errorf(catalog.Unauthenticated, "invalid access token")
+
+// Authenticate resolves a presented token to its principal. Every failure is the same
+// 401 from the caller's side (which token exists is not revealed), except that an
+// expired token and a deactivated principal say so, since only the token's holder can
+// present it.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identity, error) {
+	if token == "" {
+		return nil, catalog.Errorf(catalog.Unauthenticated, "no access token: send Authorization: Bearer <token>")
+	}
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
+		return nil, errBadToken
+	}
+	t, err := a.store.GetTokenByHash(ctx, HashToken(token))
+	if catalog.IsNotFound(err) {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	now := a.now()
+	if t.Expired(now) {
+		return nil, catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	p, err := a.store.GetPrincipal(ctx, t.PrincipalID)
+	if catalog.IsNotFound(err) {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up principal: %w", err)
+	}
+	if !p.Active || p.Kind == catalog.KindGroup {
+		return nil, catalog.Errorf(catalog.Unauthenticated, "principal %s is deactivated", p.Name)
+	}
+	a.mu.Lock()
+	a.touched[t.ID] = now
+	a.mu.Unlock()
+	return &Identity{Principal: p, TokenID: t.ID}, nil
+}
+
+// Flush writes the recorded last-used times.
+func (a *Authenticator) Flush(ctx context.Context) error {
+	a.mu.Lock()
+	batch := a.touched
+	a.touched = map[string]time.Time{}
+	a.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return a.store.TouchTokens(ctx, batch)
+}
+
+// RunFlusher flushes last-used times every interval until ctx ends, then once more.
+func (a *Authenticator) RunFlusher(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := a.Flush(context.WithoutCancel(ctx)); err != nil {
+				a.log.Error("flush token last-used times", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := a.Flush(ctx); err != nil {
+				a.log.Error("flush token last-used times", "err", err)
+			}
+		}
+	}
+}
+
+// BootstrapStore is what Bootstrap needs.
+type BootstrapStore interface {
+	ListPrincipals(ctx context.Context, kind catalog.PrincipalKind) ([]*catalog.Principal, error)
+	GetPrincipalByName(ctx context.Context, name string) (*catalog.Principal, error)
+	CreatePrincipal(ctx context.Context, p *catalog.Principal) error
+	AddMember(ctx context.Context, groupID, memberID string) error
+	CreateToken(ctx context.Context, t *catalog.Token) error
+}
+
+// Bootstrap makes sure the built-in groups exist and, on an empty store, creates the user
+// `admin` in `admins` with a token: bootstrapToken when given (GATEHOUSE_BOOTSTRAP_TOKEN),
+// else a fresh one. It returns the token only when it created the admin.
+func Bootstrap(ctx context.Context, s BootstrapStore, bootstrapToken string, now time.Time) (string, error) {
+	users, err := s.ListPrincipals(ctx, catalog.KindUser)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap: %w", err)
+	}
+	sps, err := s.ListPrincipals(ctx, catalog.KindServicePrincipal)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap: %w", err)
+	}
+	empty := len(users) == 0 && len(sps) == 0
+	var adminsID string
+	for _, name := range []string{catalog.AdminsGroup, catalog.UsersGroup} {
+		g, err := s.GetPrincipalByName(ctx, name)
+		if catalog.IsNotFound(err) {
+			g = &catalog.Principal{ID: catalog.NewID(), Kind: catalog.KindGroup, Name: name, DisplayName: name, Active: true, CreatedAt: now, UpdatedAt: now}
+			err = s.CreatePrincipal(ctx, g)
+		}
+		if err != nil {
+			return "", fmt.Errorf("bootstrap group %s: %w", name, err)
+		}
+		if g.Kind != catalog.KindGroup {
+			return "", fmt.Errorf("bootstrap: the name %q is taken by a %s, but it is reserved for a built-in group", name, g.Kind)
+		}
+		if name == catalog.AdminsGroup {
+			adminsID = g.ID
+		}
+	}
+	if !empty {
+		return "", nil
+	}
+	token := bootstrapToken
+	if token == "" {
+		token = NewTokenValue()
+	} else if !strings.HasPrefix(token, TokenPrefix) || len(token) < len(TokenPrefix)+32 {
+		return "", fmt.Errorf("bootstrap: GATEHOUSE_BOOTSTRAP_TOKEN must start with %q and carry at least 32 more characters", TokenPrefix)
+	}
+	admin := &catalog.Principal{ID: catalog.NewID(), Kind: catalog.KindUser, Name: "admin", DisplayName: "Administrator", Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreatePrincipal(ctx, admin); err != nil {
+		return "", fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if err := s.AddMember(ctx, adminsID, admin.ID); err != nil {
+		return "", fmt.Errorf("bootstrap admin: %w", err)
+	}
+	t := &catalog.Token{ID: catalog.NewID(), PrincipalID: admin.ID, Hash: HashToken(token), Comment: "bootstrap admin token", CreatedBy: admin.ID, CreatedAt: now}
+	if err := s.CreateToken(ctx, t); err != nil {
+		return "", fmt.Errorf("bootstrap admin token: %w", err)
+	}
+	return token, nil
+}
