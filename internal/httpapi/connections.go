@@ -67,7 +67,7 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, who *i
 		return err
 	}
 	if err := s.Store.CreateConnection(r.Context(), c); err != nil {
-		return err
+		return connectionExists(err, c.Name)
 	}
 	info, err := s.connectionInfo(r.Context(), c)
 	if err != nil {
@@ -111,6 +111,14 @@ func (s *Server) lookupConnection(ctx context.Context, raw string) (*catalog.Con
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", name)
 	}
 	return c, err
+}
+
+// connectionExists words a duplicate-name error the way the API names connections.
+func connectionExists(err error, name string) error {
+	if catalog.IsAlreadyExists(err) {
+		return catalog.Errorf(catalog.ResourceAlreadyExists, "Connection '%s' already exists.", name)
+	}
+	return err
 }
 
 func truncateName(s string) string {
@@ -275,7 +283,7 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, who *i
 	}
 	next.UpdatedAt, next.UpdatedBy = s.Now(), who.Principal.ID
 	if err := s.Store.UpdateConnection(ctx, &next); err != nil {
-		return err
+		return connectionExists(err, next.Name)
 	}
 	info, err := s.connectionInfo(ctx, &next)
 	if err != nil {
