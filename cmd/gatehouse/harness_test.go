@@ -180,7 +180,8 @@ func (ts *testServer) cli(token string, stdin string, args ...string) (string, e
 	ts.responses.Write(out.Bytes())
 	ts.responses.Write(errOut.Bytes())
 	if err != nil {
-		return out.String() + errOut.String(), err
+		// main prints a returned error; include it as a user would see it.
+		return out.String() + errOut.String() + "gatehouse: " + err.Error(), err
 	}
 	return out.String(), nil
 }
