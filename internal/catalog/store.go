@@ -55,7 +55,8 @@ type PrincipalStore interface {
 	GetPrincipalByName(ctx context.Context, name string) (*Principal, error)
 	// ListPrincipals lists principals of one kind ordered by name; kind "" lists all.
 	ListPrincipals(ctx context.Context, kind PrincipalKind) ([]*Principal, error)
-	// UpdatePrincipal replaces name, display name, active flag and external ID.
+	// UpdatePrincipal replaces name, display name, active flag, external ID and
+	// UpdatedAt; kind and creation time never change. Name lookups ignore case.
 	UpdatePrincipal(ctx context.Context, p *Principal) error
 	// DeletePrincipal removes the principal, its memberships (both ways), its grants and
 	// its tokens. A principal that owns connections cannot be deleted
@@ -92,11 +93,12 @@ type ConnectionStore interface {
 	// GetConnection finds a connection by (normalized) name.
 	GetConnection(ctx context.Context, name string) (*Connection, error)
 	GetConnectionByID(ctx context.Context, id string) (*Connection, error)
-	// ListConnections returns up to limit connections with names greater than after,
-	// ordered by name.
+	// ListConnections returns up to limit connections (all when limit <= 0) with names
+	// greater than after, ordered by name.
 	ListConnections(ctx context.Context, after string, limit int) ([]*Connection, error)
-	// UpdateConnection replaces every field of the connection with c.ID, including the
-	// name and the whole set of Secrets. Grants follow the ID, so a rename keeps them.
+	// UpdateConnection replaces every field of the connection with c.ID but its
+	// creation facts (CreatedAt, CreatedBy), including the name and the whole set of
+	// Secrets. Grants follow the ID, so a rename keeps them.
 	UpdateConnection(ctx context.Context, c *Connection) error
 	// DeleteConnection removes the connection, its secrets and its grants.
 	DeleteConnection(ctx context.Context, id string) error
@@ -109,7 +111,8 @@ type GrantStore interface {
 	// ListGrantsOf returns the grants held directly by any of the principals.
 	ListGrantsOf(ctx context.Context, principalIDs []string) ([]Grant, error)
 	// UpdateGrants applies removals then additions on one securable atomically. Adding a
-	// grant that exists or removing one that does not is not an error.
+	// grant that exists or removing one that does not is not an error; a missing
+	// securable or grantee, or a privilege not valid on the securable type, is.
 	UpdateGrants(ctx context.Context, t SecurableType, securableID string, add, remove []Grant) error
 }
 
