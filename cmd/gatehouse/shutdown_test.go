@@ -40,7 +40,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the request is now in the handler, reading its body
-	ts.stop()                           // SIGTERM
+	ts.stop()                          // SIGTERM
 	time.Sleep(200 * time.Millisecond)
 	select {
 	case err := <-ts.done:
