@@ -137,6 +137,54 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "create service principal", method: "POST", path: "/api/2.0/preview/scim/v2/ServicePrincipals",
 			body: func() any { return map[string]any{"applicationId": unique() + "-agent"} }, want: "201 403 403 403 403 403 " + unauth},
 	}
+	// Rows whose target is made fresh before each caller: a throwaway user, group,
+	// service principal and token.
+	var victim string
+	mkVictim := func(kind, field string) func() {
+		return func() {
+			var v struct {
+				ID string `json:"id"`
+			}
+			ts.must("POST", "/api/2.0/preview/scim/v2/"+kind, ts.Admin, map[string]any{field: unique() + "-victim"}, &v)
+			victim = v.ID
+		}
+	}
+	var victimToken string
+	mkToken := func() {
+		var tok struct {
+			TokenInfo struct {
+				TokenID string `json:"token_id"`
+			} `json:"token_info"`
+		}
+		ts.must("POST", "/api/2.0/token-management/on-behalf-of/tokens", ts.Admin, map[string]any{"user_name": "nobody"}, &tok)
+		victimToken = tok.TokenInfo.TokenID
+	}
+	dyn := []struct {
+		name, method, kind, field string
+		body                      func() any
+		want                      string
+	}{
+		{"get user", "GET", "Users", "userName", nil, "200 403 403 403 403 403 " + unauth},
+		{"put user", "PUT", "Users", "userName", func() any { return map[string]any{"userName": unique() + "-renamed"} }, "200 403 403 403 403 403 " + unauth},
+		{"patch user", "PATCH", "Users", "userName", func() any { return patchOp("replace", "displayName", "X") }, "200 403 403 403 403 403 " + unauth},
+		{"delete user", "DELETE", "Users", "userName", nil, "204 403 403 403 403 403 " + unauth},
+		{"get group", "GET", "Groups", "displayName", nil, "200 403 403 403 403 403 " + unauth},
+		{"put group", "PUT", "Groups", "displayName", func() any { return map[string]any{"displayName": unique() + "-g"} }, "200 403 403 403 403 403 " + unauth},
+		{"delete group", "DELETE", "Groups", "displayName", nil, "204 403 403 403 403 403 " + unauth},
+		{"get service principal", "GET", "ServicePrincipals", "applicationId", nil, "200 403 403 403 403 403 " + unauth},
+		{"put service principal", "PUT", "ServicePrincipals", "applicationId", func() any { return map[string]any{"applicationId": unique() + "-sp"} }, "200 403 403 403 403 403 " + unauth},
+		{"patch service principal", "PATCH", "ServicePrincipals", "applicationId", func() any { return patchOp("replace", "active", false) }, "200 403 403 403 403 403 " + unauth},
+		{"delete service principal", "DELETE", "ServicePrincipals", "applicationId", nil, "204 403 403 403 403 403 " + unauth},
+	}
+	for _, d := range dyn {
+		d := d
+		path := "/api/2.0/preview/scim/v2/" + d.kind + "/"
+		rows = append(rows, endpoint{name: d.name, method: d.method, path: path, body: d.body, setup: mkVictim(d.kind, d.field), want: d.want})
+	}
+	rows = append(rows,
+		endpoint{name: "revoke any token", method: "DELETE", path: "/api/2.0/token-management/tokens/", setup: mkToken, want: "200 403 403 403 403 403 " + unauth},
+		endpoint{name: "effective on metastore", method: "GET", path: "/api/2.1/unity-catalog/effective-permissions/metastore/default", want: "200 200 200 200 200 200 " + unauth},
+	)
 	var team1 struct {
 		Resources []struct {
 			ID string `json:"id"`
@@ -162,7 +210,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if row.body != nil {
 				body = row.body()
 			}
-			status, b := ts.do(row.method, row.path, w.tokens[c], body)
+			path := row.path
+			switch {
+			case strings.HasSuffix(path, "/scim/v2/Users/"), strings.HasSuffix(path, "/scim/v2/Groups/"), strings.HasSuffix(path, "/scim/v2/ServicePrincipals/"):
+				path += victim
+			case strings.HasSuffix(path, "/tokens/"):
+				path += victimToken
+			}
+			status, b := ts.do(row.method, path, w.tokens[c], body)
 			got = append(got, strconv.Itoa(status))
 			if status >= 400 {
 				decodeErr(t, b)

@@ -92,13 +92,22 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 func (ts *testServer) snapshot() string {
 	ts.t.Helper()
 	h := sha256.New()
-	for _, p := range []string{
+	var conns struct {
+		Connections []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	ts.must("GET", "/api/2.1/unity-catalog/connections?max_results=1000", ts.Admin, nil, &conns)
+	paths := []string{}
+	for _, c := range conns.Connections {
+		paths = append(paths, "/api/2.1/unity-catalog/permissions/connection/"+c.Name)
+	}
+	for _, p := range append(paths, []string{
 		"/api/2.1/unity-catalog/connections?max_results=1000",
 		"/api/2.1/unity-catalog/permissions/metastore/default",
-		"/api/2.1/unity-catalog/permissions/connection/github",
 		"/api/2.0/preview/scim/v2/Users", "/api/2.0/preview/scim/v2/Groups", "/api/2.0/preview/scim/v2/ServicePrincipals",
 		"/api/2.0/token-management/tokens",
-	} {
+	}...) {
 		status, b := ts.do("GET", p, ts.Admin, nil)
 		if status != 200 {
 			ts.t.Fatalf("snapshot GET %s = %d %s", p, status, b)
@@ -344,5 +353,45 @@ func TestBootstrapPrintsTokenOnce(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), identity.TokenPrefix) {
 		t.Errorf("the admin token reached the log")
+	}
+}
+
+func TestGroupsNestWithoutCycles(t *testing.T) {
+	ts := startServer(t, "", nil)
+	a := ts.mkGroup("a")
+	b := ts.mkGroup("b", a)
+	c := ts.mkGroup("c", b)
+	patch := func(group, member string) (int, []byte) {
+		return ts.do("PATCH", "/api/2.0/preview/scim/v2/Groups/"+group, ts.Admin, map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []map[string]any{{"op": "add", "path": "members", "value": []map[string]string{{"value": member}}}}})
+	}
+	before := ts.snapshot()
+	for _, tc := range []struct{ group, member string }{{a, c}, {a, a}, {b, c}} {
+		status, body := patch(tc.group, tc.member)
+		if status != 400 || !strings.Contains(decodeErr(t, body).Message, "cycle") {
+			t.Errorf("add %s to %s = %d %s; want 400 naming the cycle", tc.member, tc.group, status, body)
+		}
+	}
+	if ts.snapshot() != before {
+		t.Errorf("a refused cycle changed the store")
+	}
+	// Me shows the groups of a user nested three deep, and the implicit users group.
+	uid, tok := ts.mkUser("nina")
+	if status, body := patch(a, uid); status != 200 {
+		t.Fatalf("add nina to a = %d %s", status, body)
+	}
+	var me struct {
+		Groups []struct {
+			Display string `json:"display"`
+		} `json:"groups"`
+	}
+	ts.must("GET", "/api/2.0/preview/scim/v2/Me", tok, nil, &me)
+	var names []string
+	for _, g := range me.Groups {
+		names = append(names, g.Display)
+	}
+	if strings.Join(names, ",") != "a,b,c,users" {
+		t.Errorf("Me groups = %v, want a,b,c,users", names)
 	}
 }
