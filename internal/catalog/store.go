@@ -18,6 +18,7 @@ type Store interface {
 	ConnectionStore
 	GrantStore
 	MetaStore
+	AuditStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use

@@ -49,6 +49,15 @@ type Store interface {
 	GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, error)
 	GetPrincipal(ctx context.Context, id string) (*catalog.Principal, error)
 	TouchTokens(ctx context.Context, lastUsed map[string]time.Time) error
+	Watch(fn func(catalog.Change))
+}
+
+// maxCached bounds the token cache; past it the cache starts over.
+const maxCached = 100000
+
+type cachedIdentity struct {
+	token     *catalog.Token
+	principal *catalog.Principal
 }
 
 // Authenticator checks bearer tokens. It records last-used times in memory and writes
@@ -60,6 +69,14 @@ type Authenticator struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time
+
+	// cache maps a token hash to its token and principal, so that a request costs no
+	// store read. Every token or principal change the store announces empties it (they
+	// are rare), so a revoked token or a deactivated principal is refused on the very
+	// next request; gen keeps a read that raced a change from refilling it stale.
+	cmu   sync.RWMutex
+	cache map[string]cachedIdentity
+	gen   uint64
 }
 
 // NewAuthenticator returns an authenticator; now may be nil for time.Now.
@@ -67,7 +84,44 @@ func NewAuthenticator(s Store, now func() time.Time, log *slog.Logger) *Authenti
 	if now == nil {
 		now = time.Now
 	}
-	return &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}}
+	a := &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}, cache: map[string]cachedIdentity{}}
+	s.Watch(func(c catalog.Change) {
+		if c.Kind == catalog.ChangeToken || c.Kind == catalog.ChangePrincipal {
+			a.cmu.Lock()
+			a.cache = map[string]cachedIdentity{}
+			a.gen++
+			a.cmu.Unlock()
+		}
+	})
+	return a
+}
+
+// lookup finds the token and its principal, from the cache or the store.
+func (a *Authenticator) lookup(ctx context.Context, hash []byte) (*catalog.Token, *catalog.Principal, error) {
+	a.cmu.RLock()
+	c, ok := a.cache[string(hash)]
+	gen := a.gen
+	a.cmu.RUnlock()
+	if ok {
+		return c.token, c.principal, nil
+	}
+	t, err := a.store.GetTokenByHash(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := a.store.GetPrincipal(ctx, t.PrincipalID)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.cmu.Lock()
+	if a.gen == gen {
+		if len(a.cache) >= maxCached {
+			a.cache = map[string]cachedIdentity{}
+		}
+		a.cache[string(hash)] = cachedIdentity{token: t, principal: p}
+	}
+	a.cmu.Unlock()
+	return t, p, nil
 }
 
 var errBadToken = catalog.Errorf(catalog.Unauthenticated, "invalid access token")
@@ -83,7 +137,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
 		return nil, errBadToken
 	}
-	t, err := a.store.GetTokenByHash(ctx, HashToken(token))
+	t, p, err := a.lookup(ctx, HashToken(token))
 	if catalog.IsNotFound(err) {
 		return nil, errBadToken
 	}
@@ -93,13 +147,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	now := a.now()
 	if t.Expired(now) {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	p, err := a.store.GetPrincipal(ctx, t.PrincipalID)
-	if catalog.IsNotFound(err) {
-		return nil, errBadToken
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up principal: %w", err)
 	}
 	if !p.Active || p.Kind == catalog.KindGroup {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "principal %s is deactivated", p.Name)

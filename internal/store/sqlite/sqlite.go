@@ -56,6 +56,8 @@ type DB struct {
 	connectionByName *sql.Stmt
 	connectionByID   *sql.Stmt
 	grantsOn         *sql.Stmt
+	// auditChunk inserts auditInsertChunk audit rows; it lives on the write pool.
+	auditChunk *sql.Stmt
 
 	mu       sync.Mutex
 	watchers []func(catalog.Change)
@@ -139,6 +141,9 @@ func (db *DB) open(ctx context.Context) error {
 			return fmt.Errorf("prepare: %w", err)
 		}
 	}
+	if db.auditChunk, err = db.w.PrepareContext(ctx, auditInsertSQL(auditInsertChunk)); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
 	return nil
 }
 
@@ -152,6 +157,10 @@ func dsn(path string, write bool) string {
 	// NORMAL is durable across application crashes in WAL mode; a power loss may lose
 	// the last transactions but never corrupts the file.
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Temporary files, statement journals among them, stay in memory: a multi-row
+	// INSERT (the audit log's group commit) would otherwise write its statement
+	// journal to a temp file, page by page.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if write {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
@@ -175,7 +184,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the store's statements and connections.
 func (db *DB) Close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{db.principalByID, db.tokenByHash, db.connectionByName, db.connectionByID, db.grantsOn} {
+	for _, s := range []*sql.Stmt{db.principalByID, db.tokenByHash, db.connectionByName, db.connectionByID, db.grantsOn, db.auditChunk} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

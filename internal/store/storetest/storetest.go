@@ -69,6 +69,13 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Watch/CallbackMayUseStore", testWatchCallbackUsesStore},
 		{"Concurrency/Writes", testConcurrentWrites},
 		{"Concurrency/Cycle", testConcurrentCycle},
+		{"Audit/AppendList", testAuditAppendList},
+		{"Audit/LastEmpty", testAuditLastEmpty},
+		{"Audit/Params", testAuditParams},
+		{"Audit/Filters", testAuditFilters},
+		{"Audit/Pagination", testAuditPagination},
+		{"Audit/Limits", testAuditLimits},
+		{"Audit/BatchAtomic", testAuditBatchAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,463 @@
+// Package audit records Gatehouse's audit events (DESIGN.md §2, "Audit events"): a
+// Recorder that takes events from request goroutines without blocking them on I/O and
+// writes them to a catalog.AuditStore in batches, one transaction each (group commit);
+// the hash chain that links every event to the one before it, and Verify, which checks
+// it; and HMAC, for the places where a secret must be matched without being revealed.
+//
+// Callers never put a secret into an event: the recorder stores what it is given.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBatch      = 256
+	DefaultMaxDelay      = 5 * time.Millisecond
+	DefaultQueueSize     = 8192
+	DefaultRetryDelay    = 50 * time.Millisecond
+	DefaultMaxRetryDelay = 5 * time.Second
+)
+
+// Options tune a Recorder; zero fields take the defaults.
+type Options struct {
+	// MaxBatch is the most events written in one transaction.
+	MaxBatch int
+	// MaxDelay is how long the writer waits for more events after the first one of a
+	// batch before it writes. It bounds the latency that batching adds.
+	MaxDelay time.Duration
+	// QueueSize is how many events may wait for the writer. When the queue is full,
+	// Record blocks (back-pressure) rather than drop a security record.
+	QueueSize int
+	// Now is the clock that stamps events; nil means time.Now.
+	Now func() time.Time
+	// RetryDelay is the wait before the first retry of a failed write; it doubles on
+	// each further failure up to MaxRetryDelay.
+	RetryDelay    time.Duration
+	MaxRetryDelay time.Duration
+}
+
+// Stats are counters of a Recorder since it was created.
+type Stats struct {
+	Events       int64 // events stored
+	Batches      int64 // successful AppendAudit calls
+	LargestBatch int64 // most events in one batch
+	Failures     int64 // failed AppendAudit calls (each retried)
+	Lost         int64 // events never stored: Record's ctx ended while the queue was full, the recorder was closed, or Close gave up
+}
+
+// item is what the queue carries: an event, or a flush marker.
+type item struct {
+	e     *catalog.AuditEvent
+	flush chan struct{} // closed once every event queued before the marker is stored
+}
+
+// Recorder writes audit events to a store in the background. One writer goroutine takes
+// events from a queue, groups them into batches of up to MaxBatch (waiting at most
+// MaxDelay for a batch to fill), chains each event to the one before it and stores each
+// batch with one AppendAudit call.
+//
+// The chain assumes that this Recorder is the only writer of the store's audit log: it
+// reads the newest event's hash once, in New, and continues from it.
+//
+// A Recorder is safe for concurrent use.
+type Recorder struct {
+	store catalog.AuditStore
+	log   *slog.Logger
+	opts  Options
+
+	queue chan item
+	// mu guards closed. Senders (Record, Flush) hold it for reading while they send, so
+	// that Close, holding it for writing, can close the queue with no send in flight.
+	mu     sync.RWMutex
+	closed bool
+
+	ctx    context.Context // the writer's; cancelled when Close gives up
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the writer has returned
+	err    error         // why the writer lost events; read after done
+
+	closeOnce sync.Once
+	head      string // hash of the newest stored event; the writer's alone
+
+	events, batches, largest, failures, lost atomic.Int64
+}
+
+// New returns a Recorder that appends to store, continuing the chain from the newest
+// stored event (or from Genesis on an empty log), and starts its writer. Close stops it.
+func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = DefaultMaxDelay
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = DefaultRetryDelay
+	}
+	if opts.MaxRetryDelay <= 0 {
+		opts.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	opts.MaxRetryDelay = max(opts.MaxRetryDelay, opts.RetryDelay)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	head := Genesis
+	last, err := store.LastAudit(ctx)
+	switch {
+	case catalog.IsNotFound(err):
+	case err != nil:
+		cancel()
+		return nil, fmt.Errorf("audit recorder: read the newest event: %w", err)
+	default:
+		head = last.Hash
+	}
+	r := &Recorder{
+		store:  store,
+		log:    log,
+		opts:   opts,
+		queue:  make(chan item, opts.QueueSize),
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		head:   head,
+	}
+	go r.run()
+	return r, nil
+}
+
+// Record queues e for storage and returns without waiting for it to be stored, and
+// without I/O. It fills in e.EventID (catalog.NewID) and e.EventTime (the clock) when
+// they are empty; the recorder then keeps its own copy, so the caller may reuse e.
+//
+// The stored copy differs from e in ways that keep the chain verifiable from the API's
+// JSON: the time is truncated to the millisecond (the API shows milliseconds) and in
+// UTC, and invalid UTF-8 in any string becomes U+FFFD (as JSON encoding would make it).
+//
+// When the queue is full, Record blocks until there is room or ctx ends: a burst slows
+// callers down rather than losing security records. If ctx ends first the event is
+// lost, and that is logged (without its params). So pass a context that ends only when
+// the caller truly cannot wait any longer, not one that a client ends by hanging up.
+//
+// An event without an action name, or with a time outside the years 1678-2262, is a
+// programming error: it is logged and dropped, since the store would refuse it and hold
+// up every event behind it.
+func (r *Recorder) Record(ctx context.Context, e *catalog.AuditEvent) {
+	if e.EventID == "" {
+		e.EventID = catalog.NewID()
+	}
+	if e.EventTime.IsZero() {
+		e.EventTime = r.opts.Now().Truncate(time.Millisecond)
+	}
+	c := prepare(e)
+	if c.ActionName == "" || !time.Unix(0, c.EventTime.UnixNano()).Equal(c.EventTime) {
+		r.lost.Add(1)
+		r.log.Error("audit event refused: it has no action name or its time is out of range", lostAttrs(c)...)
+		return
+	}
+
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		r.lose(c, "the audit recorder is closed")
+		return
+	}
+	select {
+	case r.queue <- item{e: c}:
+		return
+	default:
+	}
+	select {
+	case r.queue <- item{e: c}:
+	case <-ctx.Done():
+		r.lose(c, "the audit queue is full and the caller's context ended: "+ctx.Err().Error())
+	case <-r.done:
+		r.lose(c, "the audit writer has stopped")
+	}
+}
+
+// prepare returns the copy of e that the recorder stores.
+func prepare(e *catalog.AuditEvent) *catalog.AuditEvent {
+	c := *e
+	c.Seq, c.PrevHash, c.Hash = 0, "", ""
+	c.EventTime = e.EventTime.Truncate(time.Millisecond).UTC()
+	for _, s := range []*string{&c.EventID, &c.ActionName, &c.Principal, &c.SourceIP, &c.RequestID, &c.Connection, &c.ErrorCode, &c.Decision} {
+		*s = validUTF8(*s)
+	}
+	if len(e.Params) > 0 {
+		c.Params = make(map[string]string, len(e.Params))
+		for k, v := range e.Params {
+			c.Params[validUTF8(k)] = validUTF8(v)
+		}
+	} else {
+		c.Params = nil
+	}
+	return &c
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with U+FFFD, the
+// way encoding/json does when it encodes s. (strings.ToValidUTF8 would replace a run of
+// such bytes with one U+FFFD, which would make the stored event and the API's view of
+// it differ, and the hash with them.)
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]rune, 0, len(s))
+	for _, r := range s { // range yields U+FFFD for each invalid byte
+		b = append(b, r)
+	}
+	return string(b)
+}
+
+func lostAttrs(e *catalog.AuditEvent) []any {
+	return []any{"event_id", e.EventID, "action_name", e.ActionName, "principal", e.Principal,
+		"connection", e.Connection, "request_id", e.RequestID, "event_time", e.EventTime}
+}
+
+// lose logs that e will never be stored. Params are left out of the log line: they are
+// the part of an event most likely to hold something sensitive.
+func (r *Recorder) lose(e *catalog.AuditEvent, why string) {
+	r.lost.Add(1)
+	r.log.Error("audit record lost: "+why, lostAttrs(e)...)
+}
+
+// Flush waits until every event recorded before the call is stored, or ctx ends. It
+// also makes the writer write its current batch at once, without waiting MaxDelay.
+func (r *Recorder) Flush(ctx context.Context) error {
+	ch := make(chan struct{})
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		select {
+		case <-r.done:
+			return r.err
+		case <-ctx.Done():
+			return fmt.Errorf("flush audit events: %w", ctx.Err())
+		}
+	}
+	select {
+	case r.queue <- item{flush: ch}:
+		r.mu.RUnlock()
+	case <-ctx.Done():
+		r.mu.RUnlock()
+		return fmt.Errorf("flush audit events: %w", ctx.Err())
+	case <-r.done:
+		r.mu.RUnlock()
+		return r.stoppedErr()
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush audit events: %w", ctx.Err())
+	case <-r.done:
+		select {
+		case <-ch:
+			return nil
+		default:
+			return r.stoppedErr()
+		}
+	}
+}
+
+func (r *Recorder) stoppedErr() error {
+	if r.err != nil {
+		return r.err
+	}
+	return errors.New("flush audit events: the audit writer has stopped")
+}
+
+// Close stops taking events, stores every event already taken and stops the writer.
+// If ctx ends first, Close gives up: the events not yet stored are lost (and logged),
+// and it returns an error saying how many. Later calls return the same result.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.closeOnce.Do(func() {
+		go func() {
+			// Waits for senders in flight, which finish once the writer makes room
+			// (or, if Close gives up, once the writer has stopped).
+			r.mu.Lock()
+			r.closed = true
+			r.mu.Unlock()
+			close(r.queue)
+			// The writer takes everything up to the close, unless Close gave up;
+			// then what it left behind is lost, and said so.
+			<-r.done
+			for it := range r.queue {
+				if it.e != nil {
+					r.lose(it.e, "the recorder was closed before it could be stored")
+				}
+			}
+		}()
+	})
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.cancel()
+		<-r.done
+	}
+	r.cancel()
+	return r.err
+}
+
+// Stats returns the recorder's counters.
+func (r *Recorder) Stats() Stats {
+	return Stats{
+		Events:       r.events.Load(),
+		Batches:      r.batches.Load(),
+		LargestBatch: r.largest.Load(),
+		Failures:     r.failures.Load(),
+		Lost:         r.lost.Load(),
+	}
+}
+
+// run is the writer: it takes a first item, gathers more until the batch is full, the
+// delay has passed, a flush marker arrives or the queue closes, and stores the batch.
+func (r *Recorder) run() {
+	defer close(r.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	batch := make([]*catalog.AuditEvent, 0, r.opts.MaxBatch)
+	var flushes []chan struct{}
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-r.queue:
+		case <-r.ctx.Done():
+			r.giveUp(nil)
+			return
+		}
+		if !ok {
+			r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			return
+		}
+		open := true
+		add := func(it item) {
+			if it.flush != nil {
+				flushes = append(flushes, it.flush)
+			} else {
+				batch = append(batch, it.e)
+			}
+		}
+		add(it)
+		if len(flushes) == 0 {
+			timer.Reset(r.opts.MaxDelay)
+		gather:
+			for len(batch) < r.opts.MaxBatch {
+				select {
+				case it, ok = <-r.queue:
+					if !ok {
+						open = false
+						break gather
+					}
+					add(it)
+					if it.flush != nil {
+						break gather
+					}
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		if !r.write(batch) {
+			r.giveUp(batch)
+			return
+		}
+		for _, ch := range flushes {
+			close(ch)
+		}
+		clear(batch)
+		batch, flushes = batch[:0], flushes[:0]
+		if !open {
+			r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			return
+		}
+	}
+}
+
+// write chains the batch to the head and stores it, retrying with backoff until it is
+// stored or the writer's context ends (false). The hashes are computed once: a retry
+// stores exactly the same events, in the same order, so the chain stays whole whatever
+// the store did.
+func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
+	if len(batch) == 0 {
+		return true
+	}
+	prev := r.head
+	for _, e := range batch {
+		e.PrevHash = prev
+		e.Hash = HashOf(prev, LinkOf(e).Canonical)
+		prev = e.Hash
+	}
+	delay := r.opts.RetryDelay
+	for attempt := 1; ; attempt++ {
+		err := r.store.AppendAudit(r.ctx, batch)
+		if err == nil {
+			break
+		}
+		r.failures.Add(1)
+		if r.ctx.Err() != nil {
+			return false
+		}
+		r.log.Error("audit: storing events failed; retrying", "events", len(batch), "attempt", attempt, "retry_in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			return false
+		}
+		delay = min(2*delay, r.opts.MaxRetryDelay)
+		// A write that failed may still have committed (a lost answer to a commit):
+		// storing it again would duplicate it, so look first.
+		if r.stored(batch) {
+			break
+		}
+	}
+	r.head = prev
+	n := int64(len(batch))
+	r.events.Add(n)
+	r.batches.Add(1)
+	if n > r.largest.Load() {
+		r.largest.Store(n)
+	}
+	return true
+}
+
+// stored reports whether the store's newest event is the batch's last one, which means
+// that a write reported as failed did commit.
+func (r *Recorder) stored(batch []*catalog.AuditEvent) bool {
+	last, err := r.store.LastAudit(r.ctx)
+	end := batch[len(batch)-1]
+	return err == nil && last.EventID == end.EventID && last.Hash == end.Hash
+}
+
+// giveUp records that the writer stopped, because Close gave up, with batch and the
+// events still queued not stored. The queued ones are logged as they are drained, once
+// the queue is closed.
+func (r *Recorder) giveUp(batch []*catalog.AuditEvent) {
+	for _, e := range batch {
+		r.lose(e, "the recorder was closed before it could be stored")
+	}
+	r.err = fmt.Errorf("close audit recorder: gave up with %d events not stored", len(batch)+len(r.queue))
+}

@@ -1,0 +1,75 @@
+package catalog
+
+import (
+	"context"
+	"time"
+)
+
+// Audit action names (DESIGN.md §2).
+const (
+	ActionCreateConnection  = "createConnection"
+	ActionUpdateConnection  = "updateConnection"
+	ActionDeleteConnection  = "deleteConnection"
+	ActionUpdatePermissions = "updatePermissions"
+	ActionUseConnection     = "useConnection"
+	ActionOAuthLogin        = "oauthLogin"
+	ActionOAuthRefresh      = "oauthRefresh"
+	ActionCredentialState   = "credentialState"
+	ActionNetworkDenied     = "networkDenied"
+	ActionTokenCreate       = "tokenCreate"
+	ActionTokenDelete       = "tokenDelete"
+	ActionPrincipalChange   = "principalChange"
+)
+
+// Audit decisions.
+const (
+	DecisionAllow = "ALLOW"
+	DecisionDeny  = "DENY"
+)
+
+// AuditEvent is one audit record. Secret values never appear in it; where a secret must
+// be matched it appears as "hmac-sha256:<hex>". Seq orders the records of one store and
+// PrevHash/Hash chain each record to the one before it, so that removing or changing a
+// record is detectable (`gatehouse audit verify`).
+type AuditEvent struct {
+	Seq        int64
+	EventID    string
+	EventTime  time.Time
+	ActionName string
+	Principal  string
+	SourceIP   string
+	RequestID  string
+	Connection string
+	Params     map[string]string
+	StatusCode int
+	ErrorCode  string
+	Decision   string
+	PrevHash   string
+	Hash       string
+}
+
+// AuditFilter selects audit events. Zero fields do not filter. Events come in Seq
+// order, oldest first, starting after AfterSeq. Since is inclusive and Until exclusive;
+// Principal, Connection and Action match exactly. Limit bounds the number of events:
+// 100 when it is zero or negative, and never more than 1000.
+type AuditFilter struct {
+	Since, Until time.Time
+	Principal    string
+	Connection   string
+	Action       string
+	AfterSeq     int64
+	Limit        int
+}
+
+// AuditStore keeps audit events. Appends come in batches from one writer (group
+// commit); the store keeps them in the order given.
+type AuditStore interface {
+	// AppendAudit stores the events in one transaction, in the order given, assigning
+	// Seq (increasing, never reused) once it has committed; on an error none is stored.
+	// An event ID already stored is RESOURCE_ALREADY_EXISTS.
+	AppendAudit(ctx context.Context, events []*AuditEvent) error
+	// LastAudit returns the newest event, or RESOURCE_DOES_NOT_EXIST when there is none.
+	LastAudit(ctx context.Context) (*AuditEvent, error)
+	// ListAudit returns events matching f in Seq order.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}

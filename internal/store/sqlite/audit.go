@@ -1,0 +1,202 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+var _ catalog.AuditStore = (*DB)(nil)
+
+// Page sizes of ListAudit: a zero or negative Limit means auditDefaultLimit, and no
+// page is longer than auditMaxLimit.
+const (
+	auditDefaultLimit = 100
+	auditMaxLimit     = 1000
+)
+
+const selectAudit = `SELECT seq, event_id, event_time, action_name, principal, source_ip, request_id,
+	connection, params, status_code, error_code, decision, prev_hash, hash FROM audit_events`
+
+const insertAuditHead = `INSERT INTO audit_events (event_id, event_time, action_name, principal, source_ip,
+	request_id, connection, params, status_code, error_code, decision, prev_hash, hash) VALUES `
+
+// auditInsertChunk rows per INSERT keeps the statement under SQLite's parameter limit;
+// a full chunk uses a statement prepared once.
+const auditInsertChunk = 64
+
+// auditInsertSQL is an INSERT of n audit rows.
+func auditInsertSQL(n int) string {
+	return insertAuditHead + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
+}
+
+// AppendAudit stores the events in one transaction, in the order given, and sets each
+// event's Seq once the transaction has committed (on an error no Seq changes, so the
+// caller may retry the same batch). One transaction per batch is the point: the audit
+// writer groups the events of many requests into one commit, one fsync.
+//
+// It announces no change: no cache depends on the audit log.
+func (db *DB) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	// Check and encode the whole batch before writing any of it.
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e.EventID == "" {
+			return invalid("audit event %d of the batch has no event id", i)
+		}
+		if e.ActionName == "" {
+			return invalid("audit event %s has no action name", e.EventID)
+		}
+		ns, err := nanos("event_time", e.EventTime)
+		if err != nil {
+			return err
+		}
+		params := []byte("{}")
+		if len(e.Params) > 0 {
+			if params, err = json.Marshal(e.Params); err != nil {
+				return err
+			}
+		}
+		rows[i] = []any{e.EventID, ns, e.ActionName, e.Principal, e.SourceIP, e.RequestID,
+			e.Connection, string(params), e.StatusCode, e.ErrorCode, e.Decision, e.PrevHash, e.Hash}
+	}
+	seqs := make([]int64, len(events))
+	err := db.update(ctx, "append audit events", func(tx *txn) error {
+		// Multi-row INSERTs: one statement per chunk rather than per event. The
+		// single writer connection and the plain INTEGER PRIMARY KEY make the rowids
+		// of one statement consecutive, ending at LastInsertId.
+		for lo := 0; lo < len(rows); lo += auditInsertChunk {
+			hi := min(lo+auditInsertChunk, len(rows))
+			args := make([]any, 0, (hi-lo)*13)
+			for i := lo; i < hi; i++ {
+				args = append(args, rows[i]...)
+			}
+			var res sql.Result
+			var err error
+			if hi-lo == auditInsertChunk {
+				res, err = tx.StmtContext(ctx, db.auditChunk).ExecContext(ctx, args...)
+			} else {
+				res, err = tx.ExecContext(ctx, auditInsertSQL(hi-lo), args...)
+			}
+			if err != nil {
+				return err
+			}
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for i := lo; i < hi; i++ {
+				seqs[i] = last - int64(hi-1-i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, e := range events {
+		e.Seq = seqs[i]
+	}
+	return nil
+}
+
+// LastAudit returns the event with the highest Seq, or RESOURCE_DOES_NOT_EXIST when the
+// log is empty.
+func (db *DB) LastAudit(ctx context.Context) (*catalog.AuditEvent, error) {
+	e, err := scanAudit(db.r.QueryRowContext(ctx, selectAudit+" ORDER BY seq DESC LIMIT 1"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notExist("the audit log is empty")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last audit event: %w", err)
+	}
+	return e, nil
+}
+
+// ListAudit returns the events matching f in Seq order: Since inclusive, Until
+// exclusive, Principal, Connection and Action exact, Seq greater than AfterSeq, at
+// most Limit of them (100 when Limit <= 0, never more than 1000).
+func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.AuditEvent, error) {
+	var where []string
+	var args []any
+	if f.AfterSeq > 0 {
+		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
+	}
+	if !f.Since.IsZero() {
+		ns, err := nanos("since", f.Since)
+		if err != nil {
+			return nil, err
+		}
+		where, args = append(where, "event_time >= ?"), append(args, ns)
+	}
+	if !f.Until.IsZero() {
+		ns, err := nanos("until", f.Until)
+		if err != nil {
+			return nil, err
+		}
+		where, args = append(where, "event_time < ?"), append(args, ns)
+	}
+	for _, c := range []struct{ column, value string }{
+		{"principal", f.Principal},
+		{"connection", f.Connection},
+		{"action_name", f.Action},
+	} {
+		if c.value != "" {
+			where, args = append(where, c.column+" = ?"), append(args, c.value)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = auditDefaultLimit
+	}
+	limit = min(limit, auditMaxLimit)
+
+	q := selectAudit
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, limit)
+
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	out := []*catalog.AuditEvent{}
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+func scanAudit(s scanner) (*catalog.AuditEvent, error) {
+	var e catalog.AuditEvent
+	var ns int64
+	var params string
+	if err := s.Scan(&e.Seq, &e.EventID, &ns, &e.ActionName, &e.Principal, &e.SourceIP, &e.RequestID,
+		&e.Connection, &params, &e.StatusCode, &e.ErrorCode, &e.Decision, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.EventTime = fromNanos(ns)
+	if params != "" && params != "{}" {
+		if err := json.Unmarshal([]byte(params), &e.Params); err != nil {
+			return nil, fmt.Errorf("audit event %s: params: %w", e.EventID, err)
+		}
+	}
+	return &e, nil
+}
