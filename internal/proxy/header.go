@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// hopByHop are the headers that describe one connection rather than the message
+// (RFC 9110 §7.6.1), plus the proxy-authentication pair, which belongs to a proxy hop.
+// They are never forwarded in either direction.
+var hopByHop = map[string]bool{
+	"Connection":          true,
+	"Keep-Alive":          true,
+	"Proxy-Connection":    true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+}
+
+// normName is the name a header is matched by: canonical, with '_' read as '-'. Servers
+// behind CGI-like gateways (and some proxies) treat X_Forwarded_For like X-Forwarded-For,
+// so the underscore spelling must not slip past a rule written for the dash one.
+func normName(k string) string {
+	if strings.IndexByte(k, '_') >= 0 {
+		k = strings.ReplaceAll(k, "_", "-")
+	}
+	return http.CanonicalHeaderKey(k)
+}
+
+// hasNamePrefix reports whether the normalized name n is p or starts with p + "-".
+func hasNamePrefix(n, p string) bool {
+	return n == p || len(n) > len(p) && n[len(p)] == '-' && n[:len(p)] == p
+}
+
+// dropRequestHeader reports whether a caller's header (by normName) stays behind.
+//
+//   - Authorization, Cookie, Proxy-Authorization: the caller's own credentials are for
+//     Gatehouse, never for the upstream; the connection's credential replaces them.
+//   - X-Gatehouse-*: Gatehouse's own headers (request id and the like) are internal.
+//   - Forwarded, X-Forwarded-*, X-Real-Ip: the caller must not be able to claim another
+//     origin to the upstream, and Gatehouse deliberately adds none (the upstream sees
+//     Gatehouse, which holds the shared identity, not the caller's network address).
+//   - Host and Content-Length: set from the target and the body, never from the caller.
+//   - hop-by-hop headers.
+func dropRequestHeader(n string) bool {
+	switch n {
+	case "Authorization", "Cookie", "Proxy-Authorization", "Forwarded", "X-Real-Ip",
+		"Host", "Content-Length":
+		return true
+	}
+	return hopByHop[n] || hasNamePrefix(n, "X-Gatehouse") || hasNamePrefix(n, "X-Forwarded")
+}
+
+// dropResponseHeader reports whether an upstream response header (by normName) stays
+// behind.
+//
+//   - Set-Cookie (and the obsolete Set-Cookie2): the upstream session belongs to the
+//     connection's shared identity. Passed on, it would be stored by a browser under
+//     Gatehouse's origin, where it would leak to other callers' requests or let one
+//     caller ride another's upstream session; callers get no cookie jar through a
+//     connection.
+//   - X-Gatehouse-*: an upstream must not be able to spoof X-Gatehouse-Request-Id or any
+//     other header that callers trust to come from Gatehouse.
+//   - Alt-Svc: it advertises the upstream's alternative endpoints, which would be read as
+//     Gatehouse's own.
+//   - hop-by-hop headers.
+func dropResponseHeader(n string) bool {
+	switch n {
+	case "Set-Cookie", "Set-Cookie2", "Alt-Svc":
+		return true
+	}
+	return hopByHop[n] || hasNamePrefix(n, "X-Gatehouse")
+}
+
+// connectionTokens returns the normalized names listed in h's Connection headers, which
+// RFC 9110 §7.6.1 makes hop-by-hop for this message.
+func connectionTokens(h http.Header) map[string]bool {
+	var names map[string]bool
+	for k, vv := range h {
+		if normName(k) != "Connection" {
+			continue
+		}
+		for _, v := range vv {
+			for f := range strings.SplitSeq(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					if names == nil {
+						names = make(map[string]bool)
+					}
+					names[normName(f)] = true
+				}
+			}
+		}
+	}
+	return names
+}
+
+// outboundHeader builds the upstream request's header from the caller's: the stripping
+// rules first, then the credential. The order matters: because the credential is set
+// after everything the caller controls has been removed, neither the caller's own copy of
+// the header nor "Connection: Authorization" (or the custom header's name) can replace or
+// remove it.
+func outboundHeader(in http.Header, authHeader, authValue string) (http.Header, error) {
+	out := make(http.Header, len(in)+1)
+	listed := connectionTokens(in)
+	authName := ""
+	if authHeader != "" {
+		authName = normName(authHeader)
+	}
+	for k, vv := range in {
+		if !validHeaderName(k) {
+			return nil, catalog.Errorf(catalog.InvalidParameterValue, "a request header name is not a valid HTTP token")
+		}
+		n := normName(k)
+		if dropRequestHeader(n) || listed[n] || n == authName {
+			continue
+		}
+		ck := http.CanonicalHeaderKey(k)
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return nil, catalog.Errorf(catalog.InvalidParameterValue, "request header %s has a value with control characters", ck)
+			}
+		}
+		out[ck] = append(out[ck], vv...)
+	}
+	if _, ok := out["User-Agent"]; !ok {
+		// An empty value stops net/http from adding its own; the upstream sees the
+		// caller's user agent or none.
+		out["User-Agent"] = []string{""}
+	}
+	if authHeader != "" {
+		out[http.CanonicalHeaderKey(authHeader)] = []string{authValue}
+	}
+	return out, nil
+}
+
+// copyResponseHeader copies the upstream's headers to dst, less those that stay behind.
+// Headers already in dst that the upstream does not send (X-Gatehouse-Request-Id, set by
+// the caller) are left alone; the upstream cannot touch them, since every X-Gatehouse-*
+// header of the upstream's is dropped.
+func copyResponseHeader(dst, src http.Header) {
+	listed := connectionTokens(src)
+	for k, vv := range src {
+		n := normName(k)
+		if dropResponseHeader(n) || listed[n] {
+			continue
+		}
+		dst[k] = append([]string(nil), vv...)
+	}
+}
+
+// keepTrailer reports whether an upstream trailer may reach the caller; trailers obey the
+// response header rules.
+func keepTrailer(k string, listed map[string]bool) bool {
+	n := normName(k)
+	return !dropResponseHeader(n) && !listed[n] && n != "Content-Length"
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isTokenByte(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// validHeaderValue reports whether v may be sent as a header value: no control
+// characters other than horizontal tab, so that no value can end the header line.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
