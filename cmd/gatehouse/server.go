@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,9 +19,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/seal"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
@@ -39,6 +43,8 @@ type serverConfig struct {
 	LogFormat       string
 	LogLevel        string
 	InsecureHTTP    bool
+	UpstreamCAFile  string
+	Proxy           proxy.Config
 }
 
 // flagEnv names the variable behind each flag.
@@ -77,6 +83,13 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.String("log-format", "text", "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 	f.String("log-level", "info", "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
 	f.Bool("insecure-http-upstreams", false, "accept http:// hosts and endpoints; for development only (GATEHOUSE_INSECURE_HTTP_UPSTREAMS)")
+	f.String("upstream-ca-file", "", "PEM file of extra CA certificates trusted for upstreams, e.g. a private CA (GATEHOUSE_UPSTREAM_CA_FILE)")
+	f.Int64("proxy-max-body-bytes", 10<<20, "largest request body forwarded to an upstream (GATEHOUSE_PROXY_MAX_BODY_BYTES)")
+	f.Int64("upstream-max-header-bytes", 1<<20, "largest upstream response header accepted (GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES)")
+	f.Duration("upstream-connect-timeout", 10*time.Second, "time to connect to an upstream, TLS included (GATEHOUSE_UPSTREAM_CONNECT_TIMEOUT)")
+	f.Duration("upstream-header-timeout", 60*time.Second, "time for an upstream to send its response headers (GATEHOUSE_UPSTREAM_HEADER_TIMEOUT)")
+	f.Duration("upstream-idle-timeout", 60*time.Second, "longest pause in a streamed body before the call is cut (GATEHOUSE_UPSTREAM_IDLE_TIMEOUT)")
+	f.Duration("upstream-total-timeout", 10*time.Minute, "longest call through a connection, body included (GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -145,6 +158,38 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 		problems = append(problems, fmt.Errorf("insecure-http-upstreams: %q must be true or false", val("insecure-http-upstreams")))
 	} else {
 		cfg.InsecureHTTP = b
+		cfg.Proxy.AllowHTTP = b
+	}
+	cfg.UpstreamCAFile = val("upstream-ca-file")
+	if cfg.UpstreamCAFile != "" {
+		pem, err := os.ReadFile(cfg.UpstreamCAFile)
+		pool, perr := x509.SystemCertPool()
+		if perr != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("upstream-ca-file: %w", err))
+		case !pool.AppendCertsFromPEM(pem):
+			problems = append(problems, fmt.Errorf("upstream-ca-file: %s holds no PEM certificate", cfg.UpstreamCAFile))
+		default:
+			cfg.Proxy.RootCAs = pool
+		}
+	}
+	for name, dst := range map[string]*int64{"proxy-max-body-bytes": &cfg.Proxy.MaxRequestBytes, "upstream-max-header-bytes": &cfg.Proxy.MaxResponseHeaderBytes} {
+		if n, err := strconv.ParseInt(val(name), 10, 64); err != nil || n < 1 {
+			problems = append(problems, fmt.Errorf("%s: %q must be a positive number", name, val(name)))
+		} else {
+			*dst = n
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"upstream-connect-timeout": &cfg.Proxy.ConnectTimeout, "upstream-header-timeout": &cfg.Proxy.HeaderTimeout,
+		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout} {
+		if d, err := time.ParseDuration(val(name)); err != nil || d <= 0 {
+			problems = append(problems, fmt.Errorf("%s: %q must be a positive duration like 30s", name, val(name)))
+		} else {
+			*dst = d
+		}
 	}
 	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
 		problems = append(problems, errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both"))
@@ -254,10 +299,24 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
 	}
 	auth := identity.NewAuthenticator(st, time.Now, log)
+	rec, err := audit.New(st, log, audit.Options{})
+	if err != nil {
+		return fmt.Errorf("start audit recorder: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := rec.Close(cctx); err != nil {
+			log.Error("audit: records not written at shutdown", "err", err)
+		}
+	}()
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: access.New(st), Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
+		Broker:     credential.New(kr),
+		Proxy:      proxy.New(cfg.Proxy),
+		Audit:      rec,
 	})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 

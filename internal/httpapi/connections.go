@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,8 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
+	noteConnection(r, name)
+	note(r, "credential_type", string(credType))
 	opts, err := catalog.ValidateOptions(credType, req.Options, s.Validation)
 	if err != nil {
 		return err
@@ -106,7 +109,7 @@ func (s *Server) lookupConnection(ctx context.Context, raw string) (*catalog.Con
 	if err != nil {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", truncateName(raw))
 	}
-	c, err := s.Store.GetConnection(ctx, name)
+	c, err := s.conns.get(ctx, s.Store, name)
 	if catalog.IsNotFound(err) {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", name)
 	}
@@ -224,7 +227,19 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, who *i
 	}
 	ctx := r.Context()
 	next := *c
+	changed := []string{}
 	if req.Options != nil {
+		changed = append(changed, "options")
+		var rotated []string
+		for k := range req.Options {
+			if catalog.SecretOptions[k] {
+				rotated = append(rotated, k)
+			}
+		}
+		if len(rotated) > 0 {
+			sort.Strings(rotated)
+			note(r, "secrets_replaced", strings.Join(rotated, ","))
+		}
 		if v, given := req.Options[catalog.OptIsMCP]; given && !strings.EqualFold(v, c.Options[catalog.OptIsMCP]) {
 			return errMCPImmutable
 		}
@@ -261,6 +276,9 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, who *i
 			return err
 		}
 		next.Name = n
+		changed = append(changed, "name")
+		note(r, "old_name", c.Name)
+		noteConnection(r, n)
 	}
 	if req.Owner != nil {
 		p, err := s.Store.GetPrincipalByName(ctx, *req.Owner)
@@ -271,16 +289,21 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, who *i
 			return err
 		}
 		next.OwnerID = p.ID
+		changed = append(changed, "owner")
+		note(r, "new_owner", p.Name)
 	}
 	if req.Comment != nil {
 		if err := catalog.ValidateComment(*req.Comment); err != nil {
 			return err
 		}
 		next.Comment = *req.Comment
+		changed = append(changed, "comment")
 	}
 	if req.Enabled != nil {
 		next.Enabled = *req.Enabled
+		note(r, "enabled", strconv.FormatBool(next.Enabled))
 	}
+	note(r, "changed", strings.Join(changed, ","))
 	next.UpdatedAt, next.UpdatedBy = s.Now(), who.Principal.ID
 	if err := s.Store.UpdateConnection(ctx, &next); err != nil {
 		return connectionExists(err, next.Name)

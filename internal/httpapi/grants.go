@@ -129,6 +129,12 @@ func (s *Server) updatePermissions(w http.ResponseWriter, r *http.Request, who *
 		return catalog.Errorf(catalog.InvalidParameterValue, "changes: at most %d per request", maxPermissionChanges)
 	}
 	var add, remove []catalog.Grant
+	var summary []string
+	defer func() { note(r, "changes", strings.Join(summary, ";")) }()
+	note(r, "securable_type", string(t))
+	if c == nil {
+		note(r, "securable", catalog.MetastoreID)
+	}
 	for i, ch := range req.Changes {
 		if ch.Principal == "" {
 			return catalog.Errorf(catalog.InvalidParameterValue, "changes[%d].principal: required", i)
@@ -148,6 +154,7 @@ func (s *Server) updatePermissions(w http.ResponseWriter, r *http.Request, who *
 					return catalog.Errorf(catalog.InvalidParameterValue, "changes[%d].%s: %q is not a privilege on a %s", i, list.field, truncateName(pv), strings.ToLower(string(t)))
 				}
 				*list.into = append(*list.into, catalog.Grant{SecurableType: t, SecurableID: id, PrincipalID: p.ID, Privilege: priv})
+				summary = append(summary, list.field+" "+string(priv)+" "+p.Name)
 			}
 		}
 	}

@@ -370,6 +370,8 @@ func (k principalKindRoutes) create(w http.ResponseWriter, r *http.Request, who 
 	if k.kind == catalog.KindGroup {
 		p.Active, p.DisplayName = true, f.name
 	}
+	note(r, "principal", p.Name)
+	note(r, "kind", string(p.Kind))
 	if err := k.s.Store.CreatePrincipal(ctx, p); err != nil {
 		return err
 	}
@@ -430,6 +432,7 @@ func (k principalKindRoutes) put(w http.ResponseWriter, r *http.Request, who *id
 			return err
 		}
 	}
+	notePrincipalChange(r, p, &next)
 	if err := k.s.Store.UpdatePrincipal(ctx, &next); err != nil {
 		return err
 	}
@@ -481,6 +484,8 @@ func (k principalKindRoutes) delete(w http.ResponseWriter, r *http.Request, who 
 	if err := k.checkChange(who, p, true, true); err != nil {
 		return err
 	}
+	note(r, "principal", p.Name)
+	note(r, "deleted", "true")
 	if err := k.s.Store.DeletePrincipal(ctx, p.ID); err != nil {
 		return err
 	}
@@ -551,6 +556,10 @@ func (k principalKindRoutes) patch(w http.ResponseWriter, r *http.Request, who *
 		return err
 	}
 	next.UpdatedAt = k.s.Now()
+	notePrincipalChange(r, p, &next)
+	for _, m := range mops {
+		note(r, "members_"+m.op, strings.Join(m.ids, ","))
+	}
 	if next != *p {
 		if err := k.s.Store.UpdatePrincipal(ctx, &next); err != nil {
 			return err
@@ -703,4 +712,15 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, who *identity.Identi
 	}
 	sort.Slice(me.Groups, func(i, j int) bool { return me.Groups[i].Display < me.Groups[j].Display })
 	return ok(w, me)
+}
+
+// notePrincipalChange puts what a principal update changes into its audit record.
+func notePrincipalChange(r *http.Request, old, next *catalog.Principal) {
+	note(r, "principal", old.Name)
+	if next.Name != old.Name {
+		note(r, "new_name", next.Name)
+	}
+	if next.Active != old.Active {
+		note(r, "active", strconv.FormatBool(next.Active))
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
@@ -42,12 +43,19 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Validation holds deployment settings for option validation.
 	Validation catalog.ValidationPolicy
+	// Broker answers the credential header for calls through connections.
+	Broker CredentialBroker
+	// Proxy forwards calls to upstreams.
+	Proxy *proxy.Proxy
+	// Audit records audit events; nil records nothing.
+	Audit Recorder
 }
 
 // Server serves the API.
 type Server struct {
 	Deps
-	mux *http.ServeMux
+	mux   *http.ServeMux
+	conns *connCache
 }
 
 // NewServer returns the API handler.
@@ -61,7 +69,7 @@ func NewServer(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s := &Server{Deps: d, mux: http.NewServeMux(), conns: newConnCache(d.Store)}
 	s.routes()
 	return s
 }
@@ -126,6 +134,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "principal", rec.who, "duration_ms", s.Now().Sub(start).Milliseconds())
 	}()
+	if name, sub, ok := splitProxyPath(r.URL.EscapedPath()); ok {
+		s.proxyCall(rec, r, name, sub)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -181,6 +193,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		ce = catalog.Errorf(catalog.InternalError, "internal error; quote request id %s when reporting it", id)
 	}
+	w.Header().Set(ErrorCodeHeader, string(ce.Code))
 	body := ErrorBody{ErrorCode: string(ce.Code), Message: ce.Message, RequestID: id, LoginURL: ce.LoginURL}
 	writeJSON(w, ce.HTTPStatus(), body)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -43,6 +44,11 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, who *identity
 	t := &catalog.Token{ID: catalog.NewID(), PrincipalID: p.ID, Hash: identity.HashToken(value), Comment: comment, CreatedBy: who.Principal.ID, CreatedAt: now}
 	if lifetime > 0 {
 		t.ExpiresAt = now.Add(time.Duration(lifetime) * time.Second)
+	}
+	note(r, "token_id", t.ID)
+	note(r, "token_principal", p.Name)
+	if lifetime > 0 {
+		note(r, "lifetime_seconds", strconv.FormatInt(lifetime, 10))
 	}
 	if err := s.Store.CreateToken(r.Context(), t); err != nil {
 		return err
@@ -100,6 +106,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, who *identi
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
+	note(r, "token_id", req.TokenID)
 	t, err := s.Store.GetToken(r.Context(), req.TokenID)
 	if catalog.IsNotFound(err) || (err == nil && t.PrincipalID != who.Principal.ID) {
 		return catalog.Errorf(catalog.ResourceDoesNotExist, "token %s does not exist", truncateName(req.TokenID))
@@ -162,6 +169,7 @@ func (s *Server) deleteAnyToken(w http.ResponseWriter, r *http.Request, who *ide
 		return err
 	}
 	id := r.PathValue("id")
+	note(r, "token_id", id)
 	if err := s.Store.DeleteToken(r.Context(), id); err != nil {
 		if catalog.IsNotFound(err) {
 			return catalog.Errorf(catalog.ResourceDoesNotExist, "token %s does not exist", truncateName(id))

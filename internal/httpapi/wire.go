@@ -1,5 +1,7 @@
 package httpapi
 
+import "encoding/json"
+
 // The JSON bodies of the HTTP API (DESIGN.md §2). The server encodes them and the client
 // that the CLI uses decodes them, so both sides share these types. Times are epoch
 // milliseconds, as in Unity Catalog.
@@ -249,4 +251,45 @@ type SCIMPatchOp struct {
 	Op    string `json:"op"`
 	Path  string `json:"path,omitempty"`
 	Value any    `json:"value,omitempty"`
+}
+
+// AuditEventInfo is an audit record as the API shows it (GET /api/2.0/gatehouse/audit).
+type AuditEventInfo struct {
+	EventID       string            `json:"event_id"`
+	EventTime     int64             `json:"event_time"` // epoch ms
+	ActionName    string            `json:"action_name"`
+	Principal     string            `json:"principal"`
+	SourceIP      string            `json:"source_ip"`
+	RequestID     string            `json:"request_id"`
+	Connection    string            `json:"connection,omitempty"`
+	RequestParams map[string]string `json:"request_params,omitempty"`
+	Response      AuditResponse     `json:"response"`
+	Decision      string            `json:"decision"`
+	PrevHash      string            `json:"prev_hash"`
+	Hash          string            `json:"hash"`
+}
+
+// AuditResponse is the outcome part of an audit record.
+type AuditResponse struct {
+	StatusCode int    `json:"status_code"`
+	ErrorCode  string `json:"error_code,omitempty"`
+}
+
+// ListAuditResponse is one page of audit events, oldest first.
+type ListAuditResponse struct {
+	Events        []AuditEventInfo `json:"events"`
+	NextPageToken string           `json:"next_page_token,omitempty"`
+}
+
+// ExternalFunctionRequest is the body of POST /api/2.0/external-function. Headers,
+// Params and JSON may each be a JSON object or a JSON-encoded string of one; Body is
+// base64 and excludes JSON.
+type ExternalFunctionRequest struct {
+	ConnectionName string          `json:"connection_name"`
+	Method         string          `json:"method"`
+	Path           string          `json:"path"`
+	Headers        json.RawMessage `json:"headers,omitempty"`
+	Params         json.RawMessage `json:"params,omitempty"`
+	JSON           json.RawMessage `json:"json,omitempty"`
+	Body           string          `json:"body,omitempty"`
 }

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
+)
+
+// auditFakeAPI serves a fixed audit log in pages of pageSize, with the page token the
+// index of the next event, and records each request's query.
+type auditFakeAPI struct {
+	*httptest.Server
+	mu      sync.Mutex
+	queries []url.Values
+}
+
+func newAuditFakeAPI(t *testing.T, events []httpapi.AuditEventInfo, pageSize int) *auditFakeAPI {
+	t.Helper()
+	f := &auditFakeAPI{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/2.0/gatehouse/audit" || r.Header.Get("Authorization") != "Bearer "+cliTestToken {
+			http.Error(w, `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no"}`, http.StatusNotFound)
+			return
+		}
+		q := r.URL.Query()
+		f.mu.Lock()
+		f.queries = append(f.queries, q)
+		f.mu.Unlock()
+		start, _ := strconv.Atoi(q.Get("page_token"))
+		size := pageSize
+		if n, err := strconv.Atoi(q.Get("max_results")); err == nil && n > 0 && n < size {
+			size = n
+		}
+		end := min(start+size, len(events))
+		resp := httpapi.ListAuditResponse{Events: events[start:end]}
+		if end < len(events) {
+			resp.NextPageToken = strconv.Itoa(end)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(resp)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *auditFakeAPI) requests() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]url.Values(nil), f.queries...)
+}
+
+var cliAuditT0 = time.Date(2025, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+
+// auditLog returns n events in a valid chain.
+func auditLog(n int) []httpapi.AuditEventInfo {
+	events := make([]httpapi.AuditEventInfo, n)
+	prev := audit.Genesis
+	for i := range events {
+		e := httpapi.AuditEventInfo{
+			EventID:       fmt.Sprintf("ev-%02d", i),
+			EventTime:     cliAuditT0.Add(time.Duration(i) * time.Second).UnixMilli(),
+			ActionName:    "useConnection",
+			Principal:     "billing-agent",
+			SourceIP:      "192.0.2.7",
+			RequestID:     fmt.Sprintf("req-%02d", i),
+			Connection:    "github",
+			RequestParams: map[string]string{"method": "GET", "path": "/repos"},
+			Response:      httpapi.AuditResponse{StatusCode: 200},
+			Decision:      "ALLOW",
+		}
+		if i == 1 {
+			e.Response = httpapi.AuditResponse{StatusCode: 403, ErrorCode: "PERMISSION_DENIED"}
+			e.Decision = "DENY"
+		}
+		if i == 2 {
+			e.Connection, e.RequestParams, e.ActionName = "", nil, "tokenCreate"
+		}
+		e.PrevHash = prev
+		e.Hash = audit.HashOf(prev, cliAuditLink(e).Canonical)
+		prev = e.Hash
+		events[i] = e
+	}
+	return events
+}
+
+func auditEnv(f *auditFakeAPI) map[string]string {
+	return map[string]string{"GATEHOUSE_HOST": f.URL, "GATEHOUSE_TOKEN": cliTestToken}
+}
+
+func TestCLIAuditList(t *testing.T) {
+	t.Parallel()
+	f := newAuditFakeAPI(t, auditLog(5), 2)
+	stdout, stderr, err := cliRun(t, auditEnv(f), "", "audit", "list",
+		"--since", "2025-03-14T15:00:00Z", "--until", "1741966000000", "--principal", "billing-agent",
+		"--connection", "github", "--action", "useConnection")
+	if err != nil {
+		t.Fatalf("audit list: %v\n%s", err, stderr)
+	}
+	reqs := f.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("requests = %d, want 3 (pages of 2 until the last)", len(reqs))
+	}
+	q := reqs[0]
+	for k, want := range map[string]string{
+		"since": strconv.FormatInt(time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC).UnixMilli(), 10), "until": "1741966000000",
+		"principal": "billing-agent", "connection": "github", "action": "useConnection", "max_results": "100",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("query %s = %q, want %q", k, got, want)
+		}
+	}
+	if reqs[1].Get("page_token") != "2" || reqs[1].Get("principal") != "billing-agent" {
+		t.Errorf("second request %v: want the page token and the same filters", reqs[1])
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("stdout has %d lines, want a header and 5 rows:\n%s", len(lines), stdout)
+	}
+	for _, want := range []string{"TIME", "ACTION", "PRINCIPAL", "CONNECTION", "DECISION", "STATUS", "REQUEST ID"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("header %q lacks %s", lines[0], want)
+		}
+	}
+	for i, want := range [][]string{
+		1: {"2025-03-14T15:09:27.535Z", "useConnection", "billing-agent", "github", "DENY", "403 PERMISSION_DENIED", "req-01"},
+		2: {"tokenCreate", "-", "200", "req-02"},
+	} {
+		if want == nil {
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("row %d %q lacks %q", i, lines[i+1], w)
+			}
+		}
+	}
+}
+
+func TestCLIAuditListLimitAndJSON(t *testing.T) {
+	t.Parallel()
+	f := newAuditFakeAPI(t, auditLog(5), 2)
+	stdout, stderr, err := cliRun(t, auditEnv(f), "", "audit", "list", "--limit", "3", "-o", "json")
+	if err != nil {
+		t.Fatalf("audit list: %v", err)
+	}
+	var got httpapi.ListAuditResponse
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if len(got.Events) != 3 || got.Events[2].EventID != "ev-02" || got.NextPageToken == "" {
+		t.Errorf("got %d events ending %v, token %q; want 3, ev-02 and a token for the rest", len(got.Events), got.Events, got.NextPageToken)
+	}
+	if reqs := f.requests(); len(reqs) != 2 || reqs[0].Get("max_results") != "3" || reqs[1].Get("max_results") != "1" {
+		t.Errorf("requests %v; want max_results 3 then 1", reqs)
+	}
+	if stderr != "" {
+		t.Errorf("stderr = %q with -o json", stderr)
+	}
+
+	// For people, a cut-off list says so.
+	_, stderr, err = cliRun(t, auditEnv(f), "", "audit", "list", "--limit", "2")
+	if err != nil || !strings.Contains(stderr, "More events match") {
+		t.Errorf("audit list --limit 2: %v, stderr %q; want a note that more events match", err, stderr)
+	}
+}
+
+func TestCLIAuditTimes(t *testing.T) {
+	now := time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"", time.Time{}},
+		{"1741964966535", time.UnixMilli(1741964966535)},
+		{"2025-03-14T15:09:26Z", time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)},
+		{"2025-03-14T15:09:26.5+01:00", time.Date(2025, 3, 14, 14, 9, 26, 500_000_000, time.UTC)},
+		{"2025-03-01", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+	}
+	for _, tt := range tests {
+		got, err := cliAuditTime("since", tt.in, now)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("cliAuditTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-5", "-1h", "2025-13-01", "3w", "d"} {
+		if _, err := cliAuditTime("since", bad, now); err == nil || !strings.Contains(err.Error(), "--since") {
+			t.Errorf("cliAuditTime(%q) = %v; want an error naming --since", bad, err)
+		}
+	}
+
+	// A bad value fails before any request.
+	f := newAuditFakeAPI(t, auditLog(1), 10)
+	if _, _, err := cliRun(t, auditEnv(f), "", "audit", "list", "--until", "tomorrow"); err == nil || !strings.Contains(err.Error(), "--until") {
+		t.Errorf("audit list --until tomorrow: %v; want an error naming --until", err)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("%d requests after a bad flag, want none", n)
+	}
+}
+
+func TestCLIAuditVerify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		edit    func(events []httpapi.AuditEventInfo) []httpapi.AuditEventInfo
+		wantOut string
+		wantErr []string
+	}{
+		{"intact", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return e }, "audit chain intact: 7 events", nil},
+		{"empty log", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return nil }, "audit chain intact: 0 events", nil},
+		{"changed on a later page", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
+			e[4].Decision = "DENY"
+			return e
+		}, "", []string{"#4", "ev-04", "changed"}},
+		{"params changed", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
+			e[5].RequestParams = map[string]string{"method": "DELETE", "path": "/repos"}
+			return e
+		}, "", []string{"#5", "ev-05"}},
+		{"removed at a page boundary", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
+			return append(e[:3], e[4:]...)
+		}, "", []string{"#3", "ev-04", "removed"}},
+		{"first removed", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return e[1:] }, "", []string{"#0", "ev-01", "genesis"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			events := tt.edit(auditLog(7))
+			f := newAuditFakeAPI(t, events, 3)
+			stdout, _, err := cliRun(t, auditEnv(f), "", "audit", "verify")
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("audit verify: %v", err)
+				}
+				if !strings.Contains(stdout, tt.wantOut) {
+					t.Errorf("stdout = %q, want %q", stdout, tt.wantOut)
+				}
+				if len(events) > 0 && !strings.Contains(stdout, events[len(events)-1].Hash) {
+					t.Errorf("stdout = %q, want the last hash", stdout)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("audit verify succeeded on a broken chain; stdout %q", stdout)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(stdout, "intact") {
+				t.Errorf("stdout = %q on a broken chain", stdout)
+			}
+		})
+	}
+
+	f := newAuditFakeAPI(t, auditLog(4), 3)
+	stdout, _, err := cliRun(t, auditEnv(f), "", "audit", "verify", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"intact":true,"events":4,"last_hash":%q}`, auditLog(4)[3].Hash)
+	if d := cliJSONDiff(t, want, stdout); d != "" {
+		t.Errorf("audit verify -o json (-want +got):\n%s", d)
+	}
+}

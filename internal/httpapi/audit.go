@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+)
+
+// Page sizes of GET /api/2.0/gatehouse/audit (the store's own default and cap).
+const (
+	auditDefaultPage = 100
+	auditMaxPage     = 1000
+)
+
+// listAudit answers GET /api/2.0/gatehouse/audit: audit events, oldest first, for
+// metastore admins only (the log names every principal and what they did).
+//
+// Query: since (inclusive) and until (exclusive), each epoch milliseconds or RFC 3339;
+// principal, connection and action, exact matches; max_results (default 100, at most
+// 1000); page_token, from the previous page's next_page_token.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	if err := s.requireAdmin(r.Context(), who); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var f catalog.AuditFilter
+	var err error
+	if f.Since, err = parseAuditTime("since", q.Get("since")); err != nil {
+		return err
+	}
+	if f.Until, err = parseAuditTime("until", q.Get("until")); err != nil {
+		return err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return catalog.Errorf(catalog.InvalidParameterValue, "until must be later than since")
+	}
+	f.Principal, f.Connection, f.Action = q.Get("principal"), q.Get("connection"), q.Get("action")
+
+	limit := auditDefaultPage
+	if v := q.Get("max_results"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return catalog.Errorf(catalog.InvalidParameterValue, "max_results must be a non-negative number")
+		}
+		if n > 0 {
+			limit = min(n, auditMaxPage)
+		}
+	}
+	if v := q.Get("page_token"); v != "" {
+		if f.AfterSeq, err = decodeAuditPageToken(v); err != nil {
+			return err
+		}
+	}
+	// One more than the page tells whether another page follows. At the store's cap
+	// (1000) it cannot: a full page then always carries a token, and the next page may
+	// come back empty.
+	f.Limit = limit + 1
+	events, err := s.Store.ListAudit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	resp := ListAuditResponse{Events: make([]AuditEventInfo, 0, min(len(events), limit))}
+	// The store returns at most auditMaxPage events, so at the cap a full page cannot
+	// tell.
+	if len(events) > limit || (len(events) == limit && f.Limit > auditMaxPage) {
+		events = events[:limit]
+		resp.NextPageToken = encodeAuditPageToken(events[len(events)-1].Seq)
+	}
+	for _, e := range events {
+		resp.Events = append(resp.Events, auditEventInfo(e))
+	}
+	return ok(w, resp)
+}
+
+// parseAuditTime reads a time parameter: epoch milliseconds or RFC 3339. An empty value
+// is the zero time (no bound).
+func parseAuditTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		// Year 1678 to 2262: what the store's nanosecond times hold.
+		if ms < 0 || ms > (1<<63-1)/int64(time.Millisecond) {
+			return time.Time{}, catalog.Errorf(catalog.InvalidParameterValue, "%s must be epoch milliseconds between 0 and the year 2262", name)
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, catalog.Errorf(catalog.InvalidParameterValue, "%s must be epoch milliseconds or an RFC 3339 time such as 2025-03-14T15:09:26Z", name)
+	}
+	if t.Year() < 1970 || t.Year() > 2261 {
+		return time.Time{}, catalog.Errorf(catalog.InvalidParameterValue, "%s must be between the years 1970 and 2261", name)
+	}
+	return t, nil
+}
+
+// The page token is opaque to clients: base64url of the last listed event's seq.
+func encodeAuditPageToken(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
+}
+
+func decodeAuditPageToken(v string) (int64, error) {
+	bad := catalog.Errorf(catalog.InvalidParameterValue, "page_token is not one this server issued")
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(b) > 20 {
+		return 0, bad
+	}
+	seq, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || seq <= 0 {
+		return 0, bad
+	}
+	return seq, nil
+}
+
+// auditEventInfo is the API's view of an event. Its fields are exactly what the hash
+// chain covers (audit.Canonical), so that clients can verify the chain.
+func auditEventInfo(e *catalog.AuditEvent) AuditEventInfo {
+	return AuditEventInfo{
+		EventID:       e.EventID,
+		EventTime:     msec(e.EventTime),
+		ActionName:    e.ActionName,
+		Principal:     e.Principal,
+		SourceIP:      e.SourceIP,
+		RequestID:     e.RequestID,
+		Connection:    e.Connection,
+		RequestParams: e.Params,
+		Response:      AuditResponse{StatusCode: e.StatusCode, ErrorCode: e.ErrorCode},
+		Decision:      e.Decision,
+		PrevHash:      e.PrevHash,
+		Hash:          e.Hash,
+	}
+}

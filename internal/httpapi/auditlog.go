@@ -1,0 +1,64 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+)
+
+// auditNote collects what a management handler wants in its audit record. Handlers
+// add names and privileges, never option values: bodies carry secrets.
+type auditNote struct {
+	connection string
+	params     map[string]string
+}
+
+const auditNoteKey ctxKey = iota + 100
+
+// note adds a parameter to the request's audit record, if it has one.
+func note(r *http.Request, k, v string) {
+	if n, ok := r.Context().Value(auditNoteKey).(*auditNote); ok {
+		n.params[k] = v
+	}
+}
+
+// noteConnection names the connection of the request's audit record (after a rename,
+// the new name).
+func noteConnection(r *http.Request, name string) {
+	if n, ok := r.Context().Value(auditNoteKey).(*auditNote); ok {
+		n.connection = name
+	}
+}
+
+// audited wraps an authenticated handler that changes state, recording one audit event
+// with its outcome, allowed or refused.
+func (s *Server) audited(action string, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+		n := &auditNote{connection: r.PathValue("name"), params: map[string]string{"method": r.Method, "path": r.URL.Path}}
+		r = r.WithContext(context.WithValue(r.Context(), auditNoteKey, n))
+		err := h(w, r, who)
+		e := &catalog.AuditEvent{
+			ActionName: action, Principal: who.Principal.Name, SourceIP: sourceIP(r), RequestID: RequestID(r.Context()),
+			Connection: n.connection, Params: n.params, Decision: catalog.DecisionAllow, StatusCode: http.StatusOK,
+		}
+		if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
+			e.StatusCode = rec.status
+		}
+		if err != nil {
+			e.ErrorCode = string(catalog.CodeOf(err))
+			e.StatusCode = catalog.InternalError.HTTPStatus()
+			if ce, ok := err.(*catalog.Error); ok {
+				e.StatusCode = ce.HTTPStatus()
+			}
+			if e.ErrorCode == string(catalog.PermissionDenied) {
+				e.Decision = catalog.DecisionDeny
+			}
+		}
+		if s.Audit != nil {
+			s.Audit.Record(context.WithoutCancel(r.Context()), e)
+		}
+		return err
+	}
+}

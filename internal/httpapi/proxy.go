@@ -1,0 +1,218 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/proxy"
+)
+
+// Recorder records audit events; it must not block on I/O.
+type Recorder interface {
+	Record(ctx context.Context, e *catalog.AuditEvent)
+}
+
+// CredentialBroker answers the header to inject for a caller's call through a
+// connection.
+type CredentialBroker interface {
+	Header(ctx context.Context, c *catalog.Connection, caller *catalog.Principal) (name, value string, err error)
+}
+
+// call is one use of a connection on its way through the decisions, gathering what
+// the audit record needs.
+type call struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	start time.Time
+	who   *identity.Identity
+	conn  *catalog.Connection
+	name  string
+	out   proxy.Outcome
+}
+
+// record writes the useConnection audit event for the call.
+func (c *call) record(status int, err error) {
+	e := &catalog.AuditEvent{
+		ActionName: catalog.ActionUseConnection,
+		SourceIP:   sourceIP(c.r),
+		RequestID:  RequestID(c.r.Context()),
+		Connection: c.name,
+		StatusCode: status,
+		Decision:   catalog.DecisionAllow,
+		Params: map[string]string{
+			"method":      c.r.Method,
+			"duration_ms": strconv.FormatInt(c.s.Now().Sub(c.start).Milliseconds(), 10),
+		},
+	}
+	if c.who != nil {
+		e.Principal = c.who.Principal.Name
+	}
+	if c.conn != nil {
+		e.Connection = c.conn.Name
+	}
+	if c.out.UpstreamHost != "" {
+		e.Params["upstream_host"] = c.out.UpstreamHost
+		e.Params["path"] = c.out.Path
+		e.Params["bytes_in"] = strconv.FormatInt(c.out.BytesIn, 10)
+		e.Params["bytes_out"] = strconv.FormatInt(c.out.BytesOut, 10)
+	}
+	if err != nil {
+		e.ErrorCode = string(catalog.CodeOf(err))
+		var ce *catalog.Error
+		if errors.As(err, &ce) {
+			e.Params["reason"] = ce.Message
+			if status == 0 {
+				e.StatusCode = ce.HTTPStatus()
+			}
+		} else if status == 0 {
+			e.StatusCode = http.StatusInternalServerError
+		}
+		// A refusal before the upstream was contacted is a denial; a failure of the
+		// upstream after the decisions passed is an allowed call that failed.
+		if c.out.UpstreamHost == "" {
+			e.Decision = catalog.DecisionDeny
+		}
+	}
+	if c.s.Audit != nil {
+		c.s.Audit.Record(context.WithoutCancel(c.r.Context()), e)
+	}
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authorize takes the decisions in their fixed order, and nothing is decrypted before
+// the first three pass: authenticated → connection exists and is enabled → caller holds
+// USE_CONNECTION → credential.
+func (c *call) authorize() (proxy.Target, error) {
+	s, ctx := c.s, c.r.Context()
+	who, err := s.authenticate(c.r)
+	if err != nil {
+		return proxy.Target{}, err
+	}
+	c.who = who
+	if rec, ok := c.w.(*statusRecorder); ok {
+		rec.who = who.Principal.Name
+	}
+	conn, err := s.lookupConnection(ctx, c.name)
+	if err != nil {
+		return proxy.Target{}, err
+	}
+	c.conn = conn
+	if !conn.Enabled {
+		return proxy.Target{}, catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
+	}
+	privs, err := s.Access.Connection(ctx, who.Principal, conn)
+	if err != nil {
+		return proxy.Target{}, err
+	}
+	if !privs.Has(catalog.UseConnection) {
+		return proxy.Target{}, catalog.Errorf(catalog.PermissionDenied, "User %s does not have USE_CONNECTION on connection %s", who.Principal.Name, conn.Name)
+	}
+	hname, hvalue, err := s.Broker.Header(ctx, conn, who.Principal)
+	if err != nil {
+		return proxy.Target{}, err
+	}
+	u, err := url.Parse(conn.Options[catalog.OptHost])
+	if err != nil {
+		return proxy.Target{}, err
+	}
+	host := u.Host
+	if p := conn.Options[catalog.OptPort]; p != "" {
+		host = net.JoinHostPort(u.Hostname(), p)
+	}
+	return proxy.Target{Scheme: u.Scheme, Host: host, BasePath: conn.Options[catalog.OptBasePath], AuthHeader: hname, AuthValue: hvalue}, nil
+}
+
+const proxyPrefix = "/api/2.0/unity-catalog/connections/"
+
+// splitProxyPath recognizes {proxyPrefix}{name}/proxy[/{path...}] in the escaped path
+// and returns the connection name and the still-escaped path below it.
+func splitProxyPath(escaped string) (name, sub string, ok bool) {
+	rest, found := strings.CutPrefix(escaped, proxyPrefix)
+	if !found {
+		return "", "", false
+	}
+	seg, after, found := strings.Cut(rest, "/")
+	if !found {
+		return "", "", false
+	}
+	if after != "proxy" && !strings.HasPrefix(after, "proxy/") {
+		return "", "", false
+	}
+	n, err := url.PathUnescape(seg)
+	if err != nil {
+		n = seg
+	}
+	return n, strings.TrimPrefix(after, "proxy"), true
+}
+
+// proxyCall serves the transparent proxy: any method on
+// /api/2.0/unity-catalog/connections/{name}/proxy/{path...}.
+func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub string) {
+	c := &call{s: s, w: w, r: r, start: s.Now(), name: name}
+	t, err := c.authorize()
+	if err != nil {
+		c.record(0, err)
+		s.writeError(w, r, err)
+		return
+	}
+	c.forward(w, t, proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength})
+}
+
+func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
+	out, err := c.s.Proxy.Forward(c.r.Context(), w, t, pc)
+	c.out = out
+	c.record(out.Status, err)
+	if err != nil && out.Status == 0 {
+		c.s.writeError(w, c.r, err)
+	}
+}
+
+// externalFunction serves POST /api/2.0/external-function: a call described in JSON.
+func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
+	c := &call{s: s, w: w, r: r, start: s.Now()}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
+	if err == nil {
+		err = requireJSON(r)
+	}
+	var (
+		name string
+		pc   proxy.Call
+	)
+	if err == nil {
+		name, pc, err = proxy.ParseExternalFunction(body)
+	}
+	c.name = name
+	if err != nil {
+		// Authentication still comes first in what the caller is told.
+		if _, aerr := s.authenticate(r); aerr != nil {
+			err = aerr
+		}
+		c.record(0, err)
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := c.authorize()
+	if err != nil {
+		c.record(0, err)
+		s.writeError(w, r, err)
+		return
+	}
+	c.forward(w, t, pc)
+}
