@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 
 // testServer is a real Gatehouse started through run on 127.0.0.1:0.
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	URL     string
 	Admin   string // admin token
 	DataDir string
@@ -54,7 +54,7 @@ func mapEnv(m map[string]string) func(string) string {
 
 // startServer starts the server in dataDir ("" for a new temporary one) with the extra
 // environment, and stops it when the test ends.
-func startServer(t *testing.T, dataDir string, extraEnv map[string]string, args ...string) *testServer {
+func startServer(t testing.TB, dataDir string, extraEnv map[string]string, args ...string) *testServer {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
@@ -192,7 +192,7 @@ type apiErr struct {
 	RequestID string `json:"request_id"`
 }
 
-func decodeErr(t *testing.T, b []byte) apiErr {
+func decodeErr(t testing.TB, b []byte) apiErr {
 	t.Helper()
 	var e apiErr
 	if err := json.Unmarshal(b, &e); err != nil || e.ErrorCode == "" || e.Message == "" || e.RequestID == "" {
@@ -239,7 +239,7 @@ func newRequest(method, url, body string) (*http.Request, error) {
 	return http.NewRequest(method, url, strings.NewReader(body))
 }
 
-func send(t *testing.T, req *http.Request) (int, []byte) {
+func send(t testing.TB, req *http.Request) (int, []byte) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
