@@ -19,6 +19,7 @@ type Store interface {
 	GrantStore
 	MetaStore
 	AuditStore
+	CredentialStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use
@@ -39,6 +40,7 @@ const (
 	ChangeGrant                            // ID: securable ID
 	ChangeConnection                       // ID: connection ID
 	ChangeToken                            // ID: token ID
+	ChangeCredential                       // ID: connection ID
 )
 
 // Change is one committed change.
@@ -59,8 +61,8 @@ type PrincipalStore interface {
 	// UpdatePrincipal replaces name, display name, active flag, external ID and
 	// UpdatedAt; kind and creation time never change. Name lookups ignore case.
 	UpdatePrincipal(ctx context.Context, p *Principal) error
-	// DeletePrincipal removes the principal, its memberships (both ways), its grants and
-	// its tokens. A principal that owns connections cannot be deleted
+	// DeletePrincipal removes the principal, its memberships (both ways), its grants,
+	// its tokens and its OAuth credentials. A principal that owns connections cannot be deleted
 	// (INVALID_PARAMETER_VALUE naming one of them).
 	DeletePrincipal(ctx context.Context, id string) error
 	// AddMember makes memberID a direct member of groupID. Adding an existing member is

@@ -160,8 +160,9 @@ func (db *DB) UpdatePrincipal(ctx context.Context, p *catalog.Principal) error {
 	})
 }
 
-// DeletePrincipal removes the principal with its memberships (both ways), grants and
-// tokens. It refuses while the principal owns a connection.
+// DeletePrincipal removes the principal with its memberships (both ways), grants,
+// tokens and per-user OAuth credentials. It refuses while the principal owns a
+// connection.
 func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 	return db.update(ctx, "delete principal", func(tx *txn) error {
 		var name string
@@ -190,6 +191,7 @@ func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 			{catalog.ChangeMembership, "SELECT DISTINCT group_id FROM memberships WHERE member_id = ?1 UNION SELECT ?1 FROM memberships WHERE group_id = ?1"},
 			{catalog.ChangeGrant, "SELECT DISTINCT securable_id FROM grants WHERE principal_id = ?"},
 			{catalog.ChangeToken, "SELECT id FROM tokens WHERE principal_id = ?"},
+			{catalog.ChangeCredential, "SELECT DISTINCT connection_id FROM oauth_credentials WHERE principal_id = ?"},
 		} {
 			ids, err := queryStrings(ctx, tx, q.query, id)
 			if err != nil {
@@ -198,6 +200,11 @@ func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 			for _, x := range ids {
 				tx.emit(q.kind, x)
 			}
+		}
+		// oauth_credentials.principal_id is no foreign key ('' is the shared credential),
+		// so the principal's credentials are deleted here, in the same transaction.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM oauth_credentials WHERE principal_id = ?", id); err != nil {
+			return err
 		}
 		// memberships, grants and tokens go by ON DELETE CASCADE.
 		_, err = tx.ExecContext(ctx, "DELETE FROM principals WHERE id = ?", id)

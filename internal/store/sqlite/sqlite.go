@@ -51,11 +51,12 @@ type DB struct {
 	r    *sql.DB // reads: several connections, query_only
 
 	// Statements on every request's path, prepared once.
-	principalByID    *sql.Stmt
-	tokenByHash      *sql.Stmt
-	connectionByName *sql.Stmt
-	connectionByID   *sql.Stmt
-	grantsOn         *sql.Stmt
+	principalByID       *sql.Stmt
+	tokenByHash         *sql.Stmt
+	connectionByName    *sql.Stmt
+	connectionByID      *sql.Stmt
+	grantsOn            *sql.Stmt
+	credentialByKeyStmt *sql.Stmt
 	// auditChunk inserts auditInsertChunk audit rows; it lives on the write pool.
 	auditChunk *sql.Stmt
 
@@ -136,6 +137,7 @@ func (db *DB) open(ctx context.Context) error {
 		{&db.connectionByName, selectConnection + " WHERE c.name = ? ORDER BY s.field"},
 		{&db.connectionByID, selectConnection + " WHERE c.id = ? ORDER BY s.field"},
 		{&db.grantsOn, selectGrantsOn},
+		{&db.credentialByKeyStmt, credentialByKey},
 	} {
 		if *s.stmt, err = db.r.PrepareContext(ctx, s.query); err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -184,7 +186,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the store's statements and connections.
 func (db *DB) Close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{db.principalByID, db.tokenByHash, db.connectionByName, db.connectionByID, db.grantsOn, db.auditChunk} {
+	for _, s := range []*sql.Stmt{db.principalByID, db.tokenByHash, db.connectionByName, db.connectionByID, db.grantsOn, db.credentialByKeyStmt, db.auditChunk} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
