@@ -20,7 +20,7 @@ func (c *clientCLI) connectionsCommand() *cobra.Command {
 		Aliases: []string{"connection", "conn"},
 		Short:   "Create, inspect, change and delete connections (an endpoint and its credential)",
 	}
-	cmd.AddCommand(c.connectionsCreate(), c.connectionsGet(), c.connectionsList(), c.connectionsUpdate(), c.connectionsDelete())
+	cmd.AddCommand(c.connectionsCreate(), c.connectionsGet(), c.connectionsList(), c.connectionsUpdate(), c.connectionsDelete(), c.connectionsCheck(), c.connectionsDisconnect())
 	return cmd
 }
 

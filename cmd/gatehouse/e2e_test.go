@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 )
 
 // TestCanarySecretsNeverLeak creates connections of every credential type with canary
@@ -21,11 +22,16 @@ import (
 // log output and the raw bytes of the SQLite files for any canary.
 func TestCanarySecretsNeverLeak(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, map[string]string{"GATEHOUSE_LOG_LEVEL": "debug"})
 	canaries := []string{"CANARY-bearer-7f3a9c", "CANARY-m2m-secret-41d2", "CANARY-u2m-secret-9be1", "CANARY-peruser-secret-0c77", "CANARY-rotated-5521"}
+	// OAuth connections talk to their token endpoint at creation (discovery, and a
+	// first token for machine-to-machine), so they get a real one on loopback.
+	as := oauthtest.New(t, oauthtest.Options{Clients: []oauthtest.Client{
+		{ID: "m2m", Secret: canaries[1]}, {ID: "u2m", Secret: canaries[2]}, {ID: "peruser", Secret: canaries[3]}}})
+	ts := startServer(t, dir, map[string]string{"GATEHOUSE_LOG_LEVEL": "debug"}, "--upstream-ca-file", as.CAFile)
+	clientOf := map[string]string{canaries[1]: "m2m", canaries[2]: "u2m", canaries[3]: "peruser"}
 	oauth := func(secret string) map[string]string {
-		return map[string]string{"host": "https://api.example.com", "client_id": "cid", "client_secret": secret,
-			"token_endpoint": "https://idp.example.com/token", "authorization_endpoint": "https://idp.example.com/authorize"}
+		return map[string]string{"host": "https://api.example.com", "client_id": clientOf[secret], "client_secret": secret,
+			"token_endpoint": as.URL + "/token", "authorization_endpoint": as.URL + "/authorize"}
 	}
 	m2m := oauth(canaries[1])
 	delete(m2m, "authorization_endpoint")

@@ -24,9 +24,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/seal"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // serverConfig is the server's whole configuration, read once from flags and
@@ -45,19 +47,28 @@ type serverConfig struct {
 	InsecureHTTP    bool
 	UpstreamCAFile  string
 	Proxy           proxy.Config
+	LoginTTL        time.Duration
 }
 
 // flagEnv names the variable behind each flag.
 var flagEnv = map[string]string{
-	"listen":                  "GATEHOUSE_LISTEN",
-	"data-dir":                "GATEHOUSE_DATA_DIR",
-	"public-url":              "GATEHOUSE_PUBLIC_URL",
-	"master-key-file":         "GATEHOUSE_MASTER_KEY_FILE",
-	"max-body-bytes":          "GATEHOUSE_MAX_BODY_BYTES",
-	"shutdown-timeout":        "GATEHOUSE_SHUTDOWN_TIMEOUT",
-	"log-format":              "GATEHOUSE_LOG_FORMAT",
-	"log-level":               "GATEHOUSE_LOG_LEVEL",
-	"insecure-http-upstreams": "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
+	"listen":                    "GATEHOUSE_LISTEN",
+	"data-dir":                  "GATEHOUSE_DATA_DIR",
+	"public-url":                "GATEHOUSE_PUBLIC_URL",
+	"master-key-file":           "GATEHOUSE_MASTER_KEY_FILE",
+	"max-body-bytes":            "GATEHOUSE_MAX_BODY_BYTES",
+	"shutdown-timeout":          "GATEHOUSE_SHUTDOWN_TIMEOUT",
+	"log-format":                "GATEHOUSE_LOG_FORMAT",
+	"log-level":                 "GATEHOUSE_LOG_LEVEL",
+	"insecure-http-upstreams":   "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
+	"upstream-ca-file":          "GATEHOUSE_UPSTREAM_CA_FILE",
+	"proxy-max-body-bytes":      "GATEHOUSE_PROXY_MAX_BODY_BYTES",
+	"upstream-max-header-bytes": "GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES",
+	"upstream-connect-timeout":  "GATEHOUSE_UPSTREAM_CONNECT_TIMEOUT",
+	"upstream-header-timeout":   "GATEHOUSE_UPSTREAM_HEADER_TIMEOUT",
+	"upstream-idle-timeout":     "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT",
+	"upstream-total-timeout":    "GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT",
+	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -90,6 +101,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("upstream-header-timeout", 60*time.Second, "time for an upstream to send its response headers (GATEHOUSE_UPSTREAM_HEADER_TIMEOUT)")
 	f.Duration("upstream-idle-timeout", 60*time.Second, "longest pause in a streamed body before the call is cut (GATEHOUSE_UPSTREAM_IDLE_TIMEOUT)")
 	f.Duration("upstream-total-timeout", 10*time.Minute, "longest call through a connection, body included (GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT)")
+	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -184,7 +196,7 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 		}
 	}
 	for name, dst := range map[string]*time.Duration{"upstream-connect-timeout": &cfg.Proxy.ConnectTimeout, "upstream-header-timeout": &cfg.Proxy.HeaderTimeout,
-		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout} {
+		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout, "oauth-login-ttl": &cfg.LoginTTL} {
 		if d, err := time.ParseDuration(val(name)); err != nil || d <= 0 {
 			problems = append(problems, fmt.Errorf("%s: %q must be a positive duration like 30s", name, val(name)))
 		} else {
@@ -310,19 +322,40 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 			log.Error("audit: records not written at shutdown", "err", err)
 		}
 	}()
+	az := access.New(st)
+	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: cfg.Proxy.RootCAs, AllowHTTP: cfg.InsecureHTTP})
+	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL})
+	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log})
 	api := httpapi.NewServer(httpapi.Deps{
-		Store: st, Keyring: kr, Auth: auth, Access: access.New(st), Log: log,
+		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
-		Broker:     credential.New(kr),
+		Broker:     broker,
 		Proxy:      proxy.New(cfg.Proxy),
 		Audit:      rec,
+		OAuth:      oc,
+		Web:        web,
 	})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan struct{})
 	go func() { auth.RunFlusher(flushCtx, 5*time.Second); close(flushed) }()
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-flushCtx.Done():
+				_ = broker.FlushUsage(context.WithoutCancel(flushCtx))
+				return
+			case <-t.C:
+				if err := broker.FlushUsage(flushCtx); err != nil {
+					log.Error("flush credential last-used times", "err", err)
+				}
+			}
+		}
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

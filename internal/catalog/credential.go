@@ -33,8 +33,8 @@ type OAuthCredential struct {
 	PrincipalID  string // "" for the shared credential
 	// AccessToken and RefreshToken are sealed; RefreshToken is nil when the provider
 	// gave none.
-	AccessToken      []byte `json:"-"`
-	RefreshToken     []byte `json:"-"`
+	AccessToken      []byte    `json:"-"`
+	RefreshToken     []byte    `json:"-"`
 	AccessExpiresAt  time.Time // zero: unknown
 	RefreshExpiresAt time.Time // zero: unknown or never
 	Scope            string

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
@@ -69,10 +70,19 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, who *i
 	if err := s.sealSecrets(c, opts, nil); err != nil {
 		return err
 	}
+	tok, err := s.prepareOAuth(r.Context(), c, opts)
+	if err != nil {
+		return err
+	}
 	if err := s.Store.CreateConnection(r.Context(), c); err != nil {
 		return connectionExists(err, c.Name)
 	}
-	info, err := s.connectionInfo(r.Context(), c)
+	if tok != nil {
+		if err := s.Broker.StoreM2M(r.Context(), c, tok); err != nil {
+			return err
+		}
+	}
+	info, err := s.connectionInfo(r.Context(), c, who)
 	if err != nil {
 		return err
 	}
@@ -153,7 +163,7 @@ func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, who *iden
 	if err != nil {
 		return err
 	}
-	info, err := s.connectionInfo(r.Context(), c)
+	info, err := s.connectionInfo(r.Context(), c, who)
 	if err != nil {
 		return err
 	}
@@ -197,7 +207,7 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, who *id
 			if privs == 0 {
 				continue
 			}
-			info, err := s.connectionInfo(r.Context(), c)
+			info, err := s.connectionInfo(r.Context(), c, who)
 			if err != nil {
 				return err
 			}
@@ -305,10 +315,37 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request, who *i
 	}
 	note(r, "changed", strings.Join(changed, ","))
 	next.UpdatedAt, next.UpdatedBy = s.Now(), who.Principal.ID
+	var tok *oauth.Token
+	if req.Options != nil && next.CredentialType.IsOAuth() {
+		plain := map[string]string{}
+		for k, v := range req.Options {
+			plain[k] = v
+		}
+		if _, given := plain[catalog.OptClientSecret]; !given {
+			secret, err := s.Broker.Config(c)
+			if err != nil {
+				return err
+			}
+			plain[catalog.OptClientSecret] = secret.ClientSecret
+		}
+		for k, v := range next.Options {
+			if _, given := plain[k]; !given {
+				plain[k] = v
+			}
+		}
+		if tok, err = s.prepareOAuth(ctx, &next, plain); err != nil {
+			return err
+		}
+	}
 	if err := s.Store.UpdateConnection(ctx, &next); err != nil {
 		return connectionExists(err, next.Name)
 	}
-	info, err := s.connectionInfo(ctx, &next)
+	if tok != nil {
+		if err := s.Broker.StoreM2M(ctx, &next, tok); err != nil {
+			return err
+		}
+	}
+	info, err := s.connectionInfo(ctx, &next, who)
 	if err != nil {
 		return err
 	}
@@ -320,6 +357,8 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
+	// Tokens die with the connection, at the provider too where it offers RFC 7009.
+	s.Broker.RevokeAll(r.Context(), c)
 	if err := s.Store.DeleteConnection(r.Context(), c.ID); err != nil {
 		return err
 	}
@@ -327,7 +366,7 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request, who *i
 }
 
 // connectionInfo is the API view of a connection; secrets never appear in it.
-func (s *Server) connectionInfo(ctx context.Context, c *catalog.Connection) (ConnectionInfo, error) {
+func (s *Server) connectionInfo(ctx context.Context, c *catalog.Connection, who *identity.Identity) (ConnectionInfo, error) {
 	names, err := s.principalNames(ctx, c.OwnerID, c.CreatedBy, c.UpdatedBy)
 	if err != nil {
 		return ConnectionInfo{}, err
@@ -338,16 +377,25 @@ func (s *Server) connectionInfo(ctx context.Context, c *catalog.Connection) (Con
 			opts[k] = v
 		}
 	}
-	state := "ACTIVE"
-	if !c.Enabled {
-		state = "DISABLED"
+	st, err := s.Broker.Status(ctx, c, who.Principal)
+	if err != nil {
+		return ConnectionInfo{}, err
+	}
+	status := CredentialStatus{State: string(st.State), Reason: st.Reason, AccessTokenExpiration: msec(st.AccessExpiresAt),
+		RefreshTokenExpiration: msec(st.RefreshExpiresAt), LastRefreshedAt: msec(st.LastRefreshedAt), LastUsedAt: msec(st.LastUsedAt)}
+	if st.AuthorizedBy != "" {
+		n, err := s.principalNames(ctx, st.AuthorizedBy)
+		if err != nil {
+			return ConnectionInfo{}, err
+		}
+		status.AuthorizedBy = n[0]
 	}
 	return ConnectionInfo{
 		Name: c.Name, ConnectionID: c.ID, ConnectionType: c.ConnectionType, CredentialType: string(c.CredentialType),
 		Owner: names[0], Comment: c.Comment, Options: opts, URL: connectionURL(c), SecurableType: string(catalog.SecurableConnection),
 		Enabled: c.Enabled, CreatedAt: msec(c.CreatedAt), CreatedBy: names[1], UpdatedAt: msec(c.UpdatedAt), UpdatedBy: names[2],
 		ProvisioningInfo: ProvisioningInfo{State: "ACTIVE"},
-		CredentialStatus: CredentialStatus{State: state},
+		CredentialStatus: status,
 	}, nil
 }
 
@@ -383,4 +431,29 @@ func (s *Server) principalNames(ctx context.Context, ids ...string) ([]string, e
 		}
 	}
 	return out, nil
+}
+
+// prepareOAuth readies an OAuth connection being created or changed: with no
+// oauth_credential_exchange_method it reads the provider's metadata and records the
+// method the server supports; for machine-to-machine it fetches a first token, so a
+// wrong secret is refused now, in the provider's words. opts holds plaintext options.
+func (s *Server) prepareOAuth(ctx context.Context, c *catalog.Connection, opts map[string]string) (*oauth.Token, error) {
+	if !c.CredentialType.IsOAuth() {
+		return nil, nil
+	}
+	if c.Options[catalog.OptCredentialExchange] == "" {
+		md, err := s.OAuth.Discover(ctx, opts[catalog.OptTokenEndpoint])
+		if err != nil {
+			s.Log.Warn("oauth metadata discovery failed; using header_and_body", "connection", c.Name, "err", err)
+		}
+		c.Options[catalog.OptCredentialExchange] = string(oauth.ChooseMethod(md))
+	}
+	if c.CredentialType != catalog.OAuthM2M {
+		return nil, nil
+	}
+	return s.Broker.FetchM2M(ctx, oauth.Config{
+		ClientID: opts[catalog.OptClientID], ClientSecret: opts[catalog.OptClientSecret], TokenURL: opts[catalog.OptTokenEndpoint],
+		Scope: opts[catalog.OptOAuthScope], Resource: opts[catalog.OptOAuthResource],
+		Method: oauth.ExchangeMethod(c.Options[catalog.OptCredentialExchange]),
+	})
 }

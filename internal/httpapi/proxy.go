@@ -21,12 +21,6 @@ type Recorder interface {
 	Record(ctx context.Context, e *catalog.AuditEvent)
 }
 
-// CredentialBroker answers the header to inject for a caller's call through a
-// connection.
-type CredentialBroker interface {
-	Header(ctx context.Context, c *catalog.Connection, caller *catalog.Principal) (name, value string, err error)
-}
-
 // call is one use of a connection on its way through the decisions, gathering what
 // the audit record needs.
 type call struct {

@@ -46,6 +46,16 @@ func (s *Server) routes() {
 	// Neither uses the authed wrapper: a refused call is audited too.
 	m.HandleFunc("POST /api/2.0/external-function", s.externalFunction)
 	m.Handle("GET /api/2.0/gatehouse/audit", s.authed(s.listAudit))
+	m.Handle("GET "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.getUserCredential))
+	m.Handle("DELETE "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.audited(catalog.ActionCredentialState, s.deleteUserCredential)))
+	m.Handle("GET /api/2.0/gatehouse/inventory", s.authed(s.inventory))
+	m.Handle("GET /api/2.0/gatehouse/connections/{name}/check", s.authed(s.checkProvider))
+	if s.Web != nil {
+		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
+		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "GET /login/oauth/http.html"} {
+			m.Handle(p, s.Web)
+		}
+	}
 
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -17,7 +17,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
@@ -43,12 +45,17 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Validation holds deployment settings for option validation.
 	Validation catalog.ValidationPolicy
-	// Broker answers the credential header for calls through connections.
-	Broker CredentialBroker
+	// Broker answers the credential header for calls through connections, and keeps
+	// OAuth credentials.
+	Broker *credential.Broker
 	// Proxy forwards calls to upstreams.
 	Proxy *proxy.Proxy
 	// Audit records audit events; nil records nothing.
 	Audit Recorder
+	// OAuth talks to authorization servers (discovery, provider checks).
+	OAuth *oauth.Client
+	// Web serves the browser pages (sign-in, OAuth login); nil serves none.
+	Web http.Handler
 }
 
 // Server serves the API.

@@ -293,3 +293,46 @@ type ExternalFunctionRequest struct {
 	JSON           json.RawMessage `json:"json,omitempty"`
 	Body           string          `json:"body,omitempty"`
 }
+
+// UserCredentialInfo is one user's token of a per-user connection
+// (GET .../connections/{name}/user-credentials/{principal}); never the token itself.
+type UserCredentialInfo struct {
+	Connection       string           `json:"connection"`
+	Principal        string           `json:"principal"`
+	CredentialStatus CredentialStatus `json:"credential_status"`
+}
+
+// InventoryItem is one credential Gatehouse holds.
+type InventoryItem struct {
+	Connection             string `json:"connection"`
+	CredentialType         string `json:"credential_type"`
+	Holder                 string `json:"holder"` // "shared" or the user's name
+	State                  string `json:"state"`
+	Reason                 string `json:"reason,omitempty"`
+	AccessTokenExpiration  int64  `json:"access_token_expiration,omitempty"`
+	RefreshTokenExpiration int64  `json:"refresh_token_expiration,omitempty"`
+	LastUsedAt             int64  `json:"last_used_at,omitempty"`
+	LastRefreshedAt        int64  `json:"last_refreshed_at,omitempty"`
+	AuthorizedBy           string `json:"authorized_by,omitempty"`
+	GranteeCount           int    `json:"grantee_count"`
+}
+
+// InventoryResponse is the body of GET /api/2.0/gatehouse/inventory.
+type InventoryResponse struct {
+	Credentials []InventoryItem `json:"credentials"`
+}
+
+// ProviderCheck is one prerequisite of an OAuth provider.
+type ProviderCheck struct {
+	Name     string `json:"name"`
+	Result   string `json:"result"` // pass, fail, unknown
+	Evidence string `json:"evidence,omitempty"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// ProviderCheckResponse is the body of GET /api/2.0/gatehouse/connections/{name}/check.
+type ProviderCheckResponse struct {
+	Connection  string          `json:"connection"`
+	RedirectURI string          `json:"redirect_uri"`
+	Checks      []ProviderCheck `json:"checks"`
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+
+	"github.com/spf13/cobra"
+)
+
+// inventoryCommand is `gatehouse inventory`: every credential held, with its state.
+func (c *clientCLI) inventoryCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inventory",
+		Short: "List every credential Gatehouse holds: shared and per user, with state and expirations (admins)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			inv, err := api.Inventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return c.show(inv, func() error {
+				rows := [][]string{}
+				for _, it := range inv.Credentials {
+					rows = append(rows, []string{it.Connection, it.CredentialType, it.Holder, it.State, cliTime(it.AccessTokenExpiration),
+						cliTime(it.RefreshTokenExpiration), cliTime(it.LastUsedAt), it.AuthorizedBy, fmt.Sprint(it.GranteeCount), it.Reason})
+				}
+				return c.table([]string{"CONNECTION", "TYPE", "HOLDER", "STATE", "ACCESS EXPIRES", "REFRESH EXPIRES", "LAST USED", "AUTHORIZED BY", "GRANTEES", "REASON"}, rows)
+			})
+		},
+	}
+}
+
+// connectionsCheck is `gatehouse connections check NAME`.
+func (c *clientCLI) connectionsCheck() *cobra.Command {
+	return &cobra.Command{
+		Use:     "check NAME",
+		Short:   "Check an OAuth provider's prerequisites: authorization code grant, refresh tokens, custom redirect URI, confidential client, standard token endpoint, HTTPS",
+		Example: "  gatehouse connections check github",
+		Args:    cliExactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			res, err := api.CheckProvider(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return c.show(res, func() error {
+				fmt.Fprintf(c.e.stdout, "Redirect URI to register: %s\n\n", res.RedirectURI)
+				rows := [][]string{}
+				for _, ch := range res.Checks {
+					rows = append(rows, []string{ch.Name, ch.Result, ch.Evidence, ch.Fix})
+				}
+				return c.table([]string{"CHECK", "RESULT", "EVIDENCE", "FIX"}, rows)
+			})
+		},
+	}
+}
+
+// loginCommand is `gatehouse login CONN`: the URL a user opens to authorize.
+func (c *clientCLI) loginCommand() *cobra.Command {
+	var open bool
+	cmd := &cobra.Command{
+		Use:   "login CONNECTION",
+		Short: "Print the browser URL that authorizes an OAuth user-to-machine connection (and open it where a browser is available)",
+		Example: `  gatehouse login github
+  gatehouse login github --open=false`,
+		Args: cliExactArgs("CONNECTION"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			info, err := api.GetConnection(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			u := api.BaseURL() + "/connections/" + url.PathEscape(info.Name) + "/login"
+			if c.output == "json" {
+				return c.printJSON(map[string]string{"connection": info.Name, "login_url": u})
+			}
+			fmt.Fprintf(c.e.stdout, "Open this URL in a browser signed in to Gatehouse as yourself:\n\n    %s\n", u)
+			if open && (c.e.getenv("DISPLAY") != "" || runtime.GOOS == "darwin") {
+				opener := "xdg-open"
+				if runtime.GOOS == "darwin" {
+					opener = "open"
+				}
+				if path, err := exec.LookPath(opener); err == nil {
+					p := exec.Command(path, u)
+					p.Stdout, p.Stderr = nil, os.Stderr
+					_ = p.Start()
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&open, "open", true, "open the URL in a browser when one is available")
+	return cmd
+}
+
+// connectionsDisconnect is `gatehouse connections disconnect NAME [--user U]`.
+func (c *clientCLI) connectionsDisconnect() *cobra.Command {
+	var user string
+	cmd := &cobra.Command{
+		Use:   "disconnect NAME [--user NAME]",
+		Short: "Delete your (or, with MANAGE, another user's) token of a per-user OAuth connection, revoking it at the provider",
+		Args:  cliExactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			if user == "" {
+				me, err := api.Me(cmd.Context())
+				if err != nil {
+					return err
+				}
+				user = me.UserName
+				if user == "" {
+					user = me.ApplicationID
+				}
+			}
+			if err := api.DeleteUserCredential(cmd.Context(), args[0], user); err != nil {
+				return err
+			}
+			return c.show(map[string]string{"connection": args[0], "principal": user, "status": "disconnected"}, func() error {
+				fmt.Fprintf(c.e.stdout, "Disconnected %s from %s.\n", user, args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "the user whose token to delete (default: you)")
+	return cmd
+}

@@ -1,0 +1,216 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// Class says what a failure means for the credential.
+type Class string
+
+// The classes of failure.
+const (
+	// ClassReauth: the grant is gone (invalid_grant: consent revoked, user left,
+	// refresh token expired or reused; also OpenID Connect's interaction_required
+	// family and GitHub's bad_refresh_token). Only a new login helps.
+	ClassReauth Class = "reauth"
+	// ClassMisconfigured: the connection's settings are wrong (invalid_client,
+	// unauthorized_client, unsupported_grant_type, invalid_scope, invalid_request, a
+	// 4xx without an OAuth error, a redirect, an http endpoint, a 200 that is not a
+	// token). An admin must change something; retrying does not help.
+	ClassMisconfigured Class = "misconfigured"
+	// ClassDegraded: a transient failure (5xx, 429, network error, timeout). Retry
+	// with Backoff.
+	ClassDegraded Class = "degraded"
+)
+
+// Error is every failure of this package. Its message names the endpoint's host, the
+// provider's error code and description (sanitized) and, where Gatehouse knows, what to
+// change. It never contains a client secret or a token.
+type Error struct {
+	Class Class
+	// Code is the provider's OAuth error code ("invalid_grant"), "" when it sent none.
+	Code string
+	// Description is the provider's error_description, sanitized: control characters
+	// removed, at most 300 characters, secrets Gatehouse sent replaced by [redacted].
+	Description string
+	// Status is the HTTP status, 0 when there was no answer.
+	Status int
+	// Endpoint is the URL called, without query or fragment.
+	Endpoint string
+	// Detail says what went wrong when it is not an OAuth error ("token endpoints
+	// must not redirect, so Gatehouse did not follow it").
+	Detail string
+	// Hint says what to change, when Gatehouse knows.
+	Hint string
+	// Err is the underlying network or context error, if any.
+	Err error
+
+	kind string // "token endpoint", "revocation endpoint", "discovery"
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	kind := e.kind
+	if kind == "" {
+		kind = "oauth endpoint"
+	}
+	b.WriteString(kind)
+	if h := endpointHost(e.Endpoint); h != "" {
+		b.WriteString(" at ")
+		b.WriteString(h)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " answered %d", e.Status)
+		if e.Code != "" {
+			b.WriteString(" ")
+			b.WriteString(e.Code)
+			if e.Description != "" {
+				b.WriteString(": ")
+				b.WriteString(e.Description)
+			}
+		} else if t := http.StatusText(e.Status); t != "" && (e.Status < 200 || e.Status > 299) {
+			fmt.Fprintf(&b, " (%s)", t)
+		}
+		if e.Detail != "" {
+			if strings.HasPrefix(e.Detail, "with") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+			b.WriteString(e.Detail)
+		}
+	} else {
+		b.WriteString(": ")
+		switch {
+		case e.Detail != "":
+			b.WriteString(e.Detail)
+		case e.Code != "":
+			b.WriteString(e.Code)
+			if e.Description != "" {
+				b.WriteString(": ")
+				b.WriteString(e.Description)
+			}
+		default:
+			b.WriteString("request failed")
+		}
+		if e.Err != nil {
+			b.WriteString(": ")
+			b.WriteString(causeText(e.Err))
+		}
+	}
+	if e.Hint != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// causeText is the text of a network error without the URL that *url.Error adds.
+func causeText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return sanitize(err.Error())
+}
+
+// Unwrap returns the underlying network or context error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// State is the credential state the failure puts the credential in.
+func (e *Error) State() catalog.CredentialState {
+	switch e.Class {
+	case ClassReauth:
+		return catalog.StateReauthRequired
+	case ClassDegraded:
+		return catalog.StateDegraded
+	default:
+		return catalog.StateMisconfigured
+	}
+}
+
+// classify maps an OAuth error code and HTTP status to a class. Transient statuses win
+// over codes: a 503 with "invalid_request" is still an outage.
+func classify(code string, status int) Class {
+	if status == http.StatusTooManyRequests || status >= 500 {
+		return ClassDegraded
+	}
+	switch code {
+	case "invalid_grant",
+		// OpenID Connect codes, and GitHub's (answered with 200), that only a new
+		// login fixes.
+		"interaction_required", "login_required", "consent_required", "access_denied",
+		"bad_refresh_token", "bad_verification_code":
+		return ClassReauth
+	case "temporarily_unavailable", "server_error", "slow_down":
+		return ClassDegraded
+	}
+	// invalid_client, unauthorized_client, unsupported_grant_type, invalid_scope,
+	// invalid_request, admin_policy_enforced, unknown codes and codeless 4xx.
+	return ClassMisconfigured
+}
+
+const maxDescription = 300
+
+// sanitize makes provider text safe to show: valid UTF-8, no control or bidirectional
+// formatting characters (which could fake log lines or reorder text), secrets replaced,
+// at most maxDescription characters. Secrets are replaced after the characters are
+// cleaned, so that removing a character cannot join a secret back together.
+func sanitize(s string, secrets ...string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			if r != '\t' && r != '\n' && r != '\r' {
+				continue
+			}
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	s = strings.TrimSpace(redact(b.String(), secrets...))
+	if utf8.RuneCountInString(s) > maxDescription {
+		s = string([]rune(s)[:maxDescription]) + "…"
+	}
+	return s
+}
+
+// redactedText replaces secrets.
+const redactedText = "[redacted]"
+
+// redact replaces every secret of at least 4 bytes in s. Should a secret still occur
+// (formed across a replacement), s is dropped whole.
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, redactedText)
+		}
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 && strings.Contains(s, sec) {
+			return redactedText
+		}
+	}
+	return s
+}
+
+// sanitizeCode keeps an OAuth error code to its RFC 6749 alphabet (printable ASCII
+// without '"' and '\'), at most 64 characters.
+func sanitizeCode(s string, secrets ...string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 64; i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(redact(b.String(), secrets...))
+}
