@@ -264,6 +264,7 @@ func TestOAuthTypesEndToEnd(t *testing.T) {
 	if status != 401 || e.ErrorCode != "OAUTH_LOGIN_REQUIRED" || e.Message != wantMsg || e.LoginURL != w.ts.URL+"/connections/peruser/login" {
 		t.Fatalf("peruser before login = %d %+v", status, e)
 	}
+	perUserFrom := len(w.as.IssuedTokens())
 	for _, u := range []string{"alice", "bob"} {
 		if code, page := w.login(u, "peruser"); code != 200 {
 			t.Fatalf("%s login = %d %s", u, code, page)
@@ -276,6 +277,13 @@ func TestOAuthTypesEndToEnd(t *testing.T) {
 		status, b := w.ts.do("POST", "/api/2.0/external-function", w.users[u], map[string]any{"connection_name": "peruser", "method": "GET", "path": "/whoami"})
 		if status != 200 || !strings.Contains(string(b), `"sub":"`+u+`"`) {
 			t.Fatalf("%s external-function = %d %s", u, status, b)
+		}
+	}
+	// The other two types through external-function as well.
+	for conn, want := range map[string]string{"m2m": basicClient.ID, "shared": "alice"} {
+		status, b := w.ts.do("POST", "/api/2.0/external-function", w.users["carol"], map[string]any{"connection_name": conn, "method": "GET", "path": "/whoami"})
+		if status != 200 || !strings.Contains(string(b), `"sub":"`+want+`"`) {
+			t.Fatalf("carol external-function on %s = %d %s, want %s", conn, status, b, want)
 		}
 	}
 	// Revoking the grant blocks at once but keeps the token.
@@ -292,10 +300,25 @@ func TestOAuthTypesEndToEnd(t *testing.T) {
 	if uc.CredentialStatus.State != "ACTIVE" {
 		t.Errorf("bob's token after the revoke = %+v, want kept", uc)
 	}
-	// Disconnect revokes at the provider.
+	// Disconnect revokes at the provider (RFC 7009): alice's per-user tokens go
+	// inactive there (her shared-connection tokens stay).
+	var aliceTokens []string
+	for _, tok := range w.as.IssuedTokens()[perUserFrom:] {
+		if active, sub := w.as.Introspect(tok); active && sub == "alice" {
+			aliceTokens = append(aliceTokens, tok)
+		}
+	}
+	if len(aliceTokens) == 0 {
+		t.Fatal("no active per-user token of alice at the provider before the disconnect")
+	}
 	w.ts.must("DELETE", "/api/2.1/unity-catalog/connections/peruser/user-credentials/alice", w.users["alice"], nil, nil)
 	if status, _, _ := w.call(w.users["alice"], "peruser"); status != 401 {
 		t.Errorf("alice after disconnect = %d, want 401", status)
+	}
+	for i, tok := range aliceTokens {
+		if active, _ := w.as.Introspect(tok); active {
+			t.Errorf("alice's per-user token %d is still active at the provider after the disconnect", i)
+		}
 	}
 
 	// The inventory lists every credential held.
