@@ -690,3 +690,31 @@ func TestProviderCheckAndLoginCommand(t *testing.T) {
 		t.Errorf("gatehouse login: %v\n%s", err, out)
 	}
 }
+
+// TestProviderErrorPage: an error the provider sends back to the redirect URI is
+// explained on the page, with the exact redirect URI, and stores nothing.
+func TestProviderErrorPage(t *testing.T) {
+	w := newOAuthWorld(t, time.Hour)
+	if status, b := w.connection("peruser", "OAUTH_U2M_PER_USER", basicClient, map[string]string{"oauth_scope": "not-a-registered-scope"}); status != 200 {
+		t.Fatalf("create = %d %s", status, b)
+	}
+	b := newBrowser(w.as.RootCAs())
+	b.signIn(t, w.ts.URL, w.users["alice"])
+	back := b.authorize(t, b.startLogin(t, w.ts.URL, "peruser"), "alice")
+	if back.Query().Get("error") != "invalid_scope" {
+		t.Fatalf("the provider answered %s, want error=invalid_scope", back.String())
+	}
+	resp, page := b.get(t, back.String())
+	if resp.StatusCode != 400 || !strings.Contains(page, "invalid_scope") || !strings.Contains(page, "oauth_scope") || !strings.Contains(page, w.ts.URL+"/login/oauth/http.html") {
+		t.Fatalf("error page = %d:\n%s", resp.StatusCode, page)
+	}
+	var uc struct {
+		CredentialStatus struct {
+			State string `json:"state"`
+		} `json:"credential_status"`
+	}
+	w.ts.must("GET", "/api/2.1/unity-catalog/connections/peruser/user-credentials/alice", w.users["alice"], nil, &uc)
+	if uc.CredentialStatus.State != "NEEDS_LOGIN" {
+		t.Errorf("state after a refused login = %s, want NEEDS_LOGIN", uc.CredentialStatus.State)
+	}
+}
