@@ -165,23 +165,7 @@ func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.
 	q += " ORDER BY seq LIMIT ?"
 	args = append(args, limit)
 
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
-	out := []*catalog.AuditEvent{}
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db.r, "list audit events", scanAudit, q, args...)
 }
 
 func scanAudit(s scanner) (*catalog.AuditEvent, error) {

@@ -208,29 +208,10 @@ func (db *DB) DeleteCredential(ctx context.Context, connectionID, principalID st
 // ListCredentials lists the credentials of one connection, or of all when connectionID
 // is "", ordered by connection ID then principal ID (the shared credential first).
 func (db *DB) ListCredentials(ctx context.Context, connectionID string) ([]*catalog.OAuthCredential, error) {
-	var rows *sql.Rows
-	var err error
 	if connectionID == "" {
-		rows, err = db.r.QueryContext(ctx, selectCredential+" ORDER BY connection_id, principal_id")
-	} else {
-		rows, err = db.r.QueryContext(ctx, selectCredential+" WHERE connection_id = ? ORDER BY principal_id", connectionID)
+		return queryAll(ctx, db.r, "list credentials", scanCredential, selectCredential+" ORDER BY connection_id, principal_id")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
-	}
-	defer rows.Close()
-	out := []*catalog.OAuthCredential{}
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list credentials: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list credentials: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db.r, "list credentials", scanCredential, selectCredential+" WHERE connection_id = ? ORDER BY principal_id", connectionID)
 }
 
 // TouchCredentials records last-used times in one write. Keys are connection ID + "/" +

@@ -97,29 +97,10 @@ func (db *DB) GetPrincipalByName(ctx context.Context, name string) (*catalog.Pri
 // ListPrincipals lists the principals of one kind, or all when kind is "", ordered by
 // name without regard to case.
 func (db *DB) ListPrincipals(ctx context.Context, kind catalog.PrincipalKind) ([]*catalog.Principal, error) {
-	var rows *sql.Rows
-	var err error
 	if kind == "" {
-		rows, err = db.r.QueryContext(ctx, selectPrincipal+" ORDER BY name")
-	} else {
-		rows, err = db.r.QueryContext(ctx, selectPrincipal+" WHERE kind = ? ORDER BY name", string(kind))
+		return queryAll(ctx, db.r, "list principals", scanPrincipal, selectPrincipal+" ORDER BY name")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list principals: %w", err)
-	}
-	defer rows.Close()
-	out := []*catalog.Principal{}
-	for rows.Next() {
-		p, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list principals: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list principals: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db.r, "list principals", scanPrincipal, selectPrincipal+" WHERE kind = ? ORDER BY name", string(kind))
 }
 
 // UpdatePrincipal replaces the name, display name, active flag, external ID and update

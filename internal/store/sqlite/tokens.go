@@ -105,29 +105,10 @@ func (db *DB) GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, 
 // ListTokens lists the tokens of one principal, or of all when principalID is "",
 // ordered by creation time (then ID).
 func (db *DB) ListTokens(ctx context.Context, principalID string) ([]*catalog.Token, error) {
-	var rows *sql.Rows
-	var err error
 	if principalID == "" {
-		rows, err = db.r.QueryContext(ctx, selectToken+" ORDER BY created_at, id")
-	} else {
-		rows, err = db.r.QueryContext(ctx, selectToken+" WHERE principal_id = ? ORDER BY created_at, id", principalID)
+		return queryAll(ctx, db.r, "list tokens", scanToken, selectToken+" ORDER BY created_at, id")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	out := []*catalog.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db.r, "list tokens", scanToken, selectToken+" WHERE principal_id = ? ORDER BY created_at, id", principalID)
 }
 
 // DeleteToken removes a token.
