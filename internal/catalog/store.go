@@ -35,12 +35,13 @@ type ChangeKind int
 
 // The kinds of change a store announces.
 const (
-	ChangePrincipal  ChangeKind = iota + 1 // ID: principal ID
-	ChangeMembership                       // ID: group ID
-	ChangeGrant                            // ID: securable ID
-	ChangeConnection                       // ID: connection ID
-	ChangeToken                            // ID: token ID
-	ChangeCredential                       // ID: connection ID
+	ChangePrincipal     ChangeKind = iota + 1 // ID: principal ID
+	ChangeMembership                          // ID: group ID
+	ChangeGrant                               // ID: securable ID
+	ChangeConnection                          // ID: connection ID
+	ChangeToken                               // ID: token ID
+	ChangeCredential                          // ID: connection ID
+	ChangeNetworkPolicy                       // ID: "default"
 )
 
 // Change is one committed change.
