@@ -56,6 +56,11 @@ type Deps struct {
 	OAuth *oauth.Client
 	// Web serves the browser pages (sign-in, OAuth login); nil serves none.
 	Web http.Handler
+	// NormalizePolicy validates and normalizes a network policy given by an admin; nil
+	// accepts it as is.
+	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
+	// NetworkCounts reports network denials for /metrics, keyed "source/access_type".
+	NetworkCounts func() map[string]int64
 }
 
 // Server serves the API.
