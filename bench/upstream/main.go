@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 )
 
@@ -22,7 +23,29 @@ func main() {
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = 'a' + byte(i%26)
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// /big?bytes=N streams N bytes from one reused buffer (throughput runs).
+		if r.URL.Path == "/big" {
+			n, err := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)
+			if err != nil || n < 0 {
+				http.Error(w, "bytes=N", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+			for n > 0 {
+				k := min(n, int64(len(chunk)))
+				if _, err := w.Write(chunk[:k]); err != nil {
+					return
+				}
+				n -= k
+			}
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write(body)
 	}))

@@ -20,6 +20,7 @@ type Store interface {
 	MetaStore
 	AuditStore
 	CredentialStore
+	NetworkStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use

@@ -86,6 +86,18 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Audit/Pagination", testAuditPagination},
 		{"Audit/Limits", testAuditLimits},
 		{"Audit/BatchAtomic", testAuditBatchAtomic},
+		{"Network/PolicyMissing", testNetworkPolicyMissing},
+		{"Network/PolicyRoundTrip", testNetworkPolicyRoundTrip},
+		{"Network/PolicyCopies", testNetworkPolicyCopies},
+		{"Network/PolicyOptimistic", testNetworkPolicyOptimistic},
+		{"Network/PolicyStaleOnEmpty", testNetworkPolicyStaleOnEmpty},
+		{"Network/PolicyRefused", testNetworkPolicyRefused},
+		{"Network/PolicyWatch", testNetworkPolicyWatch},
+		{"Network/EventsAppendList", testNetworkEventsAppendList},
+		{"Network/EventsFilters", testNetworkEventsFilters},
+		{"Network/EventsPagination", testNetworkEventsPagination},
+		{"Network/EventsLimits", testNetworkEventsLimits},
+		{"Network/EventsBatchAtomic", testNetworkEventsBatchAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,283 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+var _ catalog.NetworkStore = (*DB)(nil)
+
+// Page sizes of ListNetworkEvents: a zero or negative Limit means networkDefaultLimit,
+// and no page is longer than networkMaxLimit.
+const (
+	networkDefaultLimit = 100
+	networkMaxLimit     = 1000
+)
+
+// networkPolicyID names the change PutNetworkPolicy announces: there is one policy.
+const networkPolicyID = "default"
+
+// networkPolicyJSON is the policy column: the fields of catalog.NetworkPolicy that are
+// read and written whole. Unknown fields (written by a newer Gatehouse) are ignored.
+type networkPolicyJSON struct {
+	RestrictionMode             string   `json:"restriction_mode"`
+	EnforcementMode             string   `json:"enforcement_mode"`
+	AllowedDestinations         []string `json:"allowed_destinations,omitempty"`
+	BlockedDestinations         []string `json:"blocked_destinations,omitempty"`
+	AllowConnectionDestinations bool     `json:"allow_connection_destinations,omitempty"`
+	AllowedIPRanges             []string `json:"allowed_ip_ranges,omitempty"`
+}
+
+// GetNetworkPolicy returns the stored policy, or RESOURCE_DOES_NOT_EXIST when none was
+// ever stored. The returned policy shares nothing with the store.
+func (db *DB) GetNetworkPolicy(ctx context.Context) (*catalog.NetworkPolicy, error) {
+	var (
+		p       catalog.NetworkPolicy
+		doc     string
+		updated int64
+	)
+	err := db.r.QueryRowContext(ctx, "SELECT version, policy, updated_at, updated_by FROM network_policy WHERE id = 1").
+		Scan(&p.Version, &doc, &updated, &p.UpdatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notExist("no network policy is stored")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get network policy: %w", err)
+	}
+	var j networkPolicyJSON
+	if err := json.Unmarshal([]byte(doc), &j); err != nil {
+		return nil, fmt.Errorf("get network policy: decode: %w", err)
+	}
+	p.RestrictionMode, p.EnforcementMode = j.RestrictionMode, j.EnforcementMode
+	p.AllowedDestinations, p.BlockedDestinations = j.AllowedDestinations, j.BlockedDestinations
+	p.AllowConnectionDestinations, p.AllowedIPRanges = j.AllowConnectionDestinations, j.AllowedIPRanges
+	p.UpdatedAt = fromNanos(updated)
+	return &p, nil
+}
+
+// PutNetworkPolicy stores p as the policy when p.Version is the stored version (0 when
+// none is stored) and on success sets p.Version to the new version. A stale version is
+// RESOURCE_ALREADY_EXISTS: the caller re-reads and decides again. The modes must be one
+// of the catalog's constants or empty (the zero policy's meaning: FULL_ACCESS,
+// ENFORCED); the store does not check destinations or ranges, which the egress package
+// normalizes before they get here. It announces ChangeNetworkPolicy "default".
+func (db *DB) PutNetworkPolicy(ctx context.Context, p *catalog.NetworkPolicy) error {
+	switch {
+	case p.Version < 0:
+		return invalid("network policy version %d is negative", p.Version)
+	case p.RestrictionMode != "" && p.RestrictionMode != catalog.FullAccess && p.RestrictionMode != catalog.RestrictedAccess:
+		return invalid("unknown restriction mode %q: want %s or %s", truncateValue(p.RestrictionMode), catalog.FullAccess, catalog.RestrictedAccess)
+	case p.EnforcementMode != "" && p.EnforcementMode != catalog.Enforced && p.EnforcementMode != catalog.DryRun:
+		return invalid("unknown enforcement mode %q: want %s or %s", truncateValue(p.EnforcementMode), catalog.Enforced, catalog.DryRun)
+	}
+	updated, err := nanos("updated_at", p.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(networkPolicyJSON{
+		RestrictionMode:             p.RestrictionMode,
+		EnforcementMode:             p.EnforcementMode,
+		AllowedDestinations:         p.AllowedDestinations,
+		BlockedDestinations:         p.BlockedDestinations,
+		AllowConnectionDestinations: p.AllowConnectionDestinations,
+		AllowedIPRanges:             p.AllowedIPRanges,
+	})
+	if err != nil {
+		return fmt.Errorf("put network policy: encode: %w", err)
+	}
+	version := p.Version
+	err = db.update(ctx, "put network policy", func(tx *txn) error {
+		var res sql.Result
+		var err error
+		if version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO network_policy (id, version, policy, updated_at, updated_by)
+				VALUES (1, 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, string(doc), updated, p.UpdatedBy)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE network_policy SET version = version + 1, policy = ?,
+				updated_at = ?, updated_by = ? WHERE id = 1 AND version = ?`, string(doc), updated, p.UpdatedBy, version)
+		}
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return staleNetworkPolicy(ctx, tx, version)
+		}
+		tx.emit(catalog.ChangeNetworkPolicy, networkPolicyID)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Version = version + 1
+	return nil
+}
+
+// staleNetworkPolicy is the error of a put whose version is not the stored one; it says
+// which version is stored, so that the message tells the admin what happened.
+func staleNetworkPolicy(ctx context.Context, tx *txn, version int64) error {
+	var current int64
+	err := tx.QueryRowContext(ctx, "SELECT version FROM network_policy WHERE id = 1").Scan(&current)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return alreadyExists("network policy version %d is stale: no policy is stored (use version 0); read it again", version)
+	case err != nil:
+		return err
+	}
+	return alreadyExists("network policy version %d is stale: the stored version is %d (changed by someone else); read it again", version, current)
+}
+
+// truncateValue shortens a value quoted in an error message to 64 runes.
+func truncateValue(s string) string {
+	n := 0
+	for i := range s {
+		if n == 64 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+const selectNetworkEvent = `SELECT seq, time, destination, resolved_address, source, principal, connection,
+	reason, access_type FROM network_events`
+
+const insertNetworkEventHead = `INSERT INTO network_events (time, destination, resolved_address, source,
+	principal, connection, reason, access_type) VALUES `
+
+// networkInsertChunk rows per INSERT keeps the statement well under SQLite's parameter
+// limit.
+const networkInsertChunk = 64
+
+// networkInsertSQL is an INSERT of n network event rows.
+func networkInsertSQL(n int) string {
+	return insertNetworkEventHead + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", n), ",")
+}
+
+// AppendNetworkEvents stores the events in one transaction, in the order given, and sets
+// each event's Seq once the transaction has committed (on an error no Seq changes, so the
+// caller may retry the same batch). Every event needs a time and an access type of DROP
+// or DRY_RUN_DENIAL; a batch with one bad event stores none. It announces no change: no
+// cache depends on the events.
+func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.NetworkEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e == nil {
+			return invalid("network event %d of the batch is nil", i)
+		}
+		if e.Time.IsZero() {
+			return invalid("network event %d of the batch has no time", i)
+		}
+		if e.AccessType != catalog.AccessDrop && e.AccessType != catalog.AccessDryRunDenial {
+			return invalid("network event %d of the batch: unknown access type %q: want %s or %s", i, truncateValue(e.AccessType), catalog.AccessDrop, catalog.AccessDryRunDenial)
+		}
+		ns, err := nanos("time", e.Time)
+		if err != nil {
+			return err
+		}
+		rows[i] = []any{ns, e.Destination, e.ResolvedAddress, e.Source, e.Principal, e.Connection, e.Reason, e.AccessType}
+	}
+	seqs := make([]int64, len(events))
+	err := db.update(ctx, "append network events", func(tx *txn) error {
+		// As in AppendAudit: the single writer connection and the plain INTEGER
+		// PRIMARY KEY make the rowids of one statement consecutive, ending at
+		// LastInsertId.
+		for lo := 0; lo < len(rows); lo += networkInsertChunk {
+			hi := min(lo+networkInsertChunk, len(rows))
+			args := make([]any, 0, (hi-lo)*8)
+			for i := lo; i < hi; i++ {
+				args = append(args, rows[i]...)
+			}
+			res, err := tx.ExecContext(ctx, networkInsertSQL(hi-lo), args...)
+			if err != nil {
+				return err
+			}
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for i := lo; i < hi; i++ {
+				seqs[i] = last - int64(hi-1-i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, e := range events {
+		e.Seq = seqs[i]
+	}
+	return nil
+}
+
+// ListNetworkEvents returns the events matching f in Seq order: Since inclusive, Until
+// exclusive, Source, Principal and AccessType exact, Seq greater than AfterSeq, at most
+// Limit of them (100 when Limit <= 0, never more than 1000).
+func (db *DB) ListNetworkEvents(ctx context.Context, f catalog.NetworkEventFilter) ([]*catalog.NetworkEvent, error) {
+	var where []string
+	var args []any
+	if f.AfterSeq > 0 {
+		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
+	}
+	if !f.Since.IsZero() {
+		ns, err := nanos("since", f.Since)
+		if err != nil {
+			return nil, err
+		}
+		where, args = append(where, "time >= ?"), append(args, ns)
+	}
+	if !f.Until.IsZero() {
+		ns, err := nanos("until", f.Until)
+		if err != nil {
+			return nil, err
+		}
+		where, args = append(where, "time < ?"), append(args, ns)
+	}
+	for _, c := range []struct{ column, value string }{
+		{"source", f.Source},
+		{"principal", f.Principal},
+		{"access_type", f.AccessType},
+	} {
+		if c.value != "" {
+			where, args = append(where, c.column+" = ?"), append(args, c.value)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = networkDefaultLimit
+	}
+	limit = min(limit, networkMaxLimit)
+
+	q := selectNetworkEvent
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, limit)
+
+	return queryAll(ctx, db.r, "list network events", scanNetworkEvent, q, args...)
+}
+
+func scanNetworkEvent(s scanner) (*catalog.NetworkEvent, error) {
+	var e catalog.NetworkEvent
+	var ns int64
+	if err := s.Scan(&e.Seq, &ns, &e.Destination, &e.ResolvedAddress, &e.Source, &e.Principal, &e.Connection,
+		&e.Reason, &e.AccessType); err != nil {
+		return nil, err
+	}
+	e.Time = fromNanos(ns)
+	return &e, nil
+}
