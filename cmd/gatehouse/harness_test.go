@@ -91,6 +91,10 @@ func startServer(t testing.TB, dataDir string, extraEnv map[string]string, args 
 	}
 	ts.Admin = env["GATEHOUSE_BOOTSTRAP_TOKEN"]
 	t.Cleanup(func() { ts.Stop() })
+	// The tests' upstreams and authorization servers listen on loopback, which the
+	// network policy refuses unless a range opens it, as a deployment would for a
+	// private API.
+	ts.setPolicy(loopbackOnly)
 	return ts
 }
 

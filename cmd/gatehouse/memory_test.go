@@ -87,6 +87,13 @@ func TestGigabyteResponseInBoundedMemory(t *testing.T) {
 	}
 	go io.Copy(io.Discard, stdout)
 
+	// The upstream is on loopback: open that range in the network policy.
+	pol, _ := json.Marshal(map[string]any{"allowed_ip_ranges": []string{"127.0.0.0/8"}})
+	preq, _ := http.NewRequest("PUT", base+"/api/2.0/gatehouse/network-policy", bytes.NewReader(pol))
+	preq.Header.Set("Authorization", "Bearer "+admin)
+	if status, b := send(t, preq); status != 200 {
+		t.Fatalf("set network policy = %d %s", status, b)
+	}
 	body, _ := json.Marshal(map[string]any{"name": "big", "options": map[string]string{"host": up.URL, "bearer_token": "t"}})
 	req, _ := http.NewRequest("POST", base+"/api/2.1/unity-catalog/connections", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+admin)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/egress"
+	"github.com/gatehouse/gatehouse/internal/egress/tunnel"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -48,6 +51,8 @@ type serverConfig struct {
 	UpstreamCAFile  string
 	Proxy           proxy.Config
 	LoginTTL        time.Duration
+	EgressListen    string
+	Egress          tunnel.Config
 }
 
 // flagEnv names the variable behind each flag.
@@ -68,6 +73,10 @@ var flagEnv = map[string]string{
 	"upstream-header-timeout":   "GATEHOUSE_UPSTREAM_HEADER_TIMEOUT",
 	"upstream-idle-timeout":     "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT",
 	"upstream-total-timeout":    "GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT",
+	"egress-listen":             "GATEHOUSE_EGRESS_LISTEN",
+	"egress-max-tunnels":        "GATEHOUSE_EGRESS_MAX_TUNNELS",
+	"egress-idle-timeout":       "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
+	"egress-total-timeout":      "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
 	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
 }
 
@@ -101,6 +110,10 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("upstream-header-timeout", 60*time.Second, "time for an upstream to send its response headers (GATEHOUSE_UPSTREAM_HEADER_TIMEOUT)")
 	f.Duration("upstream-idle-timeout", 60*time.Second, "longest pause in a streamed body before the call is cut (GATEHOUSE_UPSTREAM_IDLE_TIMEOUT)")
 	f.Duration("upstream-total-timeout", 10*time.Minute, "longest call through a connection, body included (GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT)")
+	f.String("egress-listen", "", "serve the egress proxy (HTTP CONNECT and absolute-form HTTP, for agents' HTTPS_PROXY) on this address (GATEHOUSE_EGRESS_LISTEN)")
+	f.Int("egress-max-tunnels", tunnel.DefaultMaxTunnels, "most egress tunnels open at once; past it 429 (GATEHOUSE_EGRESS_MAX_TUNNELS)")
+	f.Duration("egress-idle-timeout", 5*time.Minute, "an egress tunnel with no bytes moving for this long is closed (GATEHOUSE_EGRESS_IDLE_TIMEOUT)")
+	f.Duration("egress-total-timeout", time.Hour, "longest life of an egress tunnel (GATEHOUSE_EGRESS_TOTAL_TIMEOUT)")
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
@@ -196,12 +209,24 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 		}
 	}
 	for name, dst := range map[string]*time.Duration{"upstream-connect-timeout": &cfg.Proxy.ConnectTimeout, "upstream-header-timeout": &cfg.Proxy.HeaderTimeout,
-		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout, "oauth-login-ttl": &cfg.LoginTTL} {
+		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout, "oauth-login-ttl": &cfg.LoginTTL,
+		"egress-idle-timeout": &cfg.Egress.IdleTimeout, "egress-total-timeout": &cfg.Egress.TotalTimeout} {
 		if d, err := time.ParseDuration(val(name)); err != nil || d <= 0 {
 			problems = append(problems, fmt.Errorf("%s: %q must be a positive duration like 30s", name, val(name)))
 		} else {
 			*dst = d
 		}
+	}
+	cfg.EgressListen = val("egress-listen")
+	if cfg.EgressListen != "" {
+		if _, _, err := net.SplitHostPort(cfg.EgressListen); err != nil {
+			problems = append(problems, fmt.Errorf("egress-listen: %q is not host:port", cfg.EgressListen))
+		}
+	}
+	if n, err := strconv.Atoi(val("egress-max-tunnels")); err != nil || n < 1 {
+		problems = append(problems, fmt.Errorf("egress-max-tunnels: %q must be a positive number", val("egress-max-tunnels")))
+	} else {
+		cfg.Egress.MaxTunnels = n
 	}
 	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
 		problems = append(problems, errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both"))
@@ -323,25 +348,62 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		}
 	}()
 	az := access.New(st)
-	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: cfg.Proxy.RootCAs, AllowHTTP: cfg.InsecureHTTP})
+
+	// The perimeter: every outbound connection — proxied calls, OAuth token calls and
+	// egress tunnels — goes through one safe dialer that reads the current policy.
+	ns, err := newNetState(ctx, st, log)
+	if err != nil {
+		return fmt.Errorf("load network policy: %w", err)
+	}
+	ns.addOwn(ln.Addr())
+	events := newNetEvents(st, rec, log)
+	defer events.Close()
+	dialer := egress.NewDialer(egress.DialerOptions{Policy: ns.Policy, ConnectionHosts: ns.ConnectionHosts, OwnAddrs: ns.OwnAddrs,
+		Recorder: events, Timeout: cfg.Proxy.ConnectTimeout})
+	cfg.Proxy.DialContext = dialer.DialContext
+	px := proxy.New(cfg.Proxy)
+	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: cfg.Proxy.RootCAs, AllowHTTP: cfg.InsecureHTTP, DialContext: oauthDial(dialer)})
+	// Pooled keep-alive connections were decided under the old policy: drop the idle
+	// ones so the next request dials, and is decided, again.
+	ns.OnPolicyChange(px.CloseIdleConnections)
+	ns.OnPolicyChange(oc.CloseIdleConnections)
 	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL})
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log})
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
-		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
-		Broker:     broker,
-		Proxy:      proxy.New(cfg.Proxy),
-		Audit:      rec,
-		OAuth:      oc,
-		Web:        web,
+		Validation:      catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
+		Broker:          broker,
+		Proxy:           px,
+		Audit:           rec,
+		OAuth:           oc,
+		Web:             web,
+		NormalizePolicy: egress.NormalizePolicy,
+		NetworkCounts:   dialer.Counts,
 	})
+	var esrv *http.Server
+	var eln net.Listener
+	if cfg.EgressListen != "" {
+		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
+			return fmt.Errorf("egress-listen: %w", err)
+		}
+		ns.addOwn(eln.Addr())
+		ecfg := cfg.Egress
+		ecfg.Log = log
+		ecfg.ConnectTimeout = cfg.Proxy.ConnectTimeout
+		ecfg.Annotate = func(ctx context.Context, principal string) context.Context {
+			return egress.WithSource(ctx, egress.Source{Kind: catalog.SourceEgress, Principal: principal})
+		}
+		esrv = &http.Server{Handler: tunnel.New(ecfg, dialer, auth, rec), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan struct{})
-	go func() { auth.RunFlusher(flushCtx, 5*time.Second); close(flushed) }()
-	go func() {
+	var flushers sync.WaitGroup
+	flushers.Go(func() { auth.RunFlusher(flushCtx, 5*time.Second) })
+	flushers.Go(func() {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		for {
@@ -355,10 +417,19 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 				}
 			}
 		}
-	}()
+	})
+	go func() { flushers.Wait(); close(flushed) }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if esrv != nil {
+		go func() {
+			if err := esrv.Serve(eln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("egress proxy stopped", "err", err)
+			}
+		}()
+		fmt.Fprintf(e.stdout, "Egress proxy is listening on http://%s\n", eln.Addr())
+	}
 	if token != "" {
 		fmt.Fprintf(e.stdout, "Created user admin. Admin token (shown once, keep it safe):\n\n    %s\n\n", token)
 		fmt.Fprintf(e.stdout, "Try:  GATEHOUSE_HOST=%s GATEHOUSE_TOKEN=<token> gatehouse whoami\n", cfg.PublicURL)
@@ -376,6 +447,9 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	if esrv != nil {
+		_ = esrv.Shutdown(sctx) // hijacked tunnels end by their own timeouts or peers
+	}
 	err = srv.Shutdown(sctx)
 	stopFlush()
 	<-flushed

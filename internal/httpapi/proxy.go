@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
@@ -170,7 +171,9 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 }
 
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
-	out, err := c.s.Proxy.Forward(c.r.Context(), w, t, pc)
+	// The network layer decides on its own, but its denials name who and through what.
+	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name})
+	out, err := c.s.Proxy.Forward(ctx, w, t, pc)
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {

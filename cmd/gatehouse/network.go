@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/egress"
+)
+
+// netState keeps what the safe dialer reads on every dial — the network policy and the
+// hosts of all connections — in memory, and reloads it when the store announces a
+// change, so a policy change applies to the next outbound connection.
+type netState struct {
+	st       catalog.Store
+	log      *slog.Logger
+	policy   atomic.Pointer[catalog.NetworkPolicy]
+	hosts    atomic.Pointer[map[string]bool]
+	own      atomic.Pointer[[]netip.AddrPort]
+	mu       sync.Mutex
+	onPolicy []func()
+}
+
+func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netState, error) {
+	n := &netState{st: st, log: log}
+	if err := n.loadPolicy(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.loadHosts(ctx); err != nil {
+		return nil, err
+	}
+	n.own.Store(&[]netip.AddrPort{})
+	st.Watch(func(c catalog.Change) {
+		switch c.Kind {
+		case catalog.ChangeNetworkPolicy:
+			if err := n.loadPolicy(context.Background()); err != nil {
+				n.log.Error("reload network policy", "err", err)
+			}
+			n.mu.Lock()
+			fns := append([]func(){}, n.onPolicy...)
+			n.mu.Unlock()
+			for _, f := range fns {
+				f()
+			}
+		case catalog.ChangeConnection:
+			if err := n.loadHosts(context.Background()); err != nil {
+				n.log.Error("reload connection hosts", "err", err)
+			}
+		}
+	})
+	return n, nil
+}
+
+// OnPolicyChange registers f to run after each policy change (closing idle pooled
+// connections, so that the next request dials, and is decided, again).
+func (n *netState) OnPolicyChange(f func()) {
+	n.mu.Lock()
+	n.onPolicy = append(n.onPolicy, f)
+	n.mu.Unlock()
+}
+
+func (n *netState) loadPolicy(ctx context.Context) error {
+	p, err := n.st.GetNetworkPolicy(ctx)
+	if catalog.IsNotFound(err) {
+		p, err = &catalog.NetworkPolicy{RestrictionMode: catalog.FullAccess, EnforcementMode: catalog.Enforced}, nil
+	}
+	if err != nil {
+		return err
+	}
+	n.policy.Store(p)
+	return nil
+}
+
+func (n *netState) loadHosts(ctx context.Context) error {
+	cs, err := n.st.ListConnections(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	hosts := map[string]bool{}
+	for _, c := range cs {
+		if u, err := url.Parse(c.Options[catalog.OptHost]); err == nil && u.Hostname() != "" {
+			hosts[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	n.hosts.Store(&hosts)
+	return nil
+}
+
+// addOwn records one of Gatehouse's own listeners, which no outbound connection may
+// reach.
+func (n *netState) addOwn(addr net.Addr) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return
+	}
+	cur := *n.own.Load()
+	next := append(append([]netip.AddrPort{}, cur...), ap)
+	n.own.Store(&next)
+}
+
+func (n *netState) Policy() *catalog.NetworkPolicy   { return n.policy.Load() }
+func (n *netState) ConnectionHosts() map[string]bool { return *n.hosts.Load() }
+func (n *netState) OwnAddrs() []netip.AddrPort       { return *n.own.Load() }
+
+// netEvents records network denials: in the store, in batches from one goroutine so a
+// flood of denials never waits on the disk, and as networkDenied audit events.
+type netEvents struct {
+	st    catalog.NetworkStore
+	audit interface {
+		Record(ctx context.Context, e *catalog.AuditEvent)
+	}
+	log     *slog.Logger
+	ch      chan *catalog.NetworkEvent
+	done    chan struct{}
+	dropped atomic.Int64
+}
+
+func newNetEvents(st catalog.NetworkStore, audit interface {
+	Record(ctx context.Context, e *catalog.AuditEvent)
+}, log *slog.Logger) *netEvents {
+	ne := &netEvents{st: st, audit: audit, log: log, ch: make(chan *catalog.NetworkEvent, 4096), done: make(chan struct{})}
+	go ne.run()
+	return ne
+}
+
+// RecordNetworkEvent queues the event; when the queue is full the event is counted and
+// logged as dropped rather than slowing the dial path.
+func (ne *netEvents) RecordNetworkEvent(ctx context.Context, e *catalog.NetworkEvent) {
+	select {
+	case ne.ch <- e:
+	default:
+		if ne.dropped.Add(1)%1000 == 1 {
+			ne.log.Warn("network events dropped: the queue is full", "dropped", ne.dropped.Load())
+		}
+	}
+	if ne.audit != nil {
+		decision := catalog.DecisionDeny
+		if e.AccessType == catalog.AccessDryRunDenial {
+			decision = catalog.DecisionAllow
+		}
+		ne.audit.Record(context.WithoutCancel(ctx), &catalog.AuditEvent{ActionName: catalog.ActionNetworkDenied, Principal: e.Principal,
+			Connection: e.Connection, Decision: decision, StatusCode: 403, ErrorCode: string(catalog.NetworkPolicyDenied),
+			Params: map[string]string{"destination": e.Destination, "resolved_address": e.ResolvedAddress, "source": e.Source, "reason": e.Reason, "access_type": e.AccessType}})
+	}
+}
+
+func (ne *netEvents) run() {
+	defer close(ne.done)
+	for first := range ne.ch {
+		batch := []*catalog.NetworkEvent{first}
+		timer := time.NewTimer(50 * time.Millisecond)
+	gather:
+		for len(batch) < 256 {
+			select {
+			case e, ok := <-ne.ch:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, e)
+			case <-timer.C:
+				break gather
+			}
+		}
+		timer.Stop()
+		if err := ne.st.AppendNetworkEvents(context.Background(), batch); err != nil {
+			ne.log.Error("store network events", "events", len(batch), "err", err)
+		}
+	}
+}
+
+// Close stores what is queued and stops.
+func (ne *netEvents) Close() {
+	close(ne.ch)
+	<-ne.done
+}
+
+// oauthDial marks every dial of the OAuth client as source "oauth", keeping the
+// principal and connection the context carries (a refresh may run inside a proxy call).
+func oauthDial(d *egress.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		s := egress.SourceFrom(ctx)
+		s.Kind = catalog.SourceOAuth
+		return d.DialContext(egress.WithSource(ctx, s), network, addr)
+	}
+}
