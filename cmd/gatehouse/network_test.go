@@ -177,6 +177,11 @@ func TestEgressProxy(t *testing.T) {
 	if _, err := client("gth_wrongwrongwrongwrongwrongwrongwrongwrongwrongwrong").Get(target.URL); err == nil || !strings.Contains(err.Error(), "Proxy Authentication Required") {
 		t.Errorf("bad token: %v, want 407", err)
 	}
+	anon := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: egressAddr}), TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	if _, err := anon.Get(target.URL); err == nil || !strings.Contains(err.Error(), "Proxy Authentication Required") {
+		t.Errorf("no token: %v, want 407", err)
+	}
+	anon.CloseIdleConnections()
 	ts.setPolicy(noPrivate)
 	before := target.hits.Load()
 	if _, err := client(alice).Get(target.URL); err == nil || !strings.Contains(err.Error(), "Forbidden") {

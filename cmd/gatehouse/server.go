@@ -382,6 +382,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		NetworkCounts:   dialer.Counts,
 	})
 	var esrv *http.Server
+	var etun *tunnel.Server
 	var eln net.Listener
 	if cfg.EgressListen != "" {
 		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
@@ -394,7 +395,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		ecfg.Annotate = func(ctx context.Context, principal string) context.Context {
 			return egress.WithSource(ctx, egress.Source{Kind: catalog.SourceEgress, Principal: principal})
 		}
-		esrv = &http.Server{Handler: tunnel.New(ecfg, dialer, auth, rec), ReadHeaderTimeout: 10 * time.Second,
+		etun = tunnel.New(ecfg, dialer, auth, rec)
+		esrv = &http.Server{Handler: etun, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -448,7 +450,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if esrv != nil {
-		_ = esrv.Shutdown(sctx) // hijacked tunnels end by their own timeouts or peers
+		_ = esrv.Shutdown(sctx)
+		_ = etun.Close() // tunnels hijacked their connections: Shutdown cannot see them
 	}
 	err = srv.Shutdown(sctx)
 	stopFlush()

@@ -177,45 +177,47 @@ func (l *link) shortenIdle(d time.Duration) {
 
 // copy moves bytes from src to dst until src ends or a write fails. It returns why
 // Gatehouse ended the direction ("" when an end did) and whether src ended with EOF.
+//
+// The bytes move in chunks with io.CopyN, which lets the kernel splice TCP to TCP
+// (Linux splice(2): no copy through user space), with the deadlines set per chunk: a
+// deadline that fires after some bytes moved is progress, not idleness, and the next
+// chunk gets a fresh one.
 func (l *link) copy(dst, src net.Conn, n *atomic.Int64) (reason string, eof bool) {
-	buf := make([]byte, 32<<10)
+	const chunk = 4 << 20
 	for {
 		// Set the deadline, then check that the idle timeout it was computed from is
 		// still current: shortenIdle may have woken this reader in between, and its
 		// wake-up would otherwise be overwritten by the older, later deadline.
 		idle := time.Duration(l.idle.Load())
-		if err := src.SetReadDeadline(l.readDeadline(idle)); err != nil {
+		// A chunk also ends a quarter of the idle time from now, so that a direction
+		// trickling bytes reports its progress (touch) often enough for the other,
+		// silent direction not to take the tunnel for idle.
+		dl := l.readDeadline(idle)
+		if q := time.Now().Add(idle / 4); q.Before(dl) {
+			dl = q
+		}
+		if err := src.SetReadDeadline(dl); err != nil {
 			return "", false
 		}
 		if time.Duration(l.idle.Load()) != idle {
 			continue
 		}
-		nr, rerr := src.Read(buf)
-		if nr > 0 {
-			l.touch()
-			_ = dst.SetWriteDeadline(l.writeDeadline())
-			nw, werr := dst.Write(buf[:nr])
-			n.Add(int64(nw))
-			if werr != nil {
-				if errors.Is(werr, os.ErrDeadlineExceeded) {
-					if time.Now().Before(l.end) {
-						return reasonIdle, false
-					}
-					return reasonTotal, false
-				}
-				return "", false
-			}
+		_ = dst.SetWriteDeadline(l.writeDeadline())
+		nc, err := io.CopyN(dst, src, chunk)
+		if nc > 0 {
+			n.Add(nc)
 			l.touch()
 		}
 		switch {
-		case rerr == nil:
-		case errors.Is(rerr, os.ErrDeadlineExceeded):
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return "", true
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			if why := l.expired(time.Now()); why != "" {
 				return why, false
 			}
-			// The other direction was busy, or shortenIdle woke the reader: read on.
-		case errors.Is(rerr, io.EOF):
-			return "", true
+			// Progress was made, the other direction was busy, or shortenIdle woke
+			// the reader: go on.
 		default:
 			return "", false
 		}

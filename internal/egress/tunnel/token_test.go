@@ -77,6 +77,8 @@ func TestDestination(t *testing.T) {
 		{"absolute port", "GET", "http://example.com:8080/x", "example.com:8080"},
 		{"absolute https", "GET", "https://example.com/x", ""},
 		{"origin form", "GET", "/x", ""},
+		{"connect host too long", "CONNECT", strings.Repeat("a", 254) + ":443", ""},
+		{"absolute host too long", "GET", "http://" + strings.Repeat("a", 254) + "/", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

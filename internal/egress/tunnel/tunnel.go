@@ -199,7 +199,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if s.base.Err() != nil {
 		s.refuse(w, t, http.StatusServiceUnavailable, catalog.TemporarilyUnavailable,
-			"the egress proxy is shutting down", "shutting down")
+			"the egress proxy is shutting down", reasonShutdown)
 		return
 	}
 	if !s.authenticate(w, r, t) {
@@ -226,7 +226,7 @@ func destination(r *http.Request) (string, string) {
 			return "", "CONNECT needs a host:port target"
 		}
 		host, port, err := net.SplitHostPort(r.URL.Host)
-		if err != nil || host == "" || !validPort(port) {
+		if err != nil || !validHost(host) || !validPort(port) {
 			return "", "CONNECT needs a host:port target"
 		}
 		return net.JoinHostPort(host, port), ""
@@ -241,11 +241,15 @@ func destination(r *http.Request) (string, string) {
 	if port == "" {
 		port = "80"
 	}
-	if host == "" || !validPort(port) {
+	if !validHost(host) || !validPort(port) {
 		return "", "the request URL needs a host and a valid port"
 	}
 	return net.JoinHostPort(host, port), ""
 }
+
+// validHost bounds a destination host to what DNS allows (253 characters; an IPv6
+// literal is shorter), which also bounds what goes into the audit record.
+func validHost(h string) bool { return h != "" && len(h) <= 253 }
 
 func validPort(p string) bool {
 	n, err := strconv.Atoi(p)
