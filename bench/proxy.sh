@@ -42,6 +42,8 @@ GATEHOUSE_BOOTSTRAP_TOKEN=$ADMIN "$work/gatehouse" server --listen 127.0.0.1:0 -
 GH=$(waitline "$work/gh.out" "Gatehouse is listening on " | sed 's/^Gatehouse is listening on //')
 
 api() { curl -fsS -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
+# The upstream is on loopback, which the network policy refuses unless a range opens it.
+api -X PUT "$GH/api/2.0/gatehouse/network-policy" -d '{"allowed_ip_ranges":["127.0.0.0/8"]}' >/dev/null
 api -X POST "$GH/api/2.0/preview/scim/v2/Users" -d '{"userName":"bench@example.com"}' >/dev/null
 api -X POST "$GH/api/2.0/preview/scim/v2/Groups" -d '{"displayName":"bench-team"}' >/dev/null
 GID=$(api "$GH/api/2.0/preview/scim/v2/Groups?filter=displayName%20eq%20%22bench-team%22" | sed 's/.*"id":"\([^"]*\)".*/\1/')
