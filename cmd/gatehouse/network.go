@@ -120,6 +120,9 @@ type netEvents struct {
 	ch      chan *catalog.NetworkEvent
 	done    chan struct{}
 	dropped atomic.Int64
+	// closeMu makes sure no event is sent on ch once Close has closed it.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 func newNetEvents(st catalog.NetworkStore, audit interface {
@@ -133,6 +136,12 @@ func newNetEvents(st catalog.NetworkStore, audit interface {
 // RecordNetworkEvent queues the event; when the queue is full the event is counted and
 // logged as dropped rather than slowing the dial path.
 func (ne *netEvents) RecordNetworkEvent(ctx context.Context, e *catalog.NetworkEvent) {
+	ne.closeMu.RLock()
+	if ne.closed {
+		ne.closeMu.RUnlock()
+		ne.log.Warn("network event after shutdown, not stored", "destination", e.Destination, "access_type", e.AccessType)
+		return
+	}
 	select {
 	case ne.ch <- e:
 	default:
@@ -140,6 +149,7 @@ func (ne *netEvents) RecordNetworkEvent(ctx context.Context, e *catalog.NetworkE
 			ne.log.Warn("network events dropped: the queue is full", "dropped", ne.dropped.Load())
 		}
 	}
+	ne.closeMu.RUnlock()
 	if ne.audit != nil {
 		decision := catalog.DecisionDeny
 		if e.AccessType == catalog.AccessDryRunDenial {
@@ -177,7 +187,12 @@ func (ne *netEvents) run() {
 
 // Close stores what is queued and stops.
 func (ne *netEvents) Close() {
-	close(ne.ch)
+	ne.closeMu.Lock()
+	if !ne.closed {
+		ne.closed = true
+		close(ne.ch)
+	}
+	ne.closeMu.Unlock()
 	<-ne.done
 }
 
