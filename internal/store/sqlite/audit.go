@@ -13,12 +13,6 @@ import (
 
 var _ catalog.AuditStore = (*DB)(nil)
 
-// Page sizes of ListAudit: a zero or negative Limit means auditDefaultLimit, and no
-// page is longer than auditMaxLimit.
-const (
-	auditDefaultLimit = 100
-	auditMaxLimit     = 1000
-)
 
 const selectAudit = `SELECT seq, event_id, event_time, action_name, principal, source_ip, request_id,
 	connection, params, status_code, error_code, decision, prev_hash, hash FROM audit_events`
@@ -124,48 +118,12 @@ func (db *DB) LastAudit(ctx context.Context) (*catalog.AuditEvent, error) {
 // exclusive, Principal, Connection and Action exact, Seq greater than AfterSeq, at
 // most Limit of them (100 when Limit <= 0, never more than 1000).
 func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.AuditEvent, error) {
-	var where []string
-	var args []any
-	if f.AfterSeq > 0 {
-		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
+	tail, args, err := logQuery{afterSeq: f.AfterSeq, timeColumn: "event_time", since: f.Since, until: f.Until, limit: f.Limit,
+		equal: [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}}}.sql()
+	if err != nil {
+		return nil, err
 	}
-	if !f.Since.IsZero() {
-		ns, err := nanos("since", f.Since)
-		if err != nil {
-			return nil, err
-		}
-		where, args = append(where, "event_time >= ?"), append(args, ns)
-	}
-	if !f.Until.IsZero() {
-		ns, err := nanos("until", f.Until)
-		if err != nil {
-			return nil, err
-		}
-		where, args = append(where, "event_time < ?"), append(args, ns)
-	}
-	for _, c := range []struct{ column, value string }{
-		{"principal", f.Principal},
-		{"connection", f.Connection},
-		{"action_name", f.Action},
-	} {
-		if c.value != "" {
-			where, args = append(where, c.column+" = ?"), append(args, c.value)
-		}
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = auditDefaultLimit
-	}
-	limit = min(limit, auditMaxLimit)
-
-	q := selectAudit
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq LIMIT ?"
-	args = append(args, limit)
-
-	return queryAll(ctx, db.r, "list audit events", scanAudit, q, args...)
+	return queryAll(ctx, db.r, "list audit events", scanAudit, selectAudit+tail, args...)
 }
 
 func scanAudit(s scanner) (*catalog.AuditEvent, error) {

@@ -13,12 +13,6 @@ import (
 
 var _ catalog.NetworkStore = (*DB)(nil)
 
-// Page sizes of ListNetworkEvents: a zero or negative Limit means networkDefaultLimit,
-// and no page is longer than networkMaxLimit.
-const (
-	networkDefaultLimit = 100
-	networkMaxLimit     = 1000
-)
 
 // networkPolicyID names the change PutNetworkPolicy announces: there is one policy.
 const networkPolicyID = "default"
@@ -227,48 +221,12 @@ func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.Network
 // exclusive, Source, Principal and AccessType exact, Seq greater than AfterSeq, at most
 // Limit of them (100 when Limit <= 0, never more than 1000).
 func (db *DB) ListNetworkEvents(ctx context.Context, f catalog.NetworkEventFilter) ([]*catalog.NetworkEvent, error) {
-	var where []string
-	var args []any
-	if f.AfterSeq > 0 {
-		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
+	tail, args, err := logQuery{afterSeq: f.AfterSeq, timeColumn: "time", since: f.Since, until: f.Until, limit: f.Limit,
+		equal: [][2]string{{"source", f.Source}, {"principal", f.Principal}, {"access_type", f.AccessType}}}.sql()
+	if err != nil {
+		return nil, err
 	}
-	if !f.Since.IsZero() {
-		ns, err := nanos("since", f.Since)
-		if err != nil {
-			return nil, err
-		}
-		where, args = append(where, "time >= ?"), append(args, ns)
-	}
-	if !f.Until.IsZero() {
-		ns, err := nanos("until", f.Until)
-		if err != nil {
-			return nil, err
-		}
-		where, args = append(where, "time < ?"), append(args, ns)
-	}
-	for _, c := range []struct{ column, value string }{
-		{"source", f.Source},
-		{"principal", f.Principal},
-		{"access_type", f.AccessType},
-	} {
-		if c.value != "" {
-			where, args = append(where, c.column+" = ?"), append(args, c.value)
-		}
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = networkDefaultLimit
-	}
-	limit = min(limit, networkMaxLimit)
-
-	q := selectNetworkEvent
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq LIMIT ?"
-	args = append(args, limit)
-
-	return queryAll(ctx, db.r, "list network events", scanNetworkEvent, q, args...)
+	return queryAll(ctx, db.r, "list network events", scanNetworkEvent, selectNetworkEvent+tail, args...)
 }
 
 func scanNetworkEvent(s scanner) (*catalog.NetworkEvent, error) {

@@ -362,3 +362,55 @@ func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(scann
 	}
 	return out, nil
 }
+
+// logQuery is a read of an append-only log (audit events, network events): rows after a
+// seq, in a time window, with exact matches on some columns, oldest first, paged.
+type logQuery struct {
+	afterSeq     int64
+	timeColumn   string
+	since, until time.Time
+	equal        [][2]string // column, value; empty values do not filter
+	limit        int         // <= 0: logDefaultLimit; never more than logMaxLimit
+}
+
+// Page sizes of the log reads.
+const (
+	logDefaultLimit = 100
+	logMaxLimit     = 1000
+)
+
+// sql returns the WHERE ... ORDER BY seq LIMIT ? tail of the query and its arguments.
+func (q logQuery) sql() (string, []any, error) {
+	var where []string
+	var args []any
+	if q.afterSeq > 0 {
+		where, args = append(where, "seq > ?"), append(args, q.afterSeq)
+	}
+	for _, b := range []struct {
+		op string
+		t  time.Time
+	}{{">=", q.since}, {"<", q.until}} {
+		if b.t.IsZero() {
+			continue
+		}
+		ns, err := nanos("time bound", b.t)
+		if err != nil {
+			return "", nil, err
+		}
+		where, args = append(where, q.timeColumn+" "+b.op+" ?"), append(args, ns)
+	}
+	for _, c := range q.equal {
+		if c[1] != "" {
+			where, args = append(where, c[0]+" = ?"), append(args, c[1])
+		}
+	}
+	limit := q.limit
+	if limit <= 0 {
+		limit = logDefaultLimit
+	}
+	s := ""
+	if len(where) > 0 {
+		s = " WHERE " + strings.Join(where, " AND ")
+	}
+	return s + " ORDER BY seq LIMIT ?", append(args, min(limit, logMaxLimit)), nil
+}
