@@ -13,7 +13,6 @@ import (
 
 var _ catalog.AuditStore = (*DB)(nil)
 
-
 const selectAudit = `SELECT seq, event_id, event_time, action_name, principal, source_ip, request_id,
 	connection, params, status_code, error_code, decision, prev_hash, hash FROM audit_events`
 

@@ -13,7 +13,6 @@ import (
 
 var _ catalog.NetworkStore = (*DB)(nil)
 
-
 // networkPolicyID names the change PutNetworkPolicy announces: there is one policy.
 const networkPolicyID = "default"
 
