@@ -10,12 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
-// Page sizes of GET /api/2.0/gatehouse/audit (the store's own default and cap).
-const (
-	auditDefaultPage = 100
-	auditMaxPage     = 1000
-)
-
 // listAudit answers GET /api/2.0/gatehouse/audit: audit events, oldest first, for
 // metastore admins only (the log names every principal and what they did).
 //
@@ -27,49 +21,19 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity
 		return err
 	}
 	q := r.URL.Query()
-	var f catalog.AuditFilter
-	var err error
-	if f.Since, err = parseAuditTime("since", q.Get("since")); err != nil {
+	lw, err := parseLogWindow(q)
+	if err != nil {
 		return err
 	}
-	if f.Until, err = parseAuditTime("until", q.Get("until")); err != nil {
-		return err
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		return catalog.Errorf(catalog.InvalidParameterValue, "until must be later than since")
-	}
-	f.Principal, f.Connection, f.Action = q.Get("principal"), q.Get("connection"), q.Get("action")
-
-	limit := auditDefaultPage
-	if v := q.Get("max_results"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return catalog.Errorf(catalog.InvalidParameterValue, "max_results must be a non-negative number")
-		}
-		if n > 0 {
-			limit = min(n, auditMaxPage)
-		}
-	}
-	if v := q.Get("page_token"); v != "" {
-		if f.AfterSeq, err = decodeAuditPageToken(v); err != nil {
-			return err
-		}
-	}
-	// One more than the page tells whether another page follows. At the store's cap
-	// (1000) it cannot: a full page then always carries a token, and the next page may
-	// come back empty.
-	f.Limit = limit + 1
+	f := catalog.AuditFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
+		Principal: q.Get("principal"), Connection: q.Get("connection"), Action: q.Get("action")}
 	events, err := s.Store.ListAudit(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	resp := ListAuditResponse{Events: make([]AuditEventInfo, 0, min(len(events), limit))}
-	// The store returns at most auditMaxPage events, so at the cap a full page cannot
-	// tell.
-	if len(events) > limit || (len(events) == limit && f.Limit > auditMaxPage) {
-		events = events[:limit]
-		resp.NextPageToken = encodeAuditPageToken(events[len(events)-1].Seq)
-	}
+	var resp ListAuditResponse
+	events, resp.NextPageToken = pageOf(lw, events, func(e *catalog.AuditEvent) int64 { return e.Seq })
+	resp.Events = make([]AuditEventInfo, 0, len(events))
 	for _, e := range events {
 		resp.Events = append(resp.Events, auditEventInfo(e))
 	}

@@ -241,12 +241,6 @@ func networkPolicySummary(p *catalog.NetworkPolicy) string {
 		len(p.BlockedDestinations), len(p.AllowedIPRanges), p.AllowConnectionDestinations)
 }
 
-// Page sizes of GET /api/2.0/gatehouse/network-events (the store's own default and cap).
-const (
-	networkDefaultPage = 100
-	networkMaxPage     = 1000
-)
-
 // listNetworkEvents answers GET /api/2.0/gatehouse/network-events: denials and dry-run
 // denials, oldest first, for metastore admins only (they name principals and where
 // they tried to go).
@@ -260,51 +254,24 @@ func (s *Server) listNetworkEvents(w http.ResponseWriter, r *http.Request, who *
 		return err
 	}
 	q := r.URL.Query()
-	var f catalog.NetworkEventFilter
-	var err error
-	if f.Since, err = parseAuditTime("since", q.Get("since")); err != nil {
+	lw, err := parseLogWindow(q)
+	if err != nil {
 		return err
 	}
-	if f.Until, err = parseAuditTime("until", q.Get("until")); err != nil {
-		return err
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
-		return catalog.Errorf(catalog.InvalidParameterValue, "until must be later than since")
-	}
-	f.Source, f.Principal = q.Get("source"), q.Get("principal")
+	f := catalog.NetworkEventFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
+		Source: q.Get("source"), Principal: q.Get("principal")}
 	switch f.AccessType = strings.ToUpper(q.Get("access_type")); f.AccessType {
 	case "", catalog.AccessDrop, catalog.AccessDryRunDenial:
 	default:
 		return catalog.Errorf(catalog.InvalidParameterValue, "access_type must be %s or %s", catalog.AccessDrop, catalog.AccessDryRunDenial)
 	}
-
-	limit := networkDefaultPage
-	if v := q.Get("max_results"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return catalog.Errorf(catalog.InvalidParameterValue, "max_results must be a non-negative number")
-		}
-		if n > 0 {
-			limit = min(n, networkMaxPage)
-		}
-	}
-	if v := q.Get("page_token"); v != "" {
-		if f.AfterSeq, err = decodeAuditPageToken(v); err != nil {
-			return err
-		}
-	}
-	// One more than the page tells whether another page follows; at the store's cap
-	// a full page always carries a token, as in listAudit.
-	f.Limit = limit + 1
 	events, err := s.Store.ListNetworkEvents(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	resp := ListNetworkEventsResponse{Events: make([]NetworkEventInfo, 0, min(len(events), limit))}
-	if len(events) > limit || (len(events) == limit && f.Limit > networkMaxPage) {
-		events = events[:limit]
-		resp.NextPageToken = encodeAuditPageToken(events[len(events)-1].Seq)
-	}
+	var resp ListNetworkEventsResponse
+	events, resp.NextPageToken = pageOf(lw, events, func(e *catalog.NetworkEvent) int64 { return e.Seq })
+	resp.Events = make([]NetworkEventInfo, 0, len(events))
 	for _, e := range events {
 		resp.Events = append(resp.Events, networkEventInfo(e))
 	}
