@@ -196,7 +196,8 @@ func TestCLIConfigResolution(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
+			// Not parallel: the subtests share the fake servers, and each checks the
+			// Authorization of the last request its server received.
 			env := map[string]string{}
 			for k, v := range tt.env {
 				env[k] = v
