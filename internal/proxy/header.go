@@ -5,39 +5,15 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/hop"
 )
-
-// hopByHop are the headers that describe one connection rather than the message
-// (RFC 9110 §7.6.1), plus the proxy-authentication pair, which belongs to a proxy hop.
-// They are never forwarded in either direction.
-var hopByHop = map[string]bool{
-	"Connection":          true,
-	"Keep-Alive":          true,
-	"Proxy-Connection":    true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-}
-
-// normName is the name a header is matched by: canonical, with '_' read as '-'. Servers
-// behind CGI-like gateways (and some proxies) treat X_Forwarded_For like X-Forwarded-For,
-// so the underscore spelling must not slip past a rule written for the dash one.
-func normName(k string) string {
-	if strings.IndexByte(k, '_') >= 0 {
-		k = strings.ReplaceAll(k, "_", "-")
-	}
-	return http.CanonicalHeaderKey(k)
-}
 
 // hasNamePrefix reports whether the normalized name n is p or starts with p + "-".
 func hasNamePrefix(n, p string) bool {
 	return n == p || len(n) > len(p) && n[len(p)] == '-' && n[:len(p)] == p
 }
 
-// dropRequestHeader reports whether a caller's header (by normName) stays behind.
+// dropRequestHeader reports whether a caller's header (by hop.Name) stays behind.
 //
 //   - Authorization, Cookie, Proxy-Authorization: the caller's own credentials are for
 //     Gatehouse, never for the upstream; the connection's credential replaces them.
@@ -53,10 +29,10 @@ func dropRequestHeader(n string) bool {
 		"Host", "Content-Length":
 		return true
 	}
-	return hopByHop[n] || hasNamePrefix(n, "X-Gatehouse") || hasNamePrefix(n, "X-Forwarded")
+	return hop.ByHop(n) || hasNamePrefix(n, "X-Gatehouse") || hasNamePrefix(n, "X-Forwarded")
 }
 
-// dropResponseHeader reports whether an upstream response header (by normName) stays
+// dropResponseHeader reports whether an upstream response header (by hop.Name) stays
 // behind.
 //
 //   - Set-Cookie (and the obsolete Set-Cookie2): the upstream session belongs to the
@@ -74,29 +50,7 @@ func dropResponseHeader(n string) bool {
 	case "Set-Cookie", "Set-Cookie2", "Alt-Svc":
 		return true
 	}
-	return hopByHop[n] || hasNamePrefix(n, "X-Gatehouse")
-}
-
-// connectionTokens returns the normalized names listed in h's Connection headers, which
-// RFC 9110 §7.6.1 makes hop-by-hop for this message.
-func connectionTokens(h http.Header) map[string]bool {
-	var names map[string]bool
-	for k, vv := range h {
-		if normName(k) != "Connection" {
-			continue
-		}
-		for _, v := range vv {
-			for f := range strings.SplitSeq(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					if names == nil {
-						names = make(map[string]bool)
-					}
-					names[normName(f)] = true
-				}
-			}
-		}
-	}
-	return names
+	return hop.ByHop(n) || hasNamePrefix(n, "X-Gatehouse")
 }
 
 // outboundHeader builds the upstream request's header from the caller's: the stripping
@@ -106,16 +60,16 @@ func connectionTokens(h http.Header) map[string]bool {
 // remove it.
 func outboundHeader(in http.Header, authHeader, authValue string) (http.Header, error) {
 	out := make(http.Header, len(in)+1)
-	listed := connectionTokens(in)
+	listed := hop.Listed(in)
 	authName := ""
 	if authHeader != "" {
-		authName = normName(authHeader)
+		authName = hop.Name(authHeader)
 	}
 	for k, vv := range in {
 		if !validHeaderName(k) {
 			return nil, catalog.Errorf(catalog.InvalidParameterValue, "a request header name is not a valid HTTP token")
 		}
-		n := normName(k)
+		n := hop.Name(k)
 		if dropRequestHeader(n) || listed[n] || n == authName {
 			continue
 		}
@@ -143,9 +97,9 @@ func outboundHeader(in http.Header, authHeader, authValue string) (http.Header, 
 // the caller) are left alone; the upstream cannot touch them, since every X-Gatehouse-*
 // header of the upstream's is dropped.
 func copyResponseHeader(dst, src http.Header) {
-	listed := connectionTokens(src)
+	listed := hop.Listed(src)
 	for k, vv := range src {
-		n := normName(k)
+		n := hop.Name(k)
 		if dropResponseHeader(n) || listed[n] {
 			continue
 		}
@@ -156,7 +110,7 @@ func copyResponseHeader(dst, src http.Header) {
 // keepTrailer reports whether an upstream trailer may reach the caller; trailers obey the
 // response header rules.
 func keepTrailer(k string, listed map[string]bool) bool {
-	n := normName(k)
+	n := hop.Name(k)
 	return !dropResponseHeader(n) && !listed[n] && n != "Content-Length"
 }
 

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/hop"
 )
 
 // Defaults for the zero values of Config.
@@ -256,7 +257,7 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 	out.Status = res.StatusCode
 	h := w.Header()
 	copyResponseHeader(h, res.Header)
-	listed := connectionTokens(res.Header)
+	listed := hop.Listed(res.Header)
 	announced := map[string]bool{}
 	for k := range res.Trailer {
 		if keepTrailer(k, listed) {

@@ -12,54 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/hop"
 )
-
-// hopByHop are the headers that describe one connection rather than the message
-// (RFC 9110 §7.6.1), plus the proxy pair: Proxy-Authorization carries the caller's
-// Gatehouse token, which is for this hop only, and Proxy-Authenticate from a destination
-// would be read as this proxy's challenge. They are never forwarded either way.
-var hopByHop = map[string]bool{
-	"Connection":          true,
-	"Keep-Alive":          true,
-	"Proxy-Connection":    true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-}
-
-// normName is the name a header is matched by: canonical, with '_' read as '-', since
-// servers behind CGI-like gateways read Proxy_Authorization as Proxy-Authorization.
-func normName(k string) string {
-	if strings.IndexByte(k, '_') >= 0 {
-		k = strings.ReplaceAll(k, "_", "-")
-	}
-	return http.CanonicalHeaderKey(k)
-}
-
-// connectionTokens returns the normalized names listed in h's Connection headers, which
-// RFC 9110 §7.6.1 makes hop-by-hop for this message.
-func connectionTokens(h http.Header) map[string]bool {
-	var names map[string]bool
-	for k, vv := range h {
-		if normName(k) != "Connection" {
-			continue
-		}
-		for _, v := range vv {
-			for f := range strings.SplitSeq(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					if names == nil {
-						names = make(map[string]bool)
-					}
-					names[normName(f)] = true
-				}
-			}
-		}
-	}
-	return names
-}
 
 // requestHeader is the header forwarded to the destination: the caller's, less the
 // hop-by-hop headers (Proxy-Authorization among them) and those its Connection header
@@ -67,10 +21,10 @@ func connectionTokens(h http.Header) map[string]bool {
 // caller's business with the destination and passes unchanged; Gatehouse adds nothing.
 func requestHeader(in http.Header) http.Header {
 	out := make(http.Header, len(in)+1)
-	listed := connectionTokens(in)
+	listed := hop.Listed(in)
 	for k, vv := range in {
-		n := normName(k)
-		if hopByHop[n] || listed[n] {
+		n := hop.Name(k)
+		if hop.ByHop(n) || listed[n] {
 			continue
 		}
 		out[k] = append([]string(nil), vv...)
@@ -86,9 +40,9 @@ func requestHeader(in http.Header) http.Header {
 // headers, those its Connection header lists, and X-Gatehouse-*, which callers trust to
 // come from Gatehouse (the request id).
 func copyResponseHeader(dst, src http.Header) {
-	listed := connectionTokens(src)
+	listed := hop.Listed(src)
 	for k, vv := range src {
-		if dropResponseHeader(normName(k), listed) {
+		if dropResponseHeader(hop.Name(k), listed) {
 			continue
 		}
 		dst[k] = append([]string(nil), vv...)
@@ -96,7 +50,7 @@ func copyResponseHeader(dst, src http.Header) {
 }
 
 func dropResponseHeader(n string, listed map[string]bool) bool {
-	return hopByHop[n] || listed[n] || n == "X-Gatehouse" || strings.HasPrefix(n, "X-Gatehouse-")
+	return hop.ByHop(n) || listed[n] || n == "X-Gatehouse" || strings.HasPrefix(n, "X-Gatehouse-")
 }
 
 // dialRecord carries, in the context of an outbound request, the principal to dial for
@@ -230,9 +184,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 
 	h := w.Header()
 	copyResponseHeader(h, res.Header)
-	listed := connectionTokens(res.Header)
+	listed := hop.Listed(res.Header)
 	for k := range res.Trailer {
-		if !dropResponseHeader(normName(k), listed) {
+		if !dropResponseHeader(hop.Name(k), listed) {
 			h.Add("Trailer", k)
 		}
 	}
@@ -279,7 +233,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 		}
 	}
 	for k, vv := range res.Trailer {
-		if !dropResponseHeader(normName(k), listed) {
+		if !dropResponseHeader(hop.Name(k), listed) {
 			h[http.TrailerPrefix+k] = vv
 		}
 	}
