@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 )
 
@@ -677,9 +678,25 @@ func TestProviderCheckAndLoginCommand(t *testing.T) {
 			t.Errorf("check %s has no evidence", c.Name)
 		}
 	}
-	out, err := w.ts.cli(w.ts.Admin, "", "connections", "check", "m2m")
-	if err != nil || !strings.Contains(out, "client_credentials") && !strings.Contains(strings.ToLower(out), "pass") {
-		t.Errorf("connections check m2m: %v\n%s", err, out)
+	// For M2M the live client_credentials call is one of the checks, and it passes.
+	var m2m struct {
+		Checks []struct{ Name, Result, Evidence string } `json:"checks"`
+	}
+	out, err := w.ts.cli(w.ts.Admin, "", "connections", "check", "m2m", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &m2m) != nil {
+		t.Fatalf("connections check m2m: %v\n%s", err, out)
+	}
+	live := false
+	for _, c := range m2m.Checks {
+		if c.Name == oauth.CheckClientCredentials {
+			live = c.Result == "pass" && c.Evidence != ""
+		}
+	}
+	if !live {
+		t.Errorf("connections check m2m has no passing live client credentials check: %+v", m2m.Checks)
+	}
+	if out, err := w.ts.cli(w.ts.Admin, "", "connections", "check", "m2m"); err != nil || !strings.Contains(out, oauth.CheckClientCredentials) {
+		t.Errorf("connections check m2m (table): %v\n%s", err, out)
 	}
 	// Only MANAGE holders may run it.
 	if status, _ := w.ts.do("GET", "/api/2.0/gatehouse/connections/peruser/check", w.users["bob"], nil); status != 403 {
