@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -19,14 +18,8 @@ const selectAudit = `SELECT seq, event_id, event_time, action_name, principal, s
 const insertAuditHead = `INSERT INTO audit_events (event_id, event_time, action_name, principal, source_ip,
 	request_id, connection, params, status_code, error_code, decision, prev_hash, hash) VALUES `
 
-// auditInsertChunk rows per INSERT keeps the statement under SQLite's parameter limit;
-// a full chunk uses a statement prepared once.
-const auditInsertChunk = 64
-
-// auditInsertSQL is an INSERT of n audit rows.
-func auditInsertSQL(n int) string {
-	return insertAuditHead + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",")
-}
+// auditColumns is the number of columns insertAuditHead names.
+const auditColumns = 13
 
 // AppendAudit stores the events in one transaction, in the order given, and sets each
 // event's Seq once the transaction has committed (on an error no Seq changes, so the
@@ -60,36 +53,11 @@ func (db *DB) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) err
 		rows[i] = []any{e.EventID, ns, e.ActionName, e.Principal, e.SourceIP, e.RequestID,
 			e.Connection, string(params), e.StatusCode, e.ErrorCode, e.Decision, e.PrevHash, e.Hash}
 	}
-	seqs := make([]int64, len(events))
+	var seqs []int64
 	err := db.update(ctx, "append audit events", func(tx *txn) error {
-		// Multi-row INSERTs: one statement per chunk rather than per event. The
-		// single writer connection and the plain INTEGER PRIMARY KEY make the rowids
-		// of one statement consecutive, ending at LastInsertId.
-		for lo := 0; lo < len(rows); lo += auditInsertChunk {
-			hi := min(lo+auditInsertChunk, len(rows))
-			args := make([]any, 0, (hi-lo)*13)
-			for i := lo; i < hi; i++ {
-				args = append(args, rows[i]...)
-			}
-			var res sql.Result
-			var err error
-			if hi-lo == auditInsertChunk {
-				res, err = tx.StmtContext(ctx, db.auditChunk).ExecContext(ctx, args...)
-			} else {
-				res, err = tx.ExecContext(ctx, auditInsertSQL(hi-lo), args...)
-			}
-			if err != nil {
-				return err
-			}
-			last, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			for i := lo; i < hi; i++ {
-				seqs[i] = last - int64(hi-1-i)
-			}
-		}
-		return nil
+		var err error
+		seqs, err = appendLog(ctx, tx, insertAuditHead, auditColumns, rows, db.auditChunk)
+		return err
 	})
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -147,14 +146,8 @@ const selectNetworkEvent = `SELECT seq, time, destination, resolved_address, sou
 const insertNetworkEventHead = `INSERT INTO network_events (time, destination, resolved_address, source,
 	principal, connection, reason, access_type) VALUES `
 
-// networkInsertChunk rows per INSERT keeps the statement well under SQLite's parameter
-// limit.
-const networkInsertChunk = 64
-
-// networkInsertSQL is an INSERT of n network event rows.
-func networkInsertSQL(n int) string {
-	return insertNetworkEventHead + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?),", n), ",")
-}
+// networkColumns is the number of columns insertNetworkEventHead names.
+const networkColumns = 8
 
 // AppendNetworkEvents stores the events in one transaction, in the order given, and sets
 // each event's Seq once the transaction has committed (on an error no Seq changes, so the
@@ -182,30 +175,11 @@ func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.Network
 		}
 		rows[i] = []any{ns, e.Destination, e.ResolvedAddress, e.Source, e.Principal, e.Connection, e.Reason, e.AccessType}
 	}
-	seqs := make([]int64, len(events))
+	var seqs []int64
 	err := db.update(ctx, "append network events", func(tx *txn) error {
-		// As in AppendAudit: the single writer connection and the plain INTEGER
-		// PRIMARY KEY make the rowids of one statement consecutive, ending at
-		// LastInsertId.
-		for lo := 0; lo < len(rows); lo += networkInsertChunk {
-			hi := min(lo+networkInsertChunk, len(rows))
-			args := make([]any, 0, (hi-lo)*8)
-			for i := lo; i < hi; i++ {
-				args = append(args, rows[i]...)
-			}
-			res, err := tx.ExecContext(ctx, networkInsertSQL(hi-lo), args...)
-			if err != nil {
-				return err
-			}
-			last, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			for i := lo; i < hi; i++ {
-				seqs[i] = last - int64(hi-1-i)
-			}
-		}
-		return nil
+		var err error
+		seqs, err = appendLog(ctx, tx, insertNetworkEventHead, networkColumns, rows, nil)
+		return err
 	})
 	if err != nil {
 		return err

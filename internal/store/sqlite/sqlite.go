@@ -57,7 +57,7 @@ type DB struct {
 	connectionByID      *sql.Stmt
 	grantsOn            *sql.Stmt
 	credentialByKeyStmt *sql.Stmt
-	// auditChunk inserts auditInsertChunk audit rows; it lives on the write pool.
+	// auditChunk inserts logInsertChunk audit rows; it lives on the write pool.
 	auditChunk *sql.Stmt
 
 	mu       sync.Mutex
@@ -143,7 +143,7 @@ func (db *DB) open(ctx context.Context) error {
 			return fmt.Errorf("prepare: %w", err)
 		}
 	}
-	if db.auditChunk, err = db.w.PrepareContext(ctx, auditInsertSQL(auditInsertChunk)); err != nil {
+	if db.auditChunk, err = db.w.PrepareContext(ctx, logInsertSQL(insertAuditHead, auditColumns, logInsertChunk)); err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
 	return nil
@@ -413,4 +413,46 @@ func (q logQuery) sql() (string, []any, error) {
 		s = " WHERE " + strings.Join(where, " AND ")
 	}
 	return s + " ORDER BY seq LIMIT ?", append(args, min(limit, logMaxLimit)), nil
+}
+
+// logInsertChunk rows per INSERT keeps a statement well under SQLite's parameter limit.
+const logInsertChunk = 64
+
+// logInsertSQL is an INSERT of n rows of width columns after head ("INSERT ... VALUES ").
+func logInsertSQL(head string, width, n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + "),"
+	return head + strings.TrimSuffix(strings.Repeat(row, n), ",")
+}
+
+// appendLog writes rows to an append-only log in multi-row INSERTs, one statement per
+// chunk rather than per row, and returns each row's seq. full, when not nil, is the
+// prepared INSERT of a full chunk. The single writer connection and the plain INTEGER
+// PRIMARY KEY make the rowids of one statement consecutive, ending at LastInsertId.
+func appendLog(ctx context.Context, tx *txn, head string, width int, rows [][]any, full *sql.Stmt) ([]int64, error) {
+	seqs := make([]int64, len(rows))
+	for lo := 0; lo < len(rows); lo += logInsertChunk {
+		hi := min(lo+logInsertChunk, len(rows))
+		args := make([]any, 0, (hi-lo)*width)
+		for i := lo; i < hi; i++ {
+			args = append(args, rows[i]...)
+		}
+		var res sql.Result
+		var err error
+		if hi-lo == logInsertChunk && full != nil {
+			res, err = tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, logInsertSQL(head, width, hi-lo), args...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		for i := lo; i < hi; i++ {
+			seqs[i] = last - int64(hi-1-i)
+		}
+	}
+	return seqs, nil
 }
