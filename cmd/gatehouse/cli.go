@@ -459,3 +459,29 @@ func cliExactArgs(names ...string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// cliCollectPages reads an event list page by page until limit events (0: all), with
+// fetch returning one page for a token and a page size, and the next page's token.
+// A server that repeats a token is an error rather than an endless loop.
+func cliCollectPages[T any](op string, limit int, fetch func(token string, max int) ([]T, string, error)) ([]T, string, error) {
+	out := []T{}
+	token := ""
+	for {
+		max := 1000
+		if limit > 0 {
+			max = min(1000, limit-len(out))
+		}
+		page, next, err := fetch(token, max)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, page...)
+		if next == "" || (limit > 0 && len(out) >= limit) {
+			return out, next, nil
+		}
+		if next == token {
+			return nil, "", fmt.Errorf("%s: server repeated page token", op)
+		}
+		token = next
+	}
+}

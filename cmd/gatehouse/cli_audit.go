@@ -69,25 +69,17 @@ At most --limit events are shown (0 for all of them).`,
 			if err != nil {
 				return err
 			}
-			out := httpapi.ListAuditResponse{Events: []httpapi.AuditEventInfo{}}
-			for {
-				q.MaxResults = 1000
-				if limit > 0 {
-					q.MaxResults = min(1000, limit-len(out.Events))
-				}
+			var out httpapi.ListAuditResponse
+			out.Events, out.NextPageToken, err = cliCollectPages("list audit events", limit, func(token string, max int) ([]httpapi.AuditEventInfo, string, error) {
+				q.PageToken, q.MaxResults = token, max
 				page, err := api.ListAudit(cmd.Context(), q)
 				if err != nil {
-					return err
+					return nil, "", err
 				}
-				out.Events = append(out.Events, page.Events...)
-				out.NextPageToken = page.NextPageToken
-				if page.NextPageToken == "" || (limit > 0 && len(out.Events) >= limit) {
-					break
-				}
-				if page.NextPageToken == q.PageToken {
-					return errors.New("list audit events: server repeated page token")
-				}
-				q.PageToken = page.NextPageToken
+				return page.Events, page.NextPageToken, nil
+			})
+			if err != nil {
+				return err
 			}
 			return c.show(out, func() error {
 				rows := make([][]string, 0, len(out.Events))

@@ -401,25 +401,17 @@ At most --limit events are shown (0 for all of them).`,
 			if err != nil {
 				return err
 			}
-			out := httpapi.ListNetworkEventsResponse{Events: []httpapi.NetworkEventInfo{}}
-			for {
-				q.MaxResults = 1000
-				if limit > 0 {
-					q.MaxResults = min(1000, limit-len(out.Events))
-				}
+			var out httpapi.ListNetworkEventsResponse
+			out.Events, out.NextPageToken, err = cliCollectPages("list network events", limit, func(token string, max int) ([]httpapi.NetworkEventInfo, string, error) {
+				q.PageToken, q.MaxResults = token, max
 				page, err := api.ListNetworkEvents(cmd.Context(), q)
 				if err != nil {
-					return err
+					return nil, "", err
 				}
-				out.Events = append(out.Events, page.Events...)
-				out.NextPageToken = page.NextPageToken
-				if page.NextPageToken == "" || (limit > 0 && len(out.Events) >= limit) {
-					break
-				}
-				if page.NextPageToken == q.PageToken {
-					return errors.New("list network events: server repeated page token")
-				}
-				q.PageToken = page.NextPageToken
+				return page.Events, page.NextPageToken, nil
+			})
+			if err != nil {
+				return err
 			}
 			return c.show(out, func() error {
 				rows := make([][]string, 0, len(out.Events))
