@@ -381,14 +381,9 @@ func (s *Server) connectionInfo(ctx context.Context, c *catalog.Connection, who 
 	if err != nil {
 		return ConnectionInfo{}, err
 	}
-	status := CredentialStatus{State: string(st.State), Reason: st.Reason, AccessTokenExpiration: msec(st.AccessExpiresAt),
-		RefreshTokenExpiration: msec(st.RefreshExpiresAt), LastRefreshedAt: msec(st.LastRefreshedAt), LastUsedAt: msec(st.LastUsedAt)}
-	if st.AuthorizedBy != "" {
-		n, err := s.principalNames(ctx, st.AuthorizedBy)
-		if err != nil {
-			return ConnectionInfo{}, err
-		}
-		status.AuthorizedBy = n[0]
+	status, err := s.statusJSON(ctx, st)
+	if err != nil {
+		return ConnectionInfo{}, err
 	}
 	return ConnectionInfo{
 		Name: c.Name, ConnectionID: c.ID, ConnectionType: c.ConnectionType, CredentialType: string(c.CredentialType),
