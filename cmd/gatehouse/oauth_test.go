@@ -3,8 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -191,20 +191,7 @@ func (w *oauthWorld) login(user, conn string) (int, string) {
 }
 
 func pemOf(s *httptest.Server) []byte {
-	return []byte(fmt.Sprintf("-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n", wrap64(s.Certificate().Raw)))
-}
-
-func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func wrap64(der []byte) string {
-	enc := base64Std(der)
-	var sb strings.Builder
-	for len(enc) > 64 {
-		sb.WriteString(enc[:64] + "\n")
-		enc = enc[64:]
-	}
-	sb.WriteString(enc)
-	return sb.String()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
 func TestOAuthTypesEndToEnd(t *testing.T) {
