@@ -42,23 +42,35 @@ func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netS
 			if err := n.loadPolicy(context.Background()); err != nil {
 				n.log.Error("reload network policy", "err", err)
 			}
-			n.mu.Lock()
-			fns := append([]func(){}, n.onPolicy...)
-			n.mu.Unlock()
-			for _, f := range fns {
-				f()
-			}
+			n.changed()
 		case catalog.ChangeConnection:
+			old := n.dests.Load()
 			if err := n.loadDestinations(context.Background()); err != nil {
 				n.log.Error("reload connection destinations", "err", err)
+			}
+			// A connection disabled, deleted or moved closes its old destination: a
+			// pooled connection there must not outlive the change either.
+			if !n.dests.Load().Equal(old) {
+				n.changed()
 			}
 		}
 	})
 	return n, nil
 }
 
-// OnPolicyChange registers f to run after each policy change (closing idle pooled
-// connections, so that the next request dials, and is decided, again).
+// changed runs the OnPolicyChange functions.
+func (n *netState) changed() {
+	n.mu.Lock()
+	fns := append([]func(){}, n.onPolicy...)
+	n.mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
+}
+
+// OnPolicyChange registers f to run after each change of what the dialer decides on:
+// the policy, or the set of connection destinations (closing idle pooled connections,
+// so that the next request dials, and is decided, again).
 func (n *netState) OnPolicyChange(f func()) {
 	n.mu.Lock()
 	n.onPolicy = append(n.onPolicy, f)

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,6 +102,23 @@ func ConnectionDestination(hostOption, portOption string) (name string, port int
 		port = defaultPort
 	}
 	return name, port, true
+}
+
+// Equal reports whether s and o open the same destinations to the same connections. A
+// nil set equals an empty one.
+func (s *ConnectionDestinations) Equal(o *ConnectionDestinations) bool {
+	if s.Len() != o.Len() {
+		return false
+	}
+	if s.Len() == 0 {
+		return true
+	}
+	for k, names := range s.byDest {
+		if !slices.Equal(names, o.byDest[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Len is the number of distinct destinations in the set.

@@ -192,7 +192,14 @@ func TestConnectionDestinationsFollowChanges(t *testing.T) {
 		{"no set at all", func() { set = nil }, 8443, false},
 	}
 	for _, s := range steps {
+		prev := set
 		s.change()
+		// Equal tells netState whether pooled connections must be dropped.
+		// (Two steps change nothing: the second half of a move, and nil after empty.)
+		unchanged := s.name == "moved to 8443: the new port" || s.name == "no set at all"
+		if changed := !set.Equal(prev); changed == unchanged {
+			t.Errorf("%s: Equal(previous set) = %v", s.name, !changed)
+		}
 		_, err := d.Decide(ctx, "api.partner.test", s.port)
 		if got := err == nil; got != s.allowed {
 			t.Errorf("%s: Decide(api.partner.test:%d) allowed = %v (%v), want %v", s.name, s.port, got, err, s.allowed)
