@@ -233,7 +233,10 @@ func TestSecurityNetworkConnectionDestinations(t *testing.T) {
 		{"egress CONNECT to the other port, by another egress user", func() (int, string) { return egressConnect(t, egressAddr, otherDest, alice) }, false, otherConns},
 		{"egress CONNECT to the connection's host:port", func() (int, string) { return egressConnect(t, egressAddr, dest, alice) }, false, hostConns},
 		{"egress absolute-form GET to the other port", func() (int, string) { return egressGet(t, egressAddr, "http://"+otherDest+"/", alice) }, false, otherConns},
-		{"OAuth token call to the other port", func() (int, string) { s, b := m2m("m2m-other-port", "https://"+otherDest+"/token"); return s, string(b) }, false, otherConns},
+		{"OAuth token call to the other port", func() (int, string) {
+			s, b := m2m("m2m-other-port", "https://"+otherDest+"/token")
+			return s, string(b)
+		}, false, otherConns},
 		{"OAuth token call to the connection's host:port", func() (int, string) { s, b := m2m("m2m-same-dest", "https://"+dest+"/token"); return s, string(b) }, true, hostConns},
 		{"after disabling: the connection's host:port is closed to OAuth calls", func() (int, string) {
 			ts.must("PATCH", "/api/2.1/unity-catalog/connections/mine", mallory, map[string]any{"enabled": false}, nil)
