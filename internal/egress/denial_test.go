@@ -3,8 +3,11 @@ package egress
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -129,6 +132,65 @@ func TestDenialMessagesKeepWhatTheCallerGave(t *testing.T) {
 			}
 			if got := "network policy denies " + den.Destination + ": " + den.Reason; got != ce.Message {
 				t.Errorf("recorded %q, public %q: want the same", got, ce.Message)
+			}
+		})
+	}
+}
+
+// dnsServerResolver fails like the system resolver does, naming the server it asked.
+type dnsServerResolver struct{ timeout bool }
+
+func (r dnsServerResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.0.0.2:53", IsNotFound: !r.timeout, IsTimeout: r.timeout}
+}
+
+// TestFailureTextNamesNoAddress: a failed resolution or connection (not a denial) is
+// reported in words that name the destination as asked but neither the DNS server nor
+// the address dialed, since OAuth failures pass the text on to users; the original error
+// stays reachable for errors.Is and errors.As.
+func TestFailureTextNamesNoAddress(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // nothing listens there now: the dial is refused
+	open := &catalog.NetworkPolicy{AllowedIPRanges: []string{"127.0.0.0/8", "10.0.0.0/8"}}
+
+	tests := []struct {
+		name     string
+		resolver Resolver
+		addr     string
+		want     string
+		never    []string
+		is       func(error) bool
+	}{
+		{"name not found", dnsServerResolver{}, "gone.test:443", "resolve gone.test: no such host", []string{"10.0.0.2"},
+			func(err error) bool { var d *net.DNSError; return errors.As(err, &d) && d.IsNotFound }},
+		{"lookup timed out", dnsServerResolver{timeout: true}, "slow.test:443", "resolve slow.test: lookup timed out", []string{"10.0.0.2"},
+			func(err error) bool { var d *net.DNSError; return errors.As(err, &d) && d.IsTimeout }},
+		{"connection refused", newResolver().on("svc.test", "127.0.0.1"), "svc.test:" + closedPort,
+			"dial svc.test:" + closedPort + ": connect: connection refused", []string{"127.0.0.1", "tcp4"},
+			func(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDialer(DialerOptions{Policy: fixed(open), Resolver: tt.resolver})
+			conn, err := d.DialContext(context.Background(), "tcp", tt.addr)
+			if conn != nil {
+				conn.Close()
+				t.Fatalf("DialContext(%s) connected", tt.addr)
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+			for _, n := range tt.never {
+				if err != nil && strings.Contains(err.Error(), n) {
+					t.Errorf("error %q names %q", err, n)
+				}
+			}
+			if !tt.is(err) {
+				t.Errorf("error %v lost its cause", err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -136,7 +137,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			break
 		}
 	}
-	return nil, fmt.Errorf("dial %s: %w", destination(host, port), lastErr)
+	return nil, &quietError{text: "dial " + destination(host, port) + ": " + causeText(lastErr), err: lastErr}
 }
 
 // Decide makes the decision DialContext makes for host and port over tcp, without
@@ -218,7 +219,7 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 		var err error
 		addrs, err = d.o.Resolver.LookupNetIP(ctx, family, name)
 		if err != nil {
-			return Decision{}, nil, fmt.Errorf("resolve %s: %w", name, err)
+			return Decision{}, nil, &quietError{text: "resolve " + name + ": " + causeText(err), err: err}
 		}
 		if len(addrs) == 0 {
 			return Decision{}, nil, fmt.Errorf("resolve %s: no addresses", name)
@@ -491,4 +492,39 @@ func destination(host string, port int) string {
 		host = host[1 : len(host)-1]
 	}
 	return net.JoinHostPort(displayHost(host), strconv.Itoa(port))
+}
+
+// quietError is a resolution or connection failure whose text names the destination as
+// asked but no address: net's errors name the address dialed ("dial tcp4 10.0.0.5:443:
+// ...") and the DNS server asked ("lookup x on 10.0.0.2:53: ..."), both internal, and
+// some callers pass an error's text on to users (an OAuth failure in
+// credential_status.reason). Unwrap gives the original, for errors.Is and errors.As.
+type quietError struct {
+	text string
+	err  error
+}
+
+func (e *quietError) Error() string { return e.text }
+func (e *quietError) Unwrap() error { return e.err }
+
+// causeText is the text of a network error without the addresses in it.
+func causeText(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTimeout {
+			return "lookup timed out"
+		}
+		return dnsErr.Err
+	case errors.As(err, &opErr):
+		if opErr.Err != nil {
+			return opErr.Err.Error()
+		}
+		return "connection failed"
+	case err == nil:
+		return "connection failed"
+	default:
+		return err.Error()
+	}
 }
