@@ -49,8 +49,9 @@ func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netS
 				n.log.Error("reload connection destinations", "err", err)
 			}
 			// A connection disabled, deleted or moved closes its old destination: a
-			// pooled connection there must not outlive the change either.
-			if !n.dests.Load().Equal(old) {
+			// pooled connection there must not outlive the change either. (A change
+			// that only adds destinations closes nothing, and keeps the pools.)
+			if !n.dests.Load().Covers(old) {
 				n.changed()
 			}
 		}

@@ -104,18 +104,21 @@ func ConnectionDestination(hostOption, portOption string) (name string, port int
 	return name, port, true
 }
 
-// Equal reports whether s and o open the same destinations to the same connections. A
-// nil set equals an empty one.
-func (s *ConnectionDestinations) Equal(o *ConnectionDestinations) bool {
-	if s.Len() != o.Len() {
-		return false
-	}
-	if s.Len() == 0 {
+// Covers reports whether s opens every destination that o opens, to the same
+// connections: when it does, a change from o to s closed nothing, and connections
+// pooled under o may stay. A nil set is empty.
+func (s *ConnectionDestinations) Covers(o *ConnectionDestinations) bool {
+	if o.Len() == 0 {
 		return true
 	}
-	for k, names := range s.byDest {
-		if !slices.Equal(names, o.byDest[k]) {
-			return false
+	if s.Len() == 0 {
+		return false
+	}
+	for k, names := range o.byDest {
+		for _, n := range names {
+			if !slices.Contains(s.byDest[k], n) {
+				return false
+			}
 		}
 	}
 	return true

@@ -177,28 +177,33 @@ func TestConnectionDestinationsFollowChanges(t *testing.T) {
 		Policy:                 fixed(&catalog.NetworkPolicy{RestrictionMode: catalog.RestrictedAccess, AllowConnectionDestinations: true}),
 		ConnectionDestinations: func() *ConnectionDestinations { return set }})
 	ctx := WithSource(context.Background(), Source{Kind: catalog.SourceProxy, Connection: "partner"})
+	other := &catalog.Connection{Name: "other", Enabled: true, Options: map[string]string{catalog.OptHost: "https://other.test"}}
 	steps := []struct {
 		name    string
 		change  func()
 		port    int
 		allowed bool
+		closes  bool // the change closed a destination
 	}{
-		{"enabled", func() { rebuild(c) }, 443, true},
-		{"disabled", func() { c.Enabled = false; rebuild(c) }, 443, false},
-		{"enabled again", func() { c.Enabled = true; rebuild(c) }, 443, true},
-		{"moved to 8443: the old port", func() { c.Options[catalog.OptPort] = "8443"; rebuild(c) }, 443, false},
-		{"moved to 8443: the new port", func() {}, 8443, true},
-		{"deleted", func() { rebuild() }, 8443, false},
-		{"no set at all", func() { set = nil }, 8443, false},
+		{"enabled", func() { rebuild(c) }, 443, true, false},
+		{"another connection added", func() { rebuild(c, other) }, 443, true, false},
+		{"another connection removed", func() { rebuild(c) }, 443, true, true},
+		{"disabled", func() { c.Enabled = false; rebuild(c) }, 443, false, true},
+		{"enabled again", func() { c.Enabled = true; rebuild(c) }, 443, true, false},
+		{"moved to 8443: the old port", func() { c.Options[catalog.OptPort] = "8443"; rebuild(c) }, 443, false, true},
+		{"moved to 8443: the new port", func() {}, 8443, true, false},
+		{"renamed", func() { c.Name = "partner2"; rebuild(c) }, 8443, false, true},
+		{"renamed back", func() { c.Name = "partner"; rebuild(c) }, 8443, true, true},
+		{"deleted", func() { rebuild() }, 8443, false, true},
+		{"no set at all", func() { set = nil }, 8443, false, false},
 	}
 	for _, s := range steps {
 		prev := set
 		s.change()
-		// Equal tells netState whether pooled connections must be dropped.
-		// (Two steps change nothing: the second half of a move, and nil after empty.)
-		unchanged := s.name == "moved to 8443: the new port" || s.name == "no set at all"
-		if changed := !set.Equal(prev); changed == unchanged {
-			t.Errorf("%s: Equal(previous set) = %v", s.name, !changed)
+		// Covers tells netState whether pooled connections must be dropped: only when
+		// a destination closed.
+		if got := !set.Covers(prev); got != s.closes {
+			t.Errorf("%s: closed a destination = %v, want %v", s.name, got, s.closes)
 		}
 		_, err := d.Decide(ctx, "api.partner.test", s.port)
 		if got := err == nil; got != s.allowed {
