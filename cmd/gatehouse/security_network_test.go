@@ -189,15 +189,17 @@ func (ts *testServer) waitNewNetworkEvent(source, destination string, before int
 // A user who holds only CREATE_CONNECTION creates a connection to localhost:P; the
 // attacker's other port P' on the same host, and P itself through the egress proxy, stay
 // closed (the listeners see no connection); once the connection is disabled, P is closed
-// to OAuth calls as well.
+// to OAuth calls as well, and the set follows every later change (re-enable, move to
+// another port, delete).
 //
 // The tests name the host "localhost": under RESTRICTED_ACCESS the name rules apply to
 // names, while an IP literal is governed by allowed_ip_ranges alone (which the tests
 // need for 127.0.0.0/8).
 func TestSecurityNetworkConnectionDestinations(t *testing.T) {
 	host := newCountingHost(t)
+	host2 := newCountingHost(t)
 	other := newTCPCanary(t)
-	ts := startServer(t, "", nil, "--upstream-ca-file", writeCAFile(t, host.pem), "--egress-listen", "127.0.0.1:0")
+	ts := startServer(t, "", nil, "--upstream-ca-file", writeCAFile(t, host.pem, host2.pem), "--egress-listen", "127.0.0.1:0")
 	egressAddr := egressAddrOf(t, ts)
 	_, mallory := ts.mkUser("mallory@example.com")
 	_, alice := ts.mkUser("alice@example.com")
@@ -207,6 +209,7 @@ func TestSecurityNetworkConnectionDestinations(t *testing.T) {
 
 	dest := "localhost:" + host.port
 	otherDest := "localhost:" + other.port
+	dest2 := "localhost:" + host2.port
 	ts.must("POST", "/api/2.1/unity-catalog/connections", mallory, map[string]any{"name": "mine", "options": map[string]string{
 		"host": "https://" + dest, "bearer_token": "CANARY-mine-bearer"}}, nil)
 
@@ -228,6 +231,7 @@ func TestSecurityNetworkConnectionDestinations(t *testing.T) {
 	}
 	hostConns := func() int64 { return host.conns.Load() }
 	otherConns := func() int64 { return other.accepted.Load() }
+	host2Conns := func() int64 { return host2.conns.Load() }
 	rows := []row{
 		{"egress CONNECT to the other port, by the creator", func() (int, string) { return egressConnect(t, egressAddr, otherDest, mallory) }, false, otherConns},
 		{"egress CONNECT to the other port, by another egress user", func() (int, string) { return egressConnect(t, egressAddr, otherDest, alice) }, false, otherConns},
@@ -244,6 +248,26 @@ func TestSecurityNetworkConnectionDestinations(t *testing.T) {
 			return s, string(b)
 		}, false, hostConns},
 		{"after disabling: egress CONNECT still refused", func() (int, string) { return egressConnect(t, egressAddr, dest, mallory) }, false, hostConns},
+		{"enabled again: open to OAuth calls again", func() (int, string) {
+			ts.must("PATCH", "/api/2.1/unity-catalog/connections/mine", mallory, map[string]any{"enabled": true}, nil)
+			s, b := m2m("m2m-reenabled", "https://"+dest+"/token")
+			return s, string(b)
+		}, true, hostConns},
+		{"moved to another port: the old one is closed", func() (int, string) {
+			ts.must("PATCH", "/api/2.1/unity-catalog/connections/mine", mallory, map[string]any{"options": map[string]string{
+				"host": "https://" + dest2, "bearer_token": "CANARY-mine-bearer-2"}}, nil)
+			s, b := m2m("m2m-old-port", "https://"+dest+"/token")
+			return s, string(b)
+		}, false, hostConns},
+		{"moved to another port: the new one is open", func() (int, string) {
+			s, b := m2m("m2m-new-port", "https://"+dest2+"/token")
+			return s, string(b)
+		}, true, host2Conns},
+		{"deleted: its destination is closed", func() (int, string) {
+			ts.must("DELETE", "/api/2.1/unity-catalog/connections/mine", mallory, nil, nil)
+			s, b := m2m("m2m-after-delete", "https://"+dest2+"/token")
+			return s, string(b)
+		}, false, host2Conns},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
