@@ -32,7 +32,8 @@ proxy alike), whoever the caller is.
 
   restriction mode   FULL_ACCESS: every public destination; RESTRICTED_ACCESS: only the
                      allowed destinations (and, with allow_connection_destinations, the
-                     hosts of connections)
+                     exact host:port of each enabled connection, for calls through it
+                     and OAuth token calls; never for the egress proxy)
   enforcement mode   ENFORCED: denials are refused; DRY_RUN: denials are only logged
   blocked            destinations refused in every mode; they win over everything
   allowed IP ranges  private ranges (CIDRs) that are otherwise always refused`,
@@ -200,7 +201,7 @@ are CIDRs (10.0.0.0/8). The server checks and normalizes them.`,
 	f.StringSliceVar(&fl.removeAllow, "remove-allow", nil, "remove an allowed destination (repeatable)")
 	f.StringSliceVar(&fl.removeBlock, "remove-block", nil, "remove a blocked destination (repeatable)")
 	f.StringSliceVar(&fl.removeRanges, "remove-ip-range", nil, "remove an allowed IP range (repeatable)")
-	f.BoolVar(&fl.connectionDestinations, "allow-connection-destinations", false, "in RESTRICTED_ACCESS, also allow the hosts of connections (true or false)")
+	f.BoolVar(&fl.connectionDestinations, "allow-connection-destinations", false, "in RESTRICTED_ACCESS, also allow the exact host:port of enabled connections, for calls through them (true or false)")
 	f.BoolVar(&fl.replace, "replace", false, "start from an empty policy instead of the current one")
 	f.StringVar(&fl.fromFile, "from-file", "", `start from the policy in this JSON file ("-" for stdin) instead of the current one`)
 	return cmd

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,13 +14,14 @@ import (
 )
 
 // netState keeps what the safe dialer reads on every dial — the network policy and the
-// hosts of all connections — in memory, and reloads it when the store announces a
-// change, so a policy change applies to the next outbound connection.
+// destinations (host:port) of enabled connections — in memory, and reloads it when the
+// store announces a change, so a policy or connection change (create, update, enable,
+// disable, delete) applies to the next outbound connection.
 type netState struct {
 	st       catalog.Store
 	log      *slog.Logger
 	policy   atomic.Pointer[catalog.NetworkPolicy]
-	hosts    atomic.Pointer[map[string]bool]
+	dests    atomic.Pointer[egress.ConnectionDestinations]
 	own      atomic.Pointer[[]netip.AddrPort]
 	mu       sync.Mutex
 	onPolicy []func()
@@ -33,7 +32,7 @@ func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netS
 	if err := n.loadPolicy(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.loadHosts(ctx); err != nil {
+	if err := n.loadDestinations(ctx); err != nil {
 		return nil, err
 	}
 	n.own.Store(&[]netip.AddrPort{})
@@ -43,23 +42,36 @@ func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netS
 			if err := n.loadPolicy(context.Background()); err != nil {
 				n.log.Error("reload network policy", "err", err)
 			}
-			n.mu.Lock()
-			fns := append([]func(){}, n.onPolicy...)
-			n.mu.Unlock()
-			for _, f := range fns {
-				f()
-			}
+			n.changed()
 		case catalog.ChangeConnection:
-			if err := n.loadHosts(context.Background()); err != nil {
-				n.log.Error("reload connection hosts", "err", err)
+			old := n.dests.Load()
+			if err := n.loadDestinations(context.Background()); err != nil {
+				n.log.Error("reload connection destinations", "err", err)
+			}
+			// A connection disabled, deleted or moved closes its old destination: a
+			// pooled connection there must not outlive the change either. (A change
+			// that only adds destinations closes nothing, and keeps the pools.)
+			if !n.dests.Load().Covers(old) {
+				n.changed()
 			}
 		}
 	})
 	return n, nil
 }
 
-// OnPolicyChange registers f to run after each policy change (closing idle pooled
-// connections, so that the next request dials, and is decided, again).
+// changed runs the OnPolicyChange functions.
+func (n *netState) changed() {
+	n.mu.Lock()
+	fns := append([]func(){}, n.onPolicy...)
+	n.mu.Unlock()
+	for _, f := range fns {
+		f()
+	}
+}
+
+// OnPolicyChange registers f to run after each change of what the dialer decides on:
+// the policy, or the set of connection destinations (closing idle pooled connections,
+// so that the next request dials, and is decided, again).
 func (n *netState) OnPolicyChange(f func()) {
 	n.mu.Lock()
 	n.onPolicy = append(n.onPolicy, f)
@@ -78,18 +90,16 @@ func (n *netState) loadPolicy(ctx context.Context) error {
 	return nil
 }
 
-func (n *netState) loadHosts(ctx context.Context) error {
+// loadDestinations rebuilds the connection destinations from every connection; disabled
+// ones contribute nothing (egress.NewConnectionDestinations). On an error the previous
+// set stays: it was right before the change, and an empty one would refuse every
+// connection's calls.
+func (n *netState) loadDestinations(ctx context.Context) error {
 	cs, err := n.st.ListConnections(ctx, "", 0)
 	if err != nil {
 		return err
 	}
-	hosts := map[string]bool{}
-	for _, c := range cs {
-		if u, err := url.Parse(c.Options[catalog.OptHost]); err == nil && u.Hostname() != "" {
-			hosts[strings.ToLower(u.Hostname())] = true
-		}
-	}
-	n.hosts.Store(&hosts)
+	n.dests.Store(egress.NewConnectionDestinations(cs))
 	return nil
 }
 
@@ -105,9 +115,11 @@ func (n *netState) addOwn(addr net.Addr) {
 	n.own.Store(&next)
 }
 
-func (n *netState) Policy() *catalog.NetworkPolicy   { return n.policy.Load() }
-func (n *netState) ConnectionHosts() map[string]bool { return *n.hosts.Load() }
-func (n *netState) OwnAddrs() []netip.AddrPort       { return *n.own.Load() }
+func (n *netState) Policy() *catalog.NetworkPolicy { return n.policy.Load() }
+func (n *netState) ConnectionDestinations() *egress.ConnectionDestinations {
+	return n.dests.Load()
+}
+func (n *netState) OwnAddrs() []netip.AddrPort { return *n.own.Load() }
 
 // netEvents records network denials: in the store, in batches from one goroutine so a
 // flood of denials never waits on the disk, and as networkDenied audit events.

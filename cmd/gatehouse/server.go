@@ -358,7 +358,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	ns.addOwn(ln.Addr())
 	events := newNetEvents(st, rec, log)
 	defer events.Close()
-	dialer := egress.NewDialer(egress.DialerOptions{Policy: ns.Policy, ConnectionHosts: ns.ConnectionHosts, OwnAddrs: ns.OwnAddrs,
+	dialer := egress.NewDialer(egress.DialerOptions{Policy: ns.Policy, ConnectionDestinations: ns.ConnectionDestinations, OwnAddrs: ns.OwnAddrs,
 		Recorder: events, Timeout: cfg.Proxy.ConnectTimeout})
 	cfg.Proxy.DialContext = dialer.DialContext
 	px := proxy.New(cfg.Proxy)

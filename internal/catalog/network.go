@@ -35,7 +35,9 @@ type NetworkPolicy struct {
 	AllowedDestinations []string
 	// BlockedDestinations win over everything.
 	BlockedDestinations []string
-	// AllowConnectionDestinations also allows the hosts of connections (RESTRICTED_ACCESS).
+	// AllowConnectionDestinations also allows, under RESTRICTED_ACCESS, the exact
+	// host:port of each enabled connection, for calls through that connection and OAuth
+	// calls (never for the egress proxy; see egress.ConnectionDestinations).
 	AllowConnectionDestinations bool
 	// AllowedIPRanges (CIDRs) open address ranges the safe dialer otherwise refuses
 	// (loopback, private, link-local ...), deliberately, for private APIs and tests.

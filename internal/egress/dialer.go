@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -29,9 +30,11 @@ type DialerOptions struct {
 	// change applies to the next connection. nil, or a nil result, is the zero policy:
 	// FULL_ACCESS, ENFORCED.
 	Policy func() *catalog.NetworkPolicy
-	// ConnectionHosts returns the normalized host names (NormalizeHost) of all
-	// connections, for allow_connection_destinations. Called only when needed.
-	ConnectionHosts func() map[string]bool
+	// ConnectionDestinations returns the current destinations of enabled connections,
+	// for allow_connection_destinations (see ConnectionDestinations for whom they are
+	// opened). It is called only under RESTRICTED_ACCESS with that flag set, for a name
+	// that no allowed destination matches; nil, or a nil result, opens nothing.
+	ConnectionDestinations func() *ConnectionDestinations
 	// Resolver resolves names; nil is net.DefaultResolver.
 	Resolver Resolver
 	// Recorder takes every denial; may be nil.
@@ -73,7 +76,8 @@ type Decision struct {
 	DryRun bool
 	// Addr is the checked address to dial (when Allowed).
 	Addr netip.AddrPort
-	// Reason says why the destination is (or, in DRY_RUN, would be) denied.
+	// Reason says why the destination is (or, in DRY_RUN, would be) denied: the full
+	// recorded reason, resolved addresses included, for records and not for callers.
 	Reason string
 }
 
@@ -97,8 +101,8 @@ func NewDialer(o DialerOptions) *Dialer {
 // DialContext connects to addr ("host:port") over tcp, tcp4 or tcp6 if the network
 // policy allows it, and dials only addresses it has checked: the first allowed answer,
 // then the next allowed one if that fails; never a refused one, and never a second
-// resolution. A denial is a *catalog.Error NETWORK_POLICY_DENIED (403); other failures
-// (resolution, connection) are plain errors.
+// resolution. A denial is a *Denial, which wraps the *catalog.Error NETWORK_POLICY_DENIED
+// (403) the caller may see; other failures (resolution, connection) are plain errors.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
@@ -133,14 +137,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			break
 		}
 	}
-	return nil, fmt.Errorf("dial %s: %w", destination(host, port), lastErr)
+	return nil, &quietError{text: "dial " + destination(host, port) + ": " + causeText(lastErr), err: lastErr}
 }
 
 // Decide makes the decision DialContext makes for host and port over tcp, without
 // dialing: for tests and for callers (the egress proxy) that dial Decision.Addr
 // themselves. Like DialContext it resolves a name once, and records and counts any
-// denial; an ENFORCED denial is also returned as a *catalog.Error
-// NETWORK_POLICY_DENIED.
+// denial; an ENFORCED denial is also returned as a *Denial (wrapping a *catalog.Error
+// NETWORK_POLICY_DENIED), and Decision.Reason is the full recorded reason.
 func (d *Dialer) Decide(ctx context.Context, host string, port int) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
@@ -196,8 +200,11 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 	if name != "" {
 		if pat := r.blocked.match(name); pat != "" {
 			policyReason = name + " is blocked (" + fieldBlocked + " entry " + pat + ")"
-		} else if r.restricted && r.allowed.match(name) == "" && !(r.allowConn && d.isConnectionHost(name)) {
+		} else if r.restricted && r.allowed.match(name) == "" && !(r.allowConn && d.isConnectionDestination(ctx, name, port)) {
 			policyReason = name + " is not an allowed destination under " + catalog.RestrictedAccess
+			if r.allowConn {
+				policyReason += " (allow_connection_destinations opens only the exact host:port of an enabled connection, to calls through it)"
+			}
 		}
 	} else if r.restricted && !r.rangeAllows(ip) {
 		policyReason = "IP address " + ip.String() + " is not allowed under " + catalog.RestrictedAccess + " unless an " + fieldRanges + " entry covers it"
@@ -212,7 +219,7 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 		var err error
 		addrs, err = d.o.Resolver.LookupNetIP(ctx, family, name)
 		if err != nil {
-			return Decision{}, nil, fmt.Errorf("resolve %s: %w", name, err)
+			return Decision{}, nil, &quietError{text: "resolve " + name + ": " + causeText(err), err: err}
 		}
 		if len(addrs) == 0 {
 			return Decision{}, nil, fmt.Errorf("resolve %s: no addresses", name)
@@ -248,19 +255,28 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 		return Decision{}, nil, fmt.Errorf("%s has no address for %s", dest, network)
 	}
 	if len(cands) == 0 {
-		var reason string
+		// The recorded reason names the resolved addresses and their classes; the
+		// caller's message does not: what a name resolves to inside the network is
+		// not the caller's to learn (an IP literal is what the caller gave, so its
+		// class may be named).
+		var reason, public string
 		switch {
 		case name == "":
 			reason = refused[0]
+			public = reason
 		case len(seen) > len(refused):
 			reason = fmt.Sprintf("%s resolves only to refused addresses (%s; and %d more)", name, strings.Join(refused, "; "), len(seen)-len(refused))
 		default:
 			reason = fmt.Sprintf("%s resolves only to refused addresses (%s)", name, strings.Join(refused, "; "))
 		}
+		if name != "" {
+			public = name + " resolves only to addresses the network policy refuses"
+		}
 		if policyReason != "" {
 			reason = policyReason + "; " + reason
+			public = policyReason + "; " + public
 		}
-		return d.deny(ctx, dest, firstRefused, reason)
+		return d.denyWith(ctx, dest, firstRefused, reason, public)
 	}
 	dec := Decision{Allowed: true, Addr: netip.AddrPortFrom(cands[0], uint16(port))}
 	if policyReason != "" {
@@ -270,14 +286,47 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 	return dec, cands, nil
 }
 
-// deny records and counts an enforced denial and returns it as an error.
+// deny records and counts an enforced denial whose reason the caller may see as it is
+// (it names nothing the caller did not give) and returns it as an error.
 func (d *Dialer) deny(ctx context.Context, dest, resolved, reason string) (Decision, []netip.Addr, error) {
+	return d.denyWith(ctx, dest, resolved, reason, reason)
+}
+
+// denyWith records and counts an enforced denial with the full reason and returns it as
+// a *Denial whose public message carries only the public reason.
+func (d *Dialer) denyWith(ctx context.Context, dest, resolved, reason, public string) (Decision, []netip.Addr, error) {
 	d.record(ctx, dest, resolved, reason, catalog.AccessDrop)
-	return Decision{Reason: reason}, nil, &catalog.Error{
-		Code:    catalog.NetworkPolicyDenied,
-		Message: "network policy denies " + dest + ": " + reason,
+	return Decision{Reason: reason}, nil, &Denial{
+		Public: &catalog.Error{
+			Code:    catalog.NetworkPolicyDenied,
+			Message: "network policy denies " + dest + ": " + public,
+		},
+		Destination:     dest,
+		ResolvedAddress: resolved,
+		Reason:          reason,
 	}
 }
+
+// Denial is the error of an enforced network-policy denial. It carries two texts on
+// purpose. Public is the *catalog.Error NETWORK_POLICY_DENIED that callers see
+// (errors.As finds it, and Error returns its text only): it names the destination as the
+// caller gave it and the rule that refused it, never an address a name resolved to.
+// ResolvedAddress and Reason are the full record, with the resolved addresses and
+// their classes, as the network event and the audit record keep them: for operators,
+// never for a response.
+type Denial struct {
+	Public          *catalog.Error
+	Destination     string // host:port as asked, fit for a message
+	ResolvedAddress string // the first refused address, "" when refused before resolution
+	Reason          string // the recorded reason
+}
+
+// Error returns the public text, so that an error that reaches a message by its text
+// (an OAuth failure in credential_status.reason) names no internal address either.
+func (e *Denial) Error() string { return e.Public.Error() }
+
+// Unwrap returns the public *catalog.Error.
+func (e *Denial) Unwrap() error { return e.Public }
 
 func (d *Dialer) record(ctx context.Context, dest, resolved, reason, accessType string) {
 	src := SourceFrom(ctx)
@@ -321,11 +370,13 @@ func (d *Dialer) rules() *rules {
 	return d.lastRules
 }
 
-func (d *Dialer) isConnectionHost(name string) bool {
-	if d.o.ConnectionHosts == nil {
+// isConnectionDestination reports whether allow_connection_destinations opens name:port
+// for the source that ctx carries.
+func (d *Dialer) isConnectionDestination(ctx context.Context, name string, port int) bool {
+	if d.o.ConnectionDestinations == nil {
 		return false
 	}
-	return d.o.ConnectionHosts()[name]
+	return d.o.ConnectionDestinations().Allows(SourceFrom(ctx), name, port)
 }
 
 // isOwn reports whether dialing ap could reach one of Gatehouse's own listeners.
@@ -441,4 +492,39 @@ func destination(host string, port int) string {
 		host = host[1 : len(host)-1]
 	}
 	return net.JoinHostPort(displayHost(host), strconv.Itoa(port))
+}
+
+// quietError is a resolution or connection failure whose text names the destination as
+// asked but no address: net's errors name the address dialed ("dial tcp4 10.0.0.5:443:
+// ...") and the DNS server asked ("lookup x on 10.0.0.2:53: ..."), both internal, and
+// some callers pass an error's text on to users (an OAuth failure in
+// credential_status.reason). Unwrap gives the original, for errors.Is and errors.As.
+type quietError struct {
+	text string
+	err  error
+}
+
+func (e *quietError) Error() string { return e.text }
+func (e *quietError) Unwrap() error { return e.err }
+
+// causeText is the text of a network error without the addresses in it.
+func causeText(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTimeout {
+			return "lookup timed out"
+		}
+		return dnsErr.Err
+	case errors.As(err, &opErr):
+		if opErr.Err != nil {
+			return opErr.Err.Error()
+		}
+		return "connection failed"
+	case err == nil:
+		return "connection failed"
+	default:
+		return err.Error()
+	}
 }

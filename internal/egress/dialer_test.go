@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -292,8 +293,8 @@ func TestMixedAnswers(t *testing.T) {
 			if tt.wantErr == "" && err != nil {
 				t.Errorf("DialContext: %v", err)
 			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("DialContext error = %v, want one containing %q", err, tt.wantErr)
+			if tt.wantErr != "" && (err == nil || !strings.Contains(recordedText(err), tt.wantErr)) {
+				t.Errorf("DialContext error = %v (recorded %q), want one containing %q", err, recordedText(err), tt.wantErr)
 			}
 			if d := cmp.Diff(tt.wantDials, spy.got()); d != "" {
 				t.Errorf("low-level dials (-want +got):\n%s", d)
@@ -320,7 +321,8 @@ func TestNamePolicy(t *testing.T) {
 	full := &catalog.NetworkPolicy{BlockedDestinations: []string{"*.bad.test", "blocked.test"}}
 	withConn := &catalog.NetworkPolicy{RestrictionMode: catalog.RestrictedAccess, AllowConnectionDestinations: true}
 	noConn := &catalog.NetworkPolicy{RestrictionMode: catalog.RestrictedAccess}
-	connHosts := func() map[string]bool { return map[string]bool{"api.github.test": true} }
+	connDests := NewConnectionDestinations([]*catalog.Connection{{Name: "gh", Enabled: true, Options: map[string]string{catalog.OptHost: "https://api.github.test"}}})
+	viaGH := WithSource(context.Background(), Source{Kind: catalog.SourceProxy, Connection: "gh"})
 
 	tests := []struct {
 		policy *catalog.NetworkPolicy
@@ -358,8 +360,8 @@ func TestNamePolicy(t *testing.T) {
 	for _, tt := range tests {
 		res := newResolver()
 		res.fallback = addrs("1.2.3.4")
-		d := NewDialer(DialerOptions{Policy: fixed(tt.policy), Resolver: res, ConnectionHosts: connHosts})
-		dec, err := d.Decide(context.Background(), tt.host, 443)
+		d := NewDialer(DialerOptions{Policy: fixed(tt.policy), Resolver: res, ConnectionDestinations: func() *ConnectionDestinations { return connDests }})
+		dec, err := d.Decide(viaGH, tt.host, 443)
 		if tt.want == "" {
 			if err != nil || !dec.Allowed || dec.DryRun {
 				t.Errorf("Decide(%s) with %s = %+v, %v; want allowed", tt.host, tt.policy.RestrictionMode, dec, err)
@@ -502,7 +504,9 @@ func TestEnforcement(t *testing.T) {
 		d := newD(catalog.Enforced, rec, spy)
 		_, err := d.DialContext(ctx, "tcp", "api.example.com:443")
 		wantDenied(t, "DialContext", err)
-		if got, want := err.(*catalog.Error).Message, "network policy denies api.example.com:443: api.example.com is not an allowed destination under RESTRICTED_ACCESS"; got != want {
+		var ce *catalog.Error
+		errors.As(err, &ce)
+		if got, want := ce.Message, "network policy denies api.example.com:443: api.example.com is not an allowed destination under RESTRICTED_ACCESS"; got != want {
 			t.Errorf("message = %q, want %q", got, want)
 		}
 		want := []*catalog.NetworkEvent{{Time: testNow, Destination: "api.example.com:443", Source: "egress", Principal: "billing-agent",

@@ -195,21 +195,25 @@ func fixed(p *catalog.NetworkPolicy) func() *catalog.NetworkPolicy {
 	return func() *catalog.NetworkPolicy { return p }
 }
 
-// wantDenied checks that err is NETWORK_POLICY_DENIED with a message containing each
-// of the parts.
+// wantDenied checks that err is a *Denial wrapping NETWORK_POLICY_DENIED whose recorded
+// reason contains each of the parts.
 func wantDenied(t *testing.T, what string, err error, parts ...string) {
 	t.Helper()
 	var ce *catalog.Error
-	if !errors.As(err, &ce) || ce.Code != catalog.NetworkPolicyDenied || ce.HTTPStatus() != 403 {
-		t.Errorf("%s: error = %v, want NETWORK_POLICY_DENIED (403)", what, err)
+	var d *Denial
+	if !errors.As(err, &ce) || ce.Code != catalog.NetworkPolicyDenied || ce.HTTPStatus() != 403 || !errors.As(err, &d) {
+		t.Errorf("%s: error = %v, want a *Denial NETWORK_POLICY_DENIED (403)", what, err)
 		return
 	}
 	if !strings.HasPrefix(ce.Message, "network policy denies ") {
 		t.Errorf("%s: message %q does not start with %q", what, ce.Message, "network policy denies ")
 	}
+	if err.Error() != ce.Error() {
+		t.Errorf("%s: Error() = %q, want the public text %q", what, err.Error(), ce.Error())
+	}
 	for _, p := range parts {
-		if !strings.Contains(ce.Message, p) {
-			t.Errorf("%s: message %q does not contain %q", what, ce.Message, p)
+		if !strings.Contains(d.Reason, p) {
+			t.Errorf("%s: recorded reason %q does not contain %q", what, d.Reason, p)
 		}
 	}
 }
@@ -217,3 +221,16 @@ func wantDenied(t *testing.T, what string, err error, parts ...string) {
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func testClock() time.Time { return testNow }
+
+// recordedText is the text a denial is recorded with ("network policy denies DEST:
+// REASON", resolved addresses included), or err's text for any other error.
+func recordedText(err error) string {
+	var d *Denial
+	if errors.As(err, &d) {
+		return "network policy denies " + d.Destination + ": " + d.Reason
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
@@ -377,12 +378,19 @@ func (s *Server) dial(ctx context.Context, principal, network, addr string) (net
 	return s.dialer.DialContext(ctx, network, addr)
 }
 
-// dialFailed answers a failed dial: 403 with the policy's message for a denial (DENY),
-// else 502 (ALLOW: the policy let the destination through, which then failed).
+// dialFailed answers a failed dial: 403 with the policy's public message for a denial
+// (DENY), else 502 (ALLOW: the policy let the destination through, which then failed).
+// The audit record of a denial keeps the dialer's full reason (resolved addresses and
+// their classes); the caller's body names only the destination it asked for.
 func (s *Server) dialFailed(w http.ResponseWriter, t *trip, err error) {
 	var ce *catalog.Error
 	if errors.As(err, &ce) && ce.Code == catalog.NetworkPolicyDenied {
-		s.refuse(w, t, http.StatusForbidden, catalog.NetworkPolicyDenied, ce.Message, ce.Message)
+		reason := ce.Message
+		var d *egress.Denial
+		if errors.As(err, &d) && d.Reason != "" {
+			reason = "network policy denies " + d.Destination + ": " + d.Reason
+		}
+		s.refuse(w, t, http.StatusForbidden, catalog.NetworkPolicyDenied, ce.Message, reason)
 		return
 	}
 	t.err = err
