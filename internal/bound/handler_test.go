@@ -1,0 +1,106 @@
+package bound_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/bound"
+)
+
+type stringer struct{ s string }
+
+func (s stringer) String() string { return s.s }
+
+// TestHandlerBoundsEveryString: a 1 MB attribute and attributes with a newline and an
+// ANSI escape come out bounded and escaped, wherever they are in the record, for the
+// text and the JSON handler.
+func TestHandlerBoundsEveryString(t *testing.T) {
+	mb := strings.Repeat("x", 1<<20)
+	inject := "evil\nlevel=ERROR msg=forged \x1b[2J"
+	cases := []struct {
+		name string
+		log  func(l *slog.Logger)
+	}{
+		{"string attribute", func(l *slog.Logger) { l.Info("request", "path", "/"+mb, "note", inject) }},
+		{"message", func(l *slog.Logger) { l.Info("lost: " + mb + inject) }},
+		{"error value", func(l *slog.Logger) { l.Error("failed", "err", errors.New(mb+inject)) }},
+		{"stringer and slice", func(l *slog.Logger) { l.Info("m", "s", stringer{mb + inject}, "list", []string{mb, inject}) }},
+		{"group", func(l *slog.Logger) { l.Info("m", slog.Group("g", "path", mb, slog.Group("h", "v", inject))) }},
+		{"with attrs", func(l *slog.Logger) { l.With("path", mb, "v", inject).Info("m") }},
+		{"with group", func(l *slog.Logger) { l.WithGroup("g").Info("m", "path", mb, "v", inject) }},
+		{"key", func(l *slog.Logger) { l.Info("m", mb+inject, 1) }},
+		{"log valuer", func(l *slog.Logger) { l.Info("m", "v", valuer{mb + inject}) }},
+	}
+	formats := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	}
+	for fname, mk := range formats {
+		for _, tc := range cases {
+			t.Run(fname+"/"+tc.name, func(t *testing.T) {
+				var buf bytes.Buffer
+				tc.log(slog.New(bound.NewHandler(mk(&buf), 0)))
+				out := buf.String()
+				if n := strings.Count(out, "\n"); n != 1 {
+					t.Errorf("output has %d lines, want 1: %.300q", n, out)
+				}
+				if len(out) > 4096 {
+					t.Errorf("output is %d bytes, want at most 4096", len(out))
+				}
+				if strings.ContainsAny(out, "\x1b\r") {
+					t.Errorf("output holds a raw control character: %.300q", out)
+				}
+				if strings.Contains(out, "xxxx") && !strings.Contains(out, "truncated, 1048") {
+					t.Errorf("1 MB value not marked as truncated with its length: %.300q", out)
+				}
+				// The escape is visible as text: \x1b, which a JSON or text handler
+				// shows with its backslash escaped.
+				if strings.Contains(tc.name, "key") || strings.Contains(out, "evil") {
+					if !strings.Contains(out, `\\x1b`) && !strings.Contains(out, "truncated") {
+						t.Errorf("escape not shown as \\x1b: %.300q", out)
+					}
+				}
+			})
+		}
+	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (nopHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h nopHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h nopHandler) WithGroup(string) slog.Handler           { return h }
+
+type valuer struct{ s string }
+
+func (v valuer) LogValue() slog.Value { return slog.StringValue(v.s) }
+
+// TestHandlerPassesCleanRecords: a record with nothing to bound reaches the wrapped
+// handler unchanged, numbers and times included, and costs no allocation.
+func TestHandlerPassesCleanRecords(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(bound.NewHandler(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}), 0))
+	l.Info("request", "path", "/api/2.0/connections", "status", 200, "ok", true)
+	want := `{"level":"INFO","msg":"request","path":"/api/2.0/connections","status":200,"ok":true}` + "\n"
+	if buf.String() != want {
+		t.Errorf("got %s want %s", buf.String(), want)
+	}
+	h := bound.NewHandler(nopHandler{}, 0)
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.String("request_id", "abc"), slog.String("method", "GET"), slog.String("path", "/api/2.0/x"), slog.Int("status", 200))
+	if n := testing.AllocsPerRun(100, func() { _ = h.Handle(context.Background(), r) }); n > 0 {
+		t.Errorf("a clean record allocates %v times in the handler, want 0", n)
+	}
+}
