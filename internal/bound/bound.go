@@ -95,12 +95,12 @@ func clean(s string, limit int) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f {
+		// One comparison for printable ASCII (0x20-0x7e): below 0x20 wraps around.
+		if c := s[i]; c-0x20 >= 0x5f {
+			if c >= 0x80 {
+				return cleanUTF8(s[i:])
+			}
 			return false
-		}
-		if c >= 0x80 {
-			return cleanUTF8(s[i:])
 		}
 	}
 	return true
