@@ -3,6 +3,7 @@ package bound_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -103,4 +104,52 @@ func TestHandlerPassesCleanRecords(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = h.Handle(context.Background(), r) }); n > 0 {
 		t.Errorf("a clean record allocates %v times in the handler, want 0", n)
 	}
+}
+
+// FuzzHandler: whatever string a record carries as its message, a key, a value, an
+// error or inside a group, the JSON line that comes out is one line of valid JSON,
+// bounded, with no raw control character once decoded.
+func FuzzHandler(f *testing.F) {
+	for _, s := range []string{"", "path", "a\nb", "\x1b[2J", "\xff\xfe", "é\u2028\u202e", strings.Repeat("x", 300)} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, k, v string) {
+		var buf bytes.Buffer
+		l := slog.New(bound.NewHandler(slog.NewJSONHandler(&buf, nil), 0))
+		l.With(k, v).WithGroup(k).Info(v, k, v, "err", errors.New(v), slog.Group("g", k, v))
+		out := buf.Bytes()
+		if n := bytes.Count(out, []byte("\n")); n != 1 || out[len(out)-1] != '\n' {
+			t.Fatalf("output is not one line: %q", out)
+		}
+		// Seven strings of at most MaxLen bytes each, escaped by JSON (up to 6 bytes
+		// per byte), plus the fixed fields.
+		if len(out) > 7*6*bound.MaxLen(bound.Limit)+200 {
+			t.Fatalf("output is %d bytes", len(out))
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("output is not JSON: %v: %q", err, out)
+		}
+		var walk func(x any)
+		walk = func(x any) {
+			switch x := x.(type) {
+			case string:
+				if rawControl(x) {
+					t.Fatalf("decoded value %q holds a control character", x)
+				}
+			case map[string]any:
+				for k, v := range x {
+					walk(k)
+					walk(v)
+				}
+			}
+		}
+		walk(m)
+	})
+}
+
+func rawControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e)
+	})
 }
