@@ -4,7 +4,12 @@
 // the hash chain that links every event to the one before it, and Verify, which checks
 // it; and HMAC, for the places where a secret must be matched without being revealed.
 //
-// Callers never put a secret into an event: the recorder stores what it is given.
+// Callers never put a secret into an event: the recorder stores what it is given,
+// bounded. Two mechanisms keep a client without a token from making the log grow
+// without bound: every string of a stored event is bounded and escaped
+// (internal/bound: 256 bytes plus a note of the original length), and unauthenticated
+// events (no principal, a source address) past a per-source rate are counted and
+// written as one summary event per window (Options.UnauthenticatedRate, SummaryParam).
 package audit
 
 import (
