@@ -10,8 +10,9 @@ import (
 // the message, every attribute key, every string value (in groups too, and those added
 // with WithAttrs), and the text of errors, fmt.Stringers and any other value that is
 // not a number, a bool, a time or a duration. So no request-supplied string — a path,
-// a header value, a name — makes a log line longer than about Limit bytes per value, or
-// puts a control character into it, whatever handler writes the line.
+// a header value, a name — makes a log line longer than about the limit per value (four
+// times it for the message and an error's text), or puts a control character into it,
+// whatever handler writes the line.
 //
 // A record with nothing to change goes to the wrapped handler as it is, without
 // allocating.
@@ -31,8 +32,9 @@ func NewHandler(next slog.Handler, limit int) *Handler {
 	return &Handler{next: next, limit: limit}
 }
 
-// msgLimit is the bound of a record's message: messages are written by Gatehouse, but
-// some carry a reason, so they get more room than a value.
+// msgLimit is the bound of a record's message and of an error's text: both are
+// composed by Gatehouse and may carry a chain of causes an operator needs, so they get
+// four times the room of a value, and are still bounded whatever they quote.
 func (h *Handler) msgLimit() int { return 4 * h.limit }
 
 // Enabled reports whether the wrapped handler handles records at level.
@@ -127,7 +129,7 @@ func (h *Handler) any(x any) slog.Value {
 	case nil:
 		return slog.AnyValue(nil)
 	case error:
-		s = x.Error()
+		return slog.StringValue(Truncate(x.Error(), h.msgLimit()))
 	case []byte:
 		s = string(x)
 	default:

@@ -121,9 +121,10 @@ func FuzzHandler(f *testing.F) {
 		if n := bytes.Count(out, []byte("\n")); n != 1 || out[len(out)-1] != '\n' {
 			t.Fatalf("output is not one line: %q", out)
 		}
-		// Seven strings of at most MaxLen bytes each, escaped by JSON (up to 6 bytes
-		// per byte), plus the fixed fields.
-		if len(out) > 7*6*bound.MaxLen(bound.Limit)+200 {
+		// Five strings of at most MaxLen(Limit) bytes and two (the message and the
+		// error) of MaxLen(4*Limit), each escaped by JSON (up to 6 bytes per byte),
+		// plus the fixed fields.
+		if len(out) > 6*(5*bound.MaxLen(bound.Limit)+2*bound.MaxLen(4*bound.Limit))+200 {
 			t.Fatalf("output is %d bytes", len(out))
 		}
 		var m map[string]any
