@@ -150,7 +150,7 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 		opts.UnauthenticatedRate = DefaultUnauthenticatedRate
 	}
 	if opts.UnauthenticatedBurst <= 0 {
-		opts.UnauthenticatedBurst = max(1, int(math.Ceil(2*opts.UnauthenticatedRate)))
+		opts.UnauthenticatedBurst = max(1, int(math.Ceil(math.Min(2*opts.UnauthenticatedRate, 1<<30))))
 	}
 	if opts.UnauthenticatedWindow <= 0 {
 		opts.UnauthenticatedWindow = DefaultUnauthenticatedWindow
