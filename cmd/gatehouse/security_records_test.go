@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -120,6 +122,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 		name   string
 		egress bool
 		send   func(t *testing.T, ts *testServer, i int)
+		json   bool // the server logs JSON instead of text
 	}
 	proxy := func(auth string) func(t *testing.T, ts *testServer, i int) {
 		return func(t *testing.T, ts *testServer, i int) {
@@ -144,9 +147,26 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 		}
 	}
 	attacks := []attack{
-		{"proxy without a token", false, proxy("")},
-		{"proxy with a forged token", false, proxy("Bearer " + identity.NewTokenValue())},
-		{"proxy with a huge Authorization header", false, proxy("Bearer " + strings.Repeat("x", 100<<10))},
+		{"proxy without a token", false, proxy(""), false},
+		{"proxy without a token, JSON log", false, proxy(""), true},
+		{"proxy with a forged token", false, proxy("Bearer " + identity.NewTokenValue()), false},
+		{"proxy with a huge Authorization header", false, proxy("Bearer " + strings.Repeat("x", 100<<10)), false},
+		{"external-function without a token", false, func(t *testing.T, ts *testServer, i int) {
+			_, dec := hugeName()
+			b, err := json.Marshal(map[string]any{"connection_name": dec, "method": "GET", "path": "/items"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Post(ts.URL+"/api/2.0/external-function", "application/json", bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("request %d: %.300v", i, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("request %d = %d %.200s, want 401", i, resp.StatusCode, body)
+			}
+		}, false},
 		// The egress proxy refuses a destination longer than a host name (400, before
 		// any record); what it records of a 407 is bounded all the same.
 		{"egress CONNECT without Proxy-Authorization", true, func(t *testing.T, ts *testServer, i int) {
@@ -166,7 +186,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 			if resp.StatusCode != http.StatusProxyAuthRequired {
 				t.Fatalf("request %d = %d, want 407", i, resp.StatusCode)
 			}
-		}},
+		}, false},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
@@ -176,6 +196,9 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 			}
 			dir := t.TempDir()
 			env := map[string]string{"GATEHOUSE_BOOTSTRAP_TOKEN": identity.NewTokenValue()}
+			if a.json {
+				env["GATEHOUSE_LOG_FORMAT"] = "json"
+			}
 			// A first run creates the store; its size after a clean stop is the baseline.
 			ts := startServer(t, dir, env, args...)
 			ts.Stop()
@@ -202,7 +225,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 				if len(line) > 4096 {
 					long++
 				}
-				if strings.Contains(line, "\x1b") || strings.HasPrefix(line, "level=ERROR msg=forged") {
+				if strings.Contains(line, "\x1b") || strings.HasPrefix(line, "level=ERROR msg=forged") || (a.json && line != "" && !json.Valid([]byte(line))) {
 					forged++
 				}
 			}
@@ -230,7 +253,9 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 			if single+suppressed != requests {
 				t.Errorf("%d events written + %d in summaries = %d, want exactly %d requests", single, suppressed, single+suppressed, requests)
 			}
-			if !a.egress {
+			// The proxy path names its connection before authentication, so its record
+			// does (bounded); external-function may refuse before reading the body.
+			if strings.HasPrefix(a.name, "proxy") {
 				_, dec := hugeName()
 				want := bound.String(dec)
 				found := false
