@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/egress"
@@ -53,6 +55,9 @@ type serverConfig struct {
 	LoginTTL        time.Duration
 	EgressListen    string
 	Egress          tunnel.Config
+	// AuditUnauthRate is the events per second per source address written one by one
+	// for callers without a valid token; past it they are counted in summaries.
+	AuditUnauthRate float64
 }
 
 // flagEnv names the variable behind each flag.
@@ -78,6 +83,8 @@ var flagEnv = map[string]string{
 	"egress-idle-timeout":       "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
 	"egress-total-timeout":      "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
 	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
+
+	"audit-unauthenticated-rate": "GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -115,6 +122,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("egress-idle-timeout", 5*time.Minute, "an egress tunnel with no bytes moving for this long is closed (GATEHOUSE_EGRESS_IDLE_TIMEOUT)")
 	f.Duration("egress-total-timeout", time.Hour, "longest life of an egress tunnel (GATEHOUSE_EGRESS_TOTAL_TIMEOUT)")
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
+	f.Float64("audit-unauthenticated-rate", audit.DefaultUnauthenticatedRate, "audit events per second per source address written one by one for callers without a valid token (burst twice that); past it they are counted in one summary event per minute (GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -228,6 +236,11 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	} else {
 		cfg.Egress.MaxTunnels = n
 	}
+	if r, err := strconv.ParseFloat(val("audit-unauthenticated-rate"), 64); err != nil || !(r > 0) || math.IsInf(r, 0) {
+		problems = append(problems, fmt.Errorf("audit-unauthenticated-rate: %q must be a positive number of events per second", val("audit-unauthenticated-rate")))
+	} else {
+		cfg.AuditUnauthRate = r
+	}
 	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
 		problems = append(problems, errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both"))
 	}
@@ -260,10 +273,13 @@ func newLogger(cfg *serverConfig, e *env) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+		h = slog.NewJSONHandler(e.stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, opts))
+	// Log lines carry request-supplied strings (paths, names, header values): each is
+	// bounded and its control characters escaped, so no client can make a line large.
+	return slog.New(bound.NewHandler(h, bound.Limit))
 }
 
 // openKeyring loads the master key and, with it, the keyring of data keys kept in the
@@ -336,7 +352,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
 	}
 	auth := identity.NewAuthenticator(st, time.Now, log)
-	rec, err := audit.New(st, log, audit.Options{})
+	rec, err := audit.New(st, log, audit.Options{UnauthenticatedRate: cfg.AuditUnauthRate})
 	if err != nil {
 		return fmt.Errorf("start audit recorder: %w", err)
 	}

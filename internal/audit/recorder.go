@@ -4,7 +4,12 @@
 // the hash chain that links every event to the one before it, and Verify, which checks
 // it; and HMAC, for the places where a secret must be matched without being revealed.
 //
-// Callers never put a secret into an event: the recorder stores what it is given.
+// Callers never put a secret into an event: the recorder stores what it is given,
+// bounded. Two mechanisms keep a client without a token from making the log grow
+// without bound: every string of a stored event is bounded and escaped
+// (internal/bound: 256 bytes plus a note of the original length), and unauthenticated
+// events (no principal, a source address) past a per-source rate are counted and
+// written as one summary event per window (Options.UnauthenticatedRate, SummaryParam).
 package audit
 
 import (
@@ -12,11 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
@@ -45,6 +54,26 @@ type Options struct {
 	// each further failure up to MaxRetryDelay.
 	RetryDelay    time.Duration
 	MaxRetryDelay time.Duration
+
+	// UnauthenticatedRate is how many unauthenticated events (no principal, a source
+	// address: a failed authentication, say) per second one source address may have
+	// written one by one, after a first burst of UnauthenticatedBurst. Past it, its
+	// events are counted, and once UnauthenticatedWindow has passed since the first
+	// counted one, one summary event per kind of event carries the count (see
+	// SummaryParam). So a client without a token cannot make the log grow faster than
+	// the rate, and nothing it did goes unrecorded. Authenticated events are never
+	// aggregated.
+	UnauthenticatedRate float64
+	// UnauthenticatedBurst defaults to twice the rate (at least 1).
+	UnauthenticatedBurst int
+	// UnauthenticatedWindow is how long counting lasts before a summary is written.
+	UnauthenticatedWindow time.Duration
+	// MaxSources bounds the sources whose rate is tracked; past it, new sources share
+	// one bucket (summarized with source_ip "overflow").
+	MaxSources int
+	// SweepInterval is how often the writer writes the summaries of windows that are
+	// over. Flush writes them too, and Close writes every pending one.
+	SweepInterval time.Duration
 }
 
 // Stats are counters of a Recorder since it was created.
@@ -54,6 +83,7 @@ type Stats struct {
 	LargestBatch int64 // most events in one batch
 	Failures     int64 // failed AppendAudit calls (each retried)
 	Lost         int64 // events never stored: Record's ctx ended while the queue was full, the recorder was closed, or Close gave up
+	Suppressed   int64 // unauthenticated events counted in a summary instead of stored one by one
 }
 
 // item is what the queue carries: an event, or a flush marker.
@@ -75,6 +105,7 @@ type Recorder struct {
 	store catalog.AuditStore
 	log   *slog.Logger
 	opts  Options
+	agg   *aggregator
 
 	queue chan item
 	// mu guards closed. Senders (Record, Flush) hold it for reading while they send, so
@@ -115,6 +146,21 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 		opts.MaxRetryDelay = DefaultMaxRetryDelay
 	}
 	opts.MaxRetryDelay = max(opts.MaxRetryDelay, opts.RetryDelay)
+	if opts.UnauthenticatedRate <= 0 || math.IsNaN(opts.UnauthenticatedRate) || math.IsInf(opts.UnauthenticatedRate, 0) {
+		opts.UnauthenticatedRate = DefaultUnauthenticatedRate
+	}
+	if opts.UnauthenticatedBurst <= 0 {
+		opts.UnauthenticatedBurst = max(1, int(math.Ceil(math.Min(2*opts.UnauthenticatedRate, 1<<30))))
+	}
+	if opts.UnauthenticatedWindow <= 0 {
+		opts.UnauthenticatedWindow = DefaultUnauthenticatedWindow
+	}
+	if opts.MaxSources <= 0 {
+		opts.MaxSources = DefaultMaxSources
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = DefaultSweepInterval
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +180,7 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 		store:  store,
 		log:    log,
 		opts:   opts,
+		agg:    newAggregator(opts.UnauthenticatedRate, opts.UnauthenticatedBurst, opts.UnauthenticatedWindow, opts.MaxSources),
 		queue:  make(chan item, opts.QueueSize),
 		ctx:    ctx,
 		cancel: cancel,
@@ -148,14 +195,20 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 // without I/O. It fills in e.EventID (catalog.NewID) and e.EventTime (the clock) when
 // they are empty; the recorder then keeps its own copy, so the caller may reuse e.
 //
-// The stored copy differs from e in ways that keep the chain verifiable from the API's
-// JSON: the time is truncated to the millisecond (the API shows milliseconds) and in
-// UTC, and invalid UTF-8 in any string becomes U+FFFD (as JSON encoding would make it).
+// The stored copy differs from e in ways that keep records bounded and the chain
+// verifiable from the API's JSON: the time is truncated to the millisecond (the API
+// shows milliseconds) and in UTC; every string (params keys and values too) is bounded
+// by bound.String — at most 256 bytes plus a note of the original length, control
+// characters and invalid UTF-8 escaped, so it is valid UTF-8 that JSON keeps as it is;
+// and at most MaxParams params are kept, the others counted in "params_omitted".
 //
 // When the queue is full, Record blocks until there is room or ctx ends: a burst slows
 // callers down rather than losing security records. If ctx ends first the event is
 // lost, and that is logged (without its params). So pass a context that ends only when
 // the caller truly cannot wait any longer, not one that a client ends by hanging up.
+//
+// An unauthenticated event (no principal, a source address) past its source's rate is
+// counted for a summary instead of queued (Options.UnauthenticatedRate).
 //
 // An event without an action name, or with a time outside the years 1678-2262, is a
 // programming error: it is logged and dropped, since the store would refuse it and hold
@@ -180,6 +233,11 @@ func (r *Recorder) Record(ctx context.Context, e *catalog.AuditEvent) {
 		r.lose(c, "the audit recorder is closed")
 		return
 	}
+	// Counted under the read lock, so that Close, which writes every pending summary
+	// once it holds the lock, sees every count.
+	if unauthenticated(c) && !r.agg.admit(c, r.opts.Now()) {
+		return
+	}
 	select {
 	case r.queue <- item{e: c}:
 		return
@@ -194,38 +252,69 @@ func (r *Recorder) Record(ctx context.Context, e *catalog.AuditEvent) {
 	}
 }
 
-// prepare returns the copy of e that the recorder stores.
+// MaxParams is the most request_params an event keeps: past it, the params after the
+// first MaxParams in key order are dropped and counted in a "params_omitted" param.
+const MaxParams = 32
+
+// paramsOmitted is the param that counts the params a stored event left out.
+const paramsOmitted = "params_omitted"
+
+// prepare returns the copy of e that the recorder stores. Every string in it goes
+// through bound.String, so that no request-supplied value (a connection name, a path,
+// a header value, a principal name as given) makes a record larger than a bounded size
+// or puts a control character into it; the hash is computed later, over these bounded
+// values, so the chain verifies from what is stored.
 func prepare(e *catalog.AuditEvent) *catalog.AuditEvent {
 	c := *e
 	c.Seq, c.PrevHash, c.Hash = 0, "", ""
 	c.EventTime = e.EventTime.Truncate(time.Millisecond).UTC()
 	for _, s := range []*string{&c.EventID, &c.ActionName, &c.Principal, &c.SourceIP, &c.RequestID, &c.Connection, &c.ErrorCode, &c.Decision} {
-		*s = validUTF8(*s)
+		*s = bound.String(*s)
 	}
-	if len(e.Params) > 0 {
-		c.Params = make(map[string]string, len(e.Params))
-		for k, v := range e.Params {
-			c.Params[validUTF8(k)] = validUTF8(v)
-		}
-	} else {
-		c.Params = nil
-	}
+	c.Params = boundParams(e.Params)
 	return &c
 }
 
-// validUTF8 replaces each byte of s that is not part of valid UTF-8 with U+FFFD, the
-// way encoding/json does when it encodes s. (strings.ToValidUTF8 would replace a run of
-// such bytes with one U+FFFD, which would make the stored event and the API's view of
-// it differ, and the hash with them.)
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
+// boundParams returns a bounded copy of params (nil for none): at most MaxParams of
+// them, keys and values bounded. When there are more, or when two keys are the same
+// once bounded, the ones left out are counted in paramsOmitted rather than lost
+// without a trace.
+func boundParams(params map[string]string) map[string]string {
+	if len(params) == 0 {
+		return nil
 	}
-	b := make([]rune, 0, len(s))
-	for _, r := range s { // range yields U+FFFD for each invalid byte
-		b = append(b, r)
+	out := make(map[string]string, min(len(params), MaxParams+1))
+	if len(params) <= MaxParams {
+		omitted := 0
+		for k, v := range params {
+			if !addParam(out, k, v) {
+				omitted++
+			}
+		}
+		if omitted > 0 {
+			out[paramsOmitted] = strconv.Itoa(omitted)
+		}
+		return out
 	}
-	return string(b)
+	omitted := 0
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		if len(out) >= MaxParams || !addParam(out, k, params[k]) {
+			omitted++
+		}
+	}
+	out[paramsOmitted] = strconv.Itoa(omitted)
+	return out
+}
+
+// addParam adds the bounded k and v to out, unless a param of that bounded key is
+// there already.
+func addParam(out map[string]string, k, v string) bool {
+	k = bound.String(k)
+	if _, dup := out[k]; dup {
+		return false
+	}
+	out[k] = bound.String(v)
+	return true
 }
 
 func lostAttrs(e *catalog.AuditEvent) []any {
@@ -241,7 +330,9 @@ func (r *Recorder) lose(e *catalog.AuditEvent, why string) {
 }
 
 // Flush waits until every event recorded before the call is stored, or ctx ends. It
-// also makes the writer write its current batch at once, without waiting MaxDelay.
+// also makes the writer write its current batch at once, without waiting MaxDelay, and
+// the summaries of aggregation windows that are over by the clock; events counted in a
+// window still open are stored with its summary, when it closes or at Close.
 func (r *Recorder) Flush(ctx context.Context) error {
 	ch := make(chan struct{})
 	r.mu.RLock()
@@ -286,7 +377,8 @@ func (r *Recorder) stoppedErr() error {
 	return errors.New("flush audit events: the audit writer has stopped")
 }
 
-// Close stops taking events, stores every event already taken and stops the writer.
+// Close stops taking events, stores every event already taken and the summary of every
+// aggregation window still open, and stops the writer.
 // If ctx ends first, Close gives up: the events not yet stored are lost (and logged),
 // and it returns an error saying how many. Later calls return the same result.
 func (r *Recorder) Close(ctx context.Context) error {
@@ -305,6 +397,10 @@ func (r *Recorder) Close(ctx context.Context) error {
 				if it.e != nil {
 					r.lose(it.e, "the recorder was closed before it could be stored")
 				}
+			}
+			// Empty unless Close gave up before the writer wrote the summaries.
+			for _, e := range r.agg.sweep(r.opts.Now(), true) {
+				r.lose(e, "the recorder was closed before this summary could be stored (suppressed "+e.Params["suppressed"]+")")
 			}
 		}()
 	})
@@ -326,6 +422,7 @@ func (r *Recorder) Stats() Stats {
 		LargestBatch: r.largest.Load(),
 		Failures:     r.failures.Load(),
 		Lost:         r.lost.Load(),
+		Suppressed:   r.agg.suppressedCount(),
 	}
 }
 
@@ -335,6 +432,8 @@ func (r *Recorder) run() {
 	defer close(r.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	sweep := time.NewTicker(r.opts.SweepInterval)
+	defer sweep.Stop()
 	batch := make([]*catalog.AuditEvent, 0, r.opts.MaxBatch)
 	var flushes []chan struct{}
 	for {
@@ -342,12 +441,19 @@ func (r *Recorder) run() {
 		var ok bool
 		select {
 		case it, ok = <-r.queue:
+		case <-sweep.C:
+			if !r.writeSummaries(false) {
+				return
+			}
+			continue
 		case <-r.ctx.Done():
 			r.giveUp(nil)
 			return
 		}
 		if !ok {
-			r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			if r.writeSummaries(true) {
+				r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			}
 			return
 		}
 		open := true
@@ -383,16 +489,39 @@ func (r *Recorder) run() {
 			r.giveUp(batch)
 			return
 		}
+		// A flush also writes the summaries whose window is over, so that what it
+		// waits for includes them.
+		if len(flushes) > 0 && !r.writeSummaries(false) {
+			return
+		}
 		for _, ch := range flushes {
 			close(ch)
 		}
 		clear(batch)
 		batch, flushes = batch[:0], flushes[:0]
 		if !open {
-			r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			if r.writeSummaries(true) {
+				r.log.Info("audit recorder closed", "head_hash", r.head, "events", r.events.Load())
+			}
 			return
 		}
 	}
+}
+
+// writeSummaries writes the summaries of the windows that are over (every pending one
+// when all is set), MaxBatch at a time. It returns false if the writer has to stop:
+// then the summaries not stored are lost, and said so.
+func (r *Recorder) writeSummaries(all bool) bool {
+	sums := r.agg.sweep(r.opts.Now(), all)
+	for len(sums) > 0 {
+		n := min(len(sums), r.opts.MaxBatch)
+		if !r.write(sums[:n]) {
+			r.giveUp(sums)
+			return false
+		}
+		sums = sums[n:]
+	}
+	return true
 }
 
 // write chains the batch to the head and stores it, retrying with backoff until it is
