@@ -89,6 +89,12 @@ func (c *Client) CheckProvider(ctx context.Context, cfg Config, redirectURI stri
 	if m2m {
 		out = append(out, c.checkClientCredentials(ctx, cfg, md))
 	}
+	// Evidence quotes the server (its metadata, its answers): none of it may show the
+	// client secret in any form Gatehouse sent it.
+	r := NewRedactor(cfg)
+	for i := range out {
+		out[i].Evidence, out[i].Fix = r.Redact(out[i].Evidence), r.Redact(out[i].Fix)
+	}
 	return out
 }
 
@@ -106,14 +112,14 @@ func (c *Client) probe(ctx context.Context, cfg Config, redirectURI string) prob
 	if cfg.Resource != "" {
 		form.Set("resource", cfg.Resource)
 	}
-	resp, body, e := c.post(ctx, "token endpoint", cfg.TokenURL, cfg, form)
+	resp, body, e := c.post(ctx, "token endpoint", cfg.TokenURL, cfg, form, NewRedactor(cfg, form.Get("code"), verifier))
 	if e != nil {
 		return probe{err: e, text: e.Error()}
 	}
 	p := probe{status: resp.StatusCode}
 	if f, ok := decodeFields(body, resp.Header.Get("Content-Type")); ok {
 		if code, _ := f["error"].(string); code != "" {
-			p.code = sanitizeCode(code, cfg.ClientSecret)
+			p.code = sanitizeCode(code, NewRedactor(cfg))
 		}
 	}
 	switch {
@@ -217,7 +223,7 @@ func checkRedirectURI(cfg Config, redirectURI string) Check {
 		return ch
 	}
 	ch.Evidence = "Providers do not publish which redirect URIs a client has registered; Gatehouse uses exactly " + redirectURI + "."
-	ch.Fix = fmt.Sprintf("Register exactly %s (no trailing slash) as a redirect URI of client %s.", redirectURI, sanitizeCode(cfg.ClientID))
+	ch.Fix = fmt.Sprintf("Register exactly %s (no trailing slash) as a redirect URI of client %s.", redirectURI, sanitizeCode(cfg.ClientID, nil))
 	return ch
 }
 
@@ -383,7 +389,7 @@ func methodAdvice(cfg Config, md *Metadata) string {
 	return fmt.Sprintf("try oauth_credential_exchange_method %s or %s (now %s)", others[0], others[1], now)
 }
 
-func list(s []string) string { return sanitizeCode(strings.Join(s, ", ")) }
+func list(s []string) string { return sanitizeCode(strings.Join(s, ", "), nil) }
 
 // sameURL compares endpoint URLs ignoring the case of scheme and host, a default
 // port and a trailing slash.
