@@ -300,7 +300,8 @@ func bodyExcerpt(body []byte, contentType string, r *Redactor) string {
 	if rs := []rune(s); len(rs) > maxExcerpt {
 		s = string(rs[:maxExcerpt]) + "…"
 	}
-	return ": " + strconv.Quote(s)
+	// Quoting adds escapes, which could spell a secret that has them.
+	return ": " + r.Redact(strconv.Quote(s))
 }
 
 // sanitizeURI keeps an error_uri only when it is an absolute http(s) URL of RFC 6749

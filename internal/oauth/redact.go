@@ -93,7 +93,7 @@ func (r *Redactor) forms() []string {
 
 // encodings lists s and the escapes a server may quote it in.
 func encodings(s string) []string {
-	return []string{s, url.QueryEscape(s), url.PathEscape(s), jsonEscape(s, true), jsonEscape(s, false), jsonEscapeASCII(s)}
+	return []string{s, url.QueryEscape(s), url.PathEscape(s), jsonEscape(s, true), jsonEscape(s, false), jsonEscapeASCII(s, false), jsonEscapeASCII(s, true)}
 }
 
 // jsonEscape is s as encoding/json writes it inside a string, without the quotes.
@@ -109,9 +109,13 @@ func jsonEscape(s string, escapeHTML bool) string {
 }
 
 // jsonEscapeASCII is s escaped as ASCII-only JSON encoders write it (Python's
-// json.dumps, Jackson with ESCAPE_NON_ASCII): every non-ASCII character as \uXXXX,
-// astral ones as surrogate pairs, in lower-case hex.
-func jsonEscapeASCII(s string) string {
+// json.dumps in lower-case hex, Jackson's ESCAPE_NON_ASCII in upper case): every
+// non-ASCII character as \uXXXX, astral ones as surrogate pairs.
+func jsonEscapeASCII(s string, upper bool) string {
+	format := `\u%04x`
+	if upper {
+		format = `\u%04X`
+	}
 	var b strings.Builder
 	for _, r := range jsonEscape(s, false) {
 		switch {
@@ -119,9 +123,9 @@ func jsonEscapeASCII(s string) string {
 			b.WriteRune(r)
 		case r > 0xFFFF:
 			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			fmt.Fprintf(&b, format+format, r1, r2)
 		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
+			fmt.Fprintf(&b, format, r)
 		}
 	}
 	return b.String()
