@@ -40,6 +40,9 @@ const (
 	CheckTokenEndpoint     = "standard token endpoint"
 	CheckHTTPS             = "HTTPS endpoints"
 	CheckClientCredentials = "client credentials"
+	// CheckMetadataEndpoints appears only when the server's metadata names an
+	// endpoint on another origin than the configured one, which Gatehouse ignores.
+	CheckMetadataEndpoints = "metadata endpoints"
 )
 
 const notNeededM2M = "Not needed: OAUTH_M2M connections use only the client_credentials grant."
@@ -88,6 +91,9 @@ func (c *Client) CheckProvider(ctx context.Context, cfg Config, redirectURI stri
 		checkHTTPS(cfg, m2m))
 	if m2m {
 		out = append(out, c.checkClientCredentials(ctx, cfg, md))
+	}
+	if md != nil && len(md.Ignored) > 0 {
+		out = append(out, checkMetadataEndpoints(md))
 	}
 	// Evidence quotes the server (its metadata, its answers): none of it may show the
 	// client secret in any form Gatehouse sent it.
@@ -304,6 +310,24 @@ func checkTokenEndpoint(cfg Config, md *Metadata, p probe) Check {
 		ch.Fix = "Set token_endpoint to the provider's documented token endpoint URL."
 	}
 	return ch
+}
+
+// checkMetadataEndpoints names each endpoint of the metadata that Discover ignored
+// because it is not on the origin of the configured endpoint.
+func checkMetadataEndpoints(md *Metadata) Check {
+	var ev []string
+	for _, ig := range md.Ignored {
+		ev = append(ev, fmt.Sprintf("%s %s is not on %s", ig.Field, ig.URL, ig.Origin))
+	}
+	return Check{
+		Name:   CheckMetadataEndpoints,
+		Result: ResultFail,
+		Evidence: "The server's metadata (" + cleanEndpoint(md.URL) + ") names endpoints on another origin than the configured endpoint: " +
+			strings.Join(ev, "; ") + ". Gatehouse ignores them: it would send them the client secret and tokens.",
+		Fix: "Nothing is sent there. If the provider really serves these endpoints on another host, Gatehouse does without them " +
+			"(a revocation endpoint elsewhere means tokens are not revoked at the provider on disconnect); " +
+			"otherwise the provider's metadata is wrong or was tampered with: tell the provider's admin.",
+	}
 }
 
 func checkHTTPS(cfg Config, m2m bool) Check {

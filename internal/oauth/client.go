@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -37,6 +38,9 @@ type ClientOptions struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Now is the clock for expiries and caches; nil means time.Now.
 	Now func() time.Time
+	// Log receives warnings about what the client refused to use (a metadata
+	// endpoint on another host); nil means none are logged.
+	Log *slog.Logger
 }
 
 // Client calls OAuth endpoints. It is safe for concurrent use.
@@ -44,6 +48,7 @@ type Client struct {
 	hc        *http.Client
 	allowHTTP bool
 	now       func() time.Time
+	log       *slog.Logger
 
 	mu    sync.Mutex
 	disco map[string]discoEntry
@@ -87,6 +92,7 @@ func NewClient(opts ClientOptions) *Client {
 		},
 		allowHTTP: opts.AllowHTTP,
 		now:       now,
+		log:       opts.Log,
 		disco:     make(map[string]discoEntry),
 	}
 }
