@@ -22,7 +22,7 @@ const maxLifetime = 100 * 365 * 24 * time.Hour
 func parseTokenResponse(body []byte, contentType string, now time.Time, r *Redactor) (*Token, *Error) {
 	f, ok := decodeFields(body, contentType)
 	if !ok {
-		return nil, &Error{Class: ClassMisconfigured, Detail: "with a body that is not a JSON token response" + describeContentType(contentType)}
+		return nil, r.scrub(&Error{Class: ClassMisconfigured, Detail: "with a body that is not a JSON token response" + describeContentType(contentType)})
 	}
 	at, _ := f["access_token"].(string)
 	if at == "" {
