@@ -38,6 +38,7 @@ func TestDiscoverConfinesEndpoints(t *testing.T) {
 		{"token endpoint on another host", "token_endpoint", "https://attacker.example/token", false},
 		{"introspection endpoint on another port", "introspection_endpoint", "https://127.0.0.1:1/introspect", false},
 		{"authorization endpoint on another host", "authorization_endpoint", "https://attacker.example/authorize", false},
+		{"a very long URL on another host", "revocation_endpoint", "https://attacker.example/" + strings.Repeat("a", 5000), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var doc string
@@ -87,6 +88,9 @@ func TestDiscoverConfinesEndpoints(t *testing.T) {
 			}
 			if len(md.Ignored) != 1 || md.Ignored[0].Field != tc.field || md.Ignored[0].Origin != "https://"+host {
 				t.Fatalf("Ignored = %+v, want %s off https://%s", md.Ignored, tc.field, host)
+			}
+			if len(md.Ignored[0].URL) > 250 || logs.Len() > 1000 {
+				t.Errorf("the ignored URL is shown unbounded: %d bytes, log %d bytes", len(md.Ignored[0].URL), logs.Len())
 			}
 			if !strings.Contains(logs.String(), "field="+tc.field) || !strings.Contains(logs.String(), "level=WARN") {
 				t.Errorf("log = %q, want a warning naming %s", logs.String(), tc.field)

@@ -81,10 +81,17 @@ func confine(md *Metadata, configured *url.URL) {
 		if err != nil || u.Host == "" {
 			shown = sanitizeCode(*f.v, nil)
 		}
+		// The URL is the server's text and goes to the log and the check: bounded.
+		if len(shown) > maxShownEndpoint {
+			shown = strings.ToValidUTF8(shown[:maxShownEndpoint], "") + "…"
+		}
 		md.Ignored = append(md.Ignored, IgnoredEndpoint{Field: f.field, URL: shown, Origin: want})
 		*f.v = ""
 	}
 }
+
+// maxShownEndpoint bounds an ignored endpoint's URL in logs and checks.
+const maxShownEndpoint = 200
 
 // origin is scheme://host:port of u, lower-case, with the scheme's default port
 // written out so that https://a and https://a:443 are one origin.
