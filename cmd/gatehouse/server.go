@@ -378,7 +378,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Recorder: events, Timeout: cfg.Proxy.ConnectTimeout})
 	cfg.Proxy.DialContext = dialer.DialContext
 	px := proxy.New(cfg.Proxy)
-	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: cfg.Proxy.RootCAs, AllowHTTP: cfg.InsecureHTTP, DialContext: oauthDial(dialer)})
+	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: cfg.Proxy.RootCAs, AllowHTTP: cfg.InsecureHTTP, DialContext: oauthDial(dialer), Log: log})
 	// Pooled keep-alive connections were decided under the old policy: drop the idle
 	// ones so the next request dials, and is decided, again.
 	ns.OnPolicyChange(px.CloseIdleConnections)

@@ -40,6 +40,9 @@ const (
 	CheckTokenEndpoint     = "standard token endpoint"
 	CheckHTTPS             = "HTTPS endpoints"
 	CheckClientCredentials = "client credentials"
+	// CheckMetadataEndpoints appears only when the server's metadata names an
+	// endpoint on another origin than the configured one, which Gatehouse ignores.
+	CheckMetadataEndpoints = "metadata endpoints"
 )
 
 const notNeededM2M = "Not needed: OAUTH_M2M connections use only the client_credentials grant."
@@ -89,6 +92,15 @@ func (c *Client) CheckProvider(ctx context.Context, cfg Config, redirectURI stri
 	if m2m {
 		out = append(out, c.checkClientCredentials(ctx, cfg, md))
 	}
+	if md != nil && len(md.Ignored) > 0 {
+		out = append(out, checkMetadataEndpoints(md))
+	}
+	// Evidence quotes the server (its metadata, its answers): none of it may show the
+	// client secret in any form Gatehouse sent it.
+	r := NewRedactor(cfg)
+	for i := range out {
+		out[i].Evidence, out[i].Fix = r.Redact(out[i].Evidence), r.Redact(out[i].Fix)
+	}
 	return out
 }
 
@@ -106,14 +118,14 @@ func (c *Client) probe(ctx context.Context, cfg Config, redirectURI string) prob
 	if cfg.Resource != "" {
 		form.Set("resource", cfg.Resource)
 	}
-	resp, body, e := c.post(ctx, "token endpoint", cfg.TokenURL, cfg, form)
+	resp, body, e := c.post(ctx, "token endpoint", cfg.TokenURL, cfg, form, NewRedactor(cfg, form.Get("code"), verifier))
 	if e != nil {
 		return probe{err: e, text: e.Error()}
 	}
 	p := probe{status: resp.StatusCode}
 	if f, ok := decodeFields(body, resp.Header.Get("Content-Type")); ok {
 		if code, _ := f["error"].(string); code != "" {
-			p.code = sanitizeCode(code, cfg.ClientSecret)
+			p.code = sanitizeCode(code, NewRedactor(cfg))
 		}
 	}
 	switch {
@@ -217,7 +229,7 @@ func checkRedirectURI(cfg Config, redirectURI string) Check {
 		return ch
 	}
 	ch.Evidence = "Providers do not publish which redirect URIs a client has registered; Gatehouse uses exactly " + redirectURI + "."
-	ch.Fix = fmt.Sprintf("Register exactly %s (no trailing slash) as a redirect URI of client %s.", redirectURI, sanitizeCode(cfg.ClientID))
+	ch.Fix = fmt.Sprintf("Register exactly %s (no trailing slash) as a redirect URI of client %s.", redirectURI, sanitizeCode(cfg.ClientID, nil))
 	return ch
 }
 
@@ -298,6 +310,24 @@ func checkTokenEndpoint(cfg Config, md *Metadata, p probe) Check {
 		ch.Fix = "Set token_endpoint to the provider's documented token endpoint URL."
 	}
 	return ch
+}
+
+// checkMetadataEndpoints names each endpoint of the metadata that Discover ignored
+// because it is not on the origin of the configured endpoint.
+func checkMetadataEndpoints(md *Metadata) Check {
+	var ev []string
+	for _, ig := range md.Ignored {
+		ev = append(ev, fmt.Sprintf("%s %s is not on %s", ig.Field, ig.URL, ig.Origin))
+	}
+	return Check{
+		Name:   CheckMetadataEndpoints,
+		Result: ResultFail,
+		Evidence: "The server's metadata (" + cleanEndpoint(md.URL) + ") names endpoints on another origin than the configured endpoint: " +
+			strings.Join(ev, "; ") + ". Gatehouse ignores them: it would send them the client secret and tokens.",
+		Fix: "Nothing is sent there. If the provider really serves these endpoints on another host, Gatehouse does without them " +
+			"(a revocation endpoint elsewhere means tokens are not revoked at the provider on disconnect); " +
+			"otherwise the provider's metadata is wrong or was tampered with: tell the provider's admin.",
+	}
 }
 
 func checkHTTPS(cfg Config, m2m bool) Check {
@@ -383,7 +413,7 @@ func methodAdvice(cfg Config, md *Metadata) string {
 	return fmt.Sprintf("try oauth_credential_exchange_method %s or %s (now %s)", others[0], others[1], now)
 }
 
-func list(s []string) string { return sanitizeCode(strings.Join(s, ", ")) }
+func list(s []string) string { return sanitizeCode(strings.Join(s, ", "), nil) }
 
 // sameURL compares endpoint URLs ignoring the case of scheme and host, a default
 // port and a trailing slash.

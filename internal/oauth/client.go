@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +38,9 @@ type ClientOptions struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Now is the clock for expiries and caches; nil means time.Now.
 	Now func() time.Time
+	// Log receives warnings about what the client refused to use (a metadata
+	// endpoint on another host); nil means none are logged.
+	Log *slog.Logger
 }
 
 // Client calls OAuth endpoints. It is safe for concurrent use.
@@ -42,6 +48,7 @@ type Client struct {
 	hc        *http.Client
 	allowHTTP bool
 	now       func() time.Time
+	log       *slog.Logger
 
 	mu    sync.Mutex
 	disco map[string]discoEntry
@@ -85,6 +92,7 @@ func NewClient(opts ClientOptions) *Client {
 		},
 		allowHTTP: opts.AllowHTTP,
 		now:       now,
+		log:       opts.Log,
 		disco:     make(map[string]discoEntry),
 	}
 }
@@ -143,14 +151,15 @@ func (c *Client) Revoke(ctx context.Context, cfg Config, revocationURL, token, t
 	if tokenTypeHint != "" {
 		form.Set("token_type_hint", tokenTypeHint)
 	}
-	resp, body, e := c.post(ctx, kind, revocationURL, cfg, form)
+	r := NewRedactor(cfg, token)
+	resp, body, e := c.post(ctx, kind, revocationURL, cfg, form, r)
 	if e != nil {
 		return e
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
 	}
-	return c.errorFromResponse(ctx, kind, revocationURL, cfg, resp, body, token)
+	return c.errorFromResponse(ctx, kind, revocationURL, cfg, resp, body, r)
 }
 
 // token posts a token request and reads the answer. secrets are values sent in the
@@ -160,28 +169,29 @@ func (c *Client) token(ctx context.Context, cfg Config, form url.Values, secrets
 	if cfg.Resource != "" {
 		form.Set("resource", cfg.Resource)
 	}
-	resp, body, e := c.post(ctx, kind, cfg.TokenURL, cfg, form)
+	r := NewRedactor(cfg, secrets...)
+	resp, body, e := c.post(ctx, kind, cfg.TokenURL, cfg, form, r)
 	if e != nil {
 		return nil, e
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		tok, perr := parseTokenResponse(body, resp.Header.Get("Content-Type"), c.now(), withClientSecret(secrets, cfg)...)
+		tok, perr := parseTokenResponse(body, resp.Header.Get("Content-Type"), c.now(), r)
 		if perr != nil {
 			perr.kind, perr.Endpoint, perr.Status = kind, cleanEndpoint(cfg.TokenURL), resp.StatusCode
 			if perr.Code == "invalid_client" {
 				perr.Hint = c.methodHint(ctx, cfg)
 			}
-			return nil, perr
+			return nil, r.scrub(perr)
 		}
 		return tok, nil
 	}
-	return nil, c.errorFromResponse(ctx, kind, cfg.TokenURL, cfg, resp, body, secrets...)
+	return nil, c.errorFromResponse(ctx, kind, cfg.TokenURL, cfg, resp, body, r)
 }
 
 // post sends an authenticated form POST and reads at most MaxResponseBytes of the
-// answer. Redirects, oversized answers and transport failures are errors; any other
-// status is the caller's to judge.
-func (c *Client) post(ctx context.Context, kind, endpoint string, cfg Config, form url.Values) (*http.Response, []byte, *Error) {
+// answer. Redirects, oversized answers and transport failures are errors, redacted by
+// r (the secrets of the call); any other status is the caller's to judge.
+func (c *Client) post(ctx context.Context, kind, endpoint string, cfg Config, form url.Values, r *Redactor) (*http.Response, []byte, *Error) {
 	base := func(class Class) *Error {
 		return &Error{Class: class, kind: kind, Endpoint: cleanEndpoint(endpoint)}
 	}
@@ -192,7 +202,7 @@ func (c *Client) post(ctx context.Context, kind, endpoint string, cfg Config, fo
 	}
 	if !cfg.Method.Valid() {
 		e := base(ClassMisconfigured)
-		e.Detail = fmt.Sprintf("unknown oauth_credential_exchange_method %q", sanitizeCode(string(cfg.Method)))
+		e.Detail = fmt.Sprintf("unknown oauth_credential_exchange_method %q", sanitizeCode(string(cfg.Method), nil))
 		e.Hint = "use header_and_body, body_only or header_only"
 		return nil, nil, e
 	}
@@ -211,17 +221,17 @@ func (c *Client) post(ctx context.Context, kind, endpoint string, cfg Config, fo
 	req.Header.Set("Accept", "application/json")
 	resp, body, e := c.do(req, kind, endpoint)
 	if e != nil {
-		return nil, nil, e
+		return nil, nil, r.scrub(e)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		e := base(ClassMisconfigured)
 		e.Status = resp.StatusCode
 		e.Detail = kind + "s must not redirect, so Gatehouse did not follow it"
 		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && loc.Host != "" {
-			e.Detail += " to " + sanitizeCode(loc.Host)
+			e.Detail += " to " + sanitizeCode(loc.Host, r)
 		}
 		e.Hint = "set the connection's endpoint to the URL the provider documents"
-		return nil, nil, e
+		return nil, nil, r.scrub(e)
 	}
 	return resp, body, nil
 }
@@ -249,20 +259,23 @@ func (c *Client) do(req *http.Request, kind, endpoint string) (*http.Response, [
 }
 
 // errorFromResponse turns a non-2xx answer into an *Error, with the provider's OAuth
-// error when the body has one.
-func (c *Client) errorFromResponse(ctx context.Context, kind, endpoint string, cfg Config, resp *http.Response, body []byte, secrets ...string) *Error {
-	secrets = withClientSecret(secrets, cfg)
+// error (code, description, error_uri) when the body has one, else a short excerpt of
+// a plain-text or JSON body. Every piece of the answer passes r.
+func (c *Client) errorFromResponse(ctx context.Context, kind, endpoint string, cfg Config, resp *http.Response, body []byte, r *Redactor) *Error {
 	e := &Error{kind: kind, Endpoint: cleanEndpoint(endpoint), Status: resp.StatusCode}
-	if f, ok := decodeFields(body, resp.Header.Get("Content-Type")); ok {
+	ct := resp.Header.Get("Content-Type")
+	if f, ok := decodeFields(body, ct); ok {
 		if code, _ := f["error"].(string); code != "" {
-			e.Code = sanitizeCode(code, secrets...)
+			e.Code = sanitizeCode(code, r)
 			desc, _ := f["error_description"].(string)
-			e.Description = sanitize(desc, secrets...)
+			e.Description = sanitize(desc, r)
+			uri, _ := f["error_uri"].(string)
+			e.URI = sanitizeURI(uri, r)
 		}
 	}
 	e.Class = classify(e.Code, resp.StatusCode)
 	if e.Code == "" && e.Class == ClassMisconfigured {
-		e.Detail = "without an OAuth error" + describeContentType(resp.Header.Get("Content-Type"))
+		e.Detail = "without an OAuth error" + describeContentType(ct) + bodyExcerpt(body, ct, r)
 		e.Hint = "check that the endpoint URL is the provider's " + kind
 	}
 	if e.Code == "invalid_client" || e.Code == "" && resp.StatusCode == http.StatusUnauthorized {
@@ -271,7 +284,49 @@ func (c *Client) errorFromResponse(ctx context.Context, kind, endpoint string, c
 	if e.Code == "admin_policy_enforced" {
 		e.Hint = "the identity provider's admin must allow this client ID"
 	}
-	return e
+	return r.scrub(e)
+}
+
+// maxExcerpt bounds the excerpt of a non-OAuth error body in a message.
+const maxExcerpt = 200
+
+// bodyExcerpt quotes the start of a plain-text or JSON error body (`: "…"`), which
+// often says what is wrong when a server does not speak OAuth errors; HTML pages and
+// other types are not quoted. The whole body is redacted before it is cut, so that a
+// cut cannot leave part of a secret.
+func bodyExcerpt(body []byte, contentType string, r *Redactor) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "text/plain" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return ""
+	}
+	s := sanitize(string(body), r)
+	if s == "" {
+		return ""
+	}
+	if rs := []rune(s); len(rs) > maxExcerpt {
+		s = string(rs[:maxExcerpt]) + "…"
+	}
+	// Quoting adds escapes, which could spell a secret that has them.
+	return ": " + r.Redact(strconv.Quote(s))
+}
+
+// sanitizeURI keeps an error_uri only when it is an absolute http(s) URL of RFC 6749
+// §5.2's alphabet (printable ASCII without space, '"' and '\\') and at most
+// maxDescription bytes, and redacts it.
+func sanitizeURI(s string, r *Redactor) string {
+	if len(s) > maxDescription {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http") {
+		return ""
+	}
+	return r.Redact(s)
 }
 
 // methodHint names the option to change when the server refused the client: the
@@ -280,13 +335,6 @@ func (c *Client) errorFromResponse(ctx context.Context, kind, endpoint string, c
 func (c *Client) methodHint(ctx context.Context, cfg Config) string {
 	md, _ := c.Discover(ctx, cfg.TokenURL)
 	return "if client_id and client_secret are right, " + methodAdvice(cfg, md)
-}
-
-// withClientSecret adds the client secret, plain and form-encoded, to the values an
-// error must not show.
-func withClientSecret(secrets []string, cfg Config) []string {
-	out := append([]string(nil), secrets...)
-	return append(out, cfg.ClientSecret, url.QueryEscape(cfg.ClientSecret))
 }
 
 // authenticate adds the client credentials by cfg.Method (RFC 6749 §2.3.1). In the
@@ -326,7 +374,7 @@ func (c *Client) checkEndpoint(endpoint string) error {
 		}
 		return errors.New("http:// endpoints are refused; use https (http is accepted only with --insecure-http-upstreams, for development)")
 	}
-	return fmt.Errorf("scheme %q is refused; use https", sanitizeCode(u.Scheme))
+	return fmt.Errorf("scheme %q is refused; use https", sanitizeCode(u.Scheme, nil))
 }
 
 // cleanEndpoint drops query, fragment and user information from an endpoint URL.
@@ -344,5 +392,5 @@ func endpointHost(endpoint string) string {
 	if err != nil {
 		return ""
 	}
-	return sanitizeCode(u.Host)
+	return sanitizeCode(u.Host, nil)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,6 +37,76 @@ type Metadata struct {
 	URL string `json:"-"`
 	// OpenID is true when it was an OpenID Connect discovery document.
 	OpenID bool `json:"-"`
+	// Ignored lists the endpoints the document named on another origin than the
+	// endpoint it was discovered for; Discover has blanked their fields.
+	Ignored []IgnoredEndpoint `json:"-"`
+}
+
+// IgnoredEndpoint is an endpoint of a metadata document that Gatehouse does not use.
+type IgnoredEndpoint struct {
+	// Field is the metadata field ("revocation_endpoint").
+	Field string
+	// URL is the endpoint named, without query or fragment.
+	URL string
+	// Origin is the origin (scheme://host:port) it would have had to be on: that of
+	// the configured endpoint the metadata was discovered for.
+	Origin string
+}
+
+// confine blanks every endpoint of md that is not on the origin (scheme, host and
+// port) of configured, the endpoint the metadata was discovered for, and lists it in
+// md.Ignored. Gatehouse sends the client secret and tokens to the revocation (and any
+// other) endpoint it takes from metadata; a document that names another host would
+// otherwise send them there. The issuer check does not cover this: a document with
+// the right issuer may still name any URL.
+func confine(md *Metadata, configured *url.URL) {
+	want := origin(configured)
+	for _, f := range []struct {
+		field string
+		v     *string
+	}{
+		{"token_endpoint", &md.TokenEndpoint},
+		{"revocation_endpoint", &md.RevocationEndpoint},
+		{"introspection_endpoint", &md.IntrospectionEndpoint},
+		{"authorization_endpoint", &md.AuthorizationEndpoint},
+	} {
+		if *f.v == "" {
+			continue
+		}
+		u, err := url.Parse(*f.v)
+		if err == nil && u.User == nil && u.Host != "" && origin(u) == want {
+			continue
+		}
+		shown := cleanEndpoint(*f.v)
+		if err != nil || u.Host == "" {
+			shown = sanitizeCode(*f.v, nil)
+		}
+		// The URL is the server's text and goes to the log and the check: bounded.
+		if len(shown) > maxShownEndpoint {
+			shown = strings.ToValidUTF8(shown[:maxShownEndpoint], "") + "…"
+		}
+		md.Ignored = append(md.Ignored, IgnoredEndpoint{Field: f.field, URL: shown, Origin: want})
+		*f.v = ""
+	}
+}
+
+// maxShownEndpoint bounds an ignored endpoint's URL in logs and checks.
+const maxShownEndpoint = 200
+
+// origin is scheme://host:port of u, lower-case, with the scheme's default port
+// written out so that https://a and https://a:443 are one origin.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 type discoEntry struct {
@@ -53,7 +124,11 @@ type discoEntry struct {
 //
 // A document counts only if its issuer has the same scheme and host as anyEndpoint and
 // it names a token or authorization endpoint: an HTML page served for every path is
-// not metadata.
+// not metadata. Endpoints it names on another origin (scheme, host and port) than
+// anyEndpoint are blanked and listed in Metadata.Ignored (see confine), so that no
+// caller can send a secret where the document points: metadata is fetched without
+// credentials and may be served by anyone who can answer on that host's well-known
+// paths, while the configured endpoint is what the admin chose.
 func (c *Client) Discover(ctx context.Context, anyEndpoint string) (*Metadata, error) {
 	const kind = "discovery"
 	now := c.now()
@@ -175,6 +250,13 @@ func (c *Client) fetchMetadata(ctx context.Context, metadataURL string, endpoint
 		return nil, nil
 	}
 	md.URL = metadataURL
+	confine(&md, endpoint)
+	if c.log != nil {
+		for _, ig := range md.Ignored {
+			c.log.Warn("oauth metadata names an endpoint off the configured endpoint's origin; Gatehouse ignores it, since it would receive the client secret and tokens",
+				"metadata", cleanEndpoint(metadataURL), "field", ig.Field, "endpoint", ig.URL, "origin", ig.Origin)
+		}
+	}
 	return &md, nil
 }
 

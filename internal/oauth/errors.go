@@ -39,8 +39,12 @@ type Error struct {
 	// Code is the provider's OAuth error code ("invalid_grant"), "" when it sent none.
 	Code string
 	// Description is the provider's error_description, sanitized: control characters
-	// removed, at most 300 characters, secrets Gatehouse sent replaced by [redacted].
+	// removed, at most 300 characters, secrets Gatehouse sent replaced by [redacted]
+	// in every encoding it sent them (see Redactor).
 	Description string
+	// URI is the provider's error_uri (a page about the error), sanitized like
+	// Description; "" when it sent none.
+	URI string
 	// Status is the HTTP status, 0 when there was no answer.
 	Status int
 	// Endpoint is the URL called, without query or fragment.
@@ -75,6 +79,11 @@ func (e *Error) Error() string {
 			if e.Description != "" {
 				b.WriteString(": ")
 				b.WriteString(e.Description)
+			}
+			if e.URI != "" {
+				b.WriteString(" (see ")
+				b.WriteString(e.URI)
+				b.WriteString(")")
 			}
 		} else if t := http.StatusText(e.Status); t != "" && (e.Status < 200 || e.Status > 299) {
 			fmt.Fprintf(&b, " (%s)", t)
@@ -115,11 +124,15 @@ func (e *Error) Error() string {
 
 // causeText is the text of a network error without the URL that *url.Error adds.
 func causeText(err error) string {
+	var re *redactedError
+	if errors.As(err, &re) {
+		return re.msg
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return sanitize(err.Error())
+	return sanitize(err.Error(), nil)
 }
 
 // Unwrap returns the underlying network or context error.
@@ -161,10 +174,10 @@ func classify(code string, status int) Class {
 const maxDescription = 300
 
 // sanitize makes provider text safe to show: valid UTF-8, no control or bidirectional
-// formatting characters (which could fake log lines or reorder text), secrets replaced,
-// at most maxDescription characters. Secrets are replaced after the characters are
+// formatting characters (which could fake log lines or reorder text), secrets replaced
+// by r (nil: none), at most maxDescription characters. Secrets are replaced after the characters are
 // cleaned, so that removing a character cannot join a secret back together.
-func sanitize(s string, secrets ...string) string {
+func sanitize(s string, r *Redactor) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for _, r := range s {
@@ -176,35 +189,16 @@ func sanitize(s string, secrets ...string) string {
 		}
 		b.WriteRune(r)
 	}
-	s = strings.TrimSpace(redact(b.String(), secrets...))
+	s = strings.TrimSpace(r.Redact(b.String()))
 	if utf8.RuneCountInString(s) > maxDescription {
 		s = string([]rune(s)[:maxDescription]) + "…"
 	}
 	return s
 }
 
-// redactedText replaces secrets.
-const redactedText = "[redacted]"
-
-// redact replaces every secret of at least 4 bytes in s. Should a secret still occur
-// (formed across a replacement), s is dropped whole.
-func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, redactedText)
-		}
-	}
-	for _, sec := range secrets {
-		if len(sec) >= 4 && strings.Contains(s, sec) {
-			return redactedText
-		}
-	}
-	return s
-}
-
 // sanitizeCode keeps an OAuth error code to its RFC 6749 alphabet (printable ASCII
 // without '"' and '\'), at most 64 characters.
-func sanitizeCode(s string, secrets ...string) string {
+func sanitizeCode(s string, r *Redactor) string {
 	var b strings.Builder
 	for i := 0; i < len(s) && b.Len() < 64; i++ {
 		c := s[i]
@@ -212,5 +206,5 @@ func sanitizeCode(s string, secrets ...string) string {
 			b.WriteByte(c)
 		}
 	}
-	return strings.TrimSpace(redact(b.String(), secrets...))
+	return strings.TrimSpace(r.Redact(b.String()))
 }

@@ -7,7 +7,9 @@
 // Every failure is an *Error whose Class tells the credential broker which state the
 // credential goes to (REAUTH_REQUIRED, MISCONFIGURED or DEGRADED) and whose message
 // names the endpoint, the provider's error code and its description, and never a
-// client secret or a token.
+// client secret or a token: everything a provider answers passes the call's Redactor,
+// which knows every encoding of every secret the call sent. Endpoints taken from
+// discovery metadata are used only on the origin of the configured endpoint.
 package oauth
 
 import (

@@ -19,26 +19,27 @@ const maxLifetime = 100 * 365 * 24 * time.Hour
 // the provider's OAuth error if it sent one (GitHub answers 200 with an error), else
 // "without access_token". Error messages never echo the body except the provider's
 // error code and description, and those only when the body carries no access token.
-func parseTokenResponse(body []byte, contentType string, now time.Time, secrets ...string) (*Token, *Error) {
+func parseTokenResponse(body []byte, contentType string, now time.Time, r *Redactor) (*Token, *Error) {
 	f, ok := decodeFields(body, contentType)
 	if !ok {
-		return nil, &Error{Class: ClassMisconfigured, Detail: "with a body that is not a JSON token response" + describeContentType(contentType)}
+		return nil, r.scrub(&Error{Class: ClassMisconfigured, Detail: "with a body that is not a JSON token response" + describeContentType(contentType)})
 	}
 	at, _ := f["access_token"].(string)
 	if at == "" {
 		if code, _ := f["error"].(string); code != "" {
 			// A body may name access_token twice; no value of it reaches the message.
-			secrets = append(secrets, jsonStrings(body, "access_token")...)
+			r = r.With(jsonStrings(body, "access_token")...)
 			desc, _ := f["error_description"].(string)
-			e := &Error{Code: sanitizeCode(code, secrets...), Description: sanitize(desc, secrets...)}
+			uri, _ := f["error_uri"].(string)
+			e := &Error{Code: sanitizeCode(code, r), Description: sanitize(desc, r), URI: sanitizeURI(uri, r)}
 			e.Class = classify(e.Code, 0)
-			if joined := "answered 200 " + e.Code + ": " + e.Description; redact(joined, secrets...) != joined {
-				e.Description = redactedText
-				if joined := "answered 200 " + e.Code + ": "; redact(joined, secrets...) != joined {
+			if joined := "answered 200 " + e.Code + ": " + e.Description + " (see " + e.URI; r.Leaks(joined) {
+				e.Description, e.URI = redactedText, ""
+				if r.Leaks("answered 200 " + e.Code + ": ") {
 					e.Code = redactedText
 				}
 			}
-			return nil, e
+			return nil, r.scrub(e)
 		}
 		return nil, &Error{Class: ClassMisconfigured, Detail: "without access_token"}
 	}
@@ -131,7 +132,7 @@ func describeContentType(ct string) string {
 	if err != nil || mt == "" {
 		return ""
 	}
-	return " (content type " + sanitizeCode(mt) + ")"
+	return " (content type " + sanitizeCode(mt, nil) + ")"
 }
 
 // jsonStrings returns every string value of key in the top-level JSON object of body,

@@ -31,7 +31,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 		f.Add([]byte(seed), "application/x-www-form-urlencoded")
 	}
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		tok, e := parseTokenResponse(body, contentType, time.Unix(1e9, 0))
+		tok, e := parseTokenResponse(body, contentType, time.Unix(1e9, 0), nil)
 		if (tok == nil) == (e == nil) {
 			t.Fatalf("parseTokenResponse returned token %v and error %v", tok, e)
 		}
@@ -46,7 +46,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 		// The message without any text from the body: a value that occurs there (or in
 		// the redaction marker) is in every such message, token or not.
 		bare := *e
-		bare.Code, bare.Description = "", ""
+		bare.Code, bare.Description, bare.URI = "", "", ""
 		skeleton := bare.Error() + redactedText
 		for _, at := range accessTokens(body, contentType) {
 			// Shorter values can occur in any text by chance ("200").
