@@ -167,8 +167,8 @@ func TestMemoryPendingLoginsBounds(t *testing.T) {
 			kept: []string{"x", "b1", "c1", "d1", "e1", "f1"},
 		},
 		{
-			name: "total: the oldest of all goes",
-			puts: []put{{"1", "S1", "p1"}, {"2", "S2", "p2"}, {"3", "S3", "p3"}, {"4", "S4", "p4"}, {"5", "S5", "p5"}, {"6", "S6", "p6"}, {"7", "S7", "p7"}, {"8", "S8", "p8"}, {"9", "S9", "p9"}, {"10", "S10", "p10"}},
+			name:     "total: the oldest of all goes",
+			puts:     []put{{"1", "S1", "p1"}, {"2", "S2", "p2"}, {"3", "S3", "p3"}, {"4", "S4", "p4"}, {"5", "S5", "p5"}, {"6", "S6", "p6"}, {"7", "S7", "p7"}, {"8", "S8", "p8"}, {"9", "S9", "p9"}, {"10", "S10", "p10"}},
 			gone:     []string{"1", "2"},
 			kept:     []string{"3", "4", "5", "6", "7", "8", "9", "10"},
 			wantWarn: true,
