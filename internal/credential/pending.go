@@ -38,10 +38,11 @@ func (l PendingLogin) GoString() string { return l.String() }
 // calls them, so a store can live in memory (MemoryPendingLogins) or, later, in the
 // shared database without a change to the login flow.
 //
-// An implementation must make every state single-use (Take removes what it returns),
-// never return a login past its Expires, and bound what it holds: per browser session,
-// per principal and in total, evicting the oldest past a bound (DESIGN.md §2 "OAuth
-// login (browser)").
+// An implementation keeps DESIGN.md §1's OAuth rules for state: every state is
+// single-use (Take removes what it returns, whatever the broker then decides) and
+// short-lived (never returned past its Expires); the binding to the browser session is
+// checked by the broker on what Take returns. It also bounds what it holds, per browser
+// session, per principal and in total, evicting the oldest past a bound.
 type PendingLogins interface {
 	// Put records a login under its state.
 	Put(ctx context.Context, state string, l PendingLogin) error
@@ -86,6 +87,10 @@ type MemoryPendingOptions struct {
 // for, and refusing it once the total is full would let anyone who fills it lock every
 // honest user out until the TTL runs out, while evicting makes an attacker outrun every
 // honest login continuously, across at least MaxTotal/MaxPerPrincipal principals.
+//
+// Like the browser sessions of internal/webui, pending logins are this replica's own:
+// with several replicas a login must start and finish on one (sticky sessions) until a
+// PendingLogins in the shared store replaces this one.
 type MemoryPendingLogins struct {
 	opts MemoryPendingOptions
 
