@@ -2,16 +2,20 @@ package main
 
 import (
 	"crypto/tls"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+var nextRE = regexp.MustCompile(`name="next" value="([^"]+)"`)
 
 // authzFront stands in front of the authorization server's /authorize and records every
 // authorization request a browser sends; it then hands the browser on to the real one
@@ -139,6 +143,28 @@ func TestSecurityCrossSiteLoginStart(t *testing.T) {
 			notBound(t)
 		})
 	}
+
+	t.Run("by way of sign-in", func(t *testing.T) {
+		// Not signed in yet: the sign-in form's redirect afterwards is same-origin, so
+		// the confirmation must survive the detour.
+		fresh := newFollowingBrowser(t, w, front)
+		before := front.count()
+		code, at, page := fresh.do("GET", loginURL, nil, map[string]string{"Sec-Fetch-Site": "cross-site"})
+		m := csrfRE.FindStringSubmatch(page)
+		next := nextRE.FindStringSubmatch(page)
+		if code != 200 || at.Path != "/login" || m == nil || next == nil {
+			t.Fatalf("cross-site GET without a session = %d at %s, want the sign-in form with next:\n%s", code, at, page)
+		}
+		form := url.Values{"token": {w.users["alice"]}, "csrf": {m[1] + m[2]}, "next": {html.UnescapeString(next[1])}}
+		code, at, page = fresh.do("POST", w.ts.URL+"/login", form, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+		if code != 200 || at.Path != "/connections/shared/login" || !strings.Contains(page, `action="/connections/shared/login"`) {
+			t.Fatalf("after sign-in = %d at %s, want the confirmation page:\n%s", code, at, page)
+		}
+		if n := front.count() - before; n != 0 {
+			t.Fatalf("the provider received %d authorization requests through the sign-in detour", n)
+		}
+		notBound(t)
+	})
 
 	t.Run("forged POST without the CSRF token", func(t *testing.T) {
 		before := front.count()
