@@ -53,6 +53,7 @@ type serverConfig struct {
 	UpstreamCAFile  string
 	Proxy           proxy.Config
 	LoginTTL        time.Duration
+	MaxPending      int // pending OAuth logins held at most
 	EgressListen    string
 	Egress          tunnel.Config
 	// AuditUnauthRate is the events per second per source address written one by one
@@ -83,6 +84,7 @@ var flagEnv = map[string]string{
 	"egress-idle-timeout":       "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
 	"egress-total-timeout":      "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
 	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
+	"oauth-max-pending-logins":  "GATEHOUSE_OAUTH_MAX_PENDING_LOGINS",
 
 	"audit-unauthenticated-rate": "GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE",
 }
@@ -123,6 +125,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("egress-total-timeout", time.Hour, "longest life of an egress tunnel (GATEHOUSE_EGRESS_TOTAL_TIMEOUT)")
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
 	f.Float64("audit-unauthenticated-rate", audit.DefaultUnauthenticatedRate, "audit events per second per source address written one by one for callers without a valid token (burst twice that); past it they are counted in one summary event per minute (GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE)")
+	f.Int("oauth-max-pending-logins", credential.DefaultMaxPendingLogins, "most started OAuth logins held at once; past it the oldest is dropped (GATEHOUSE_OAUTH_MAX_PENDING_LOGINS)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -240,6 +243,11 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 		problems = append(problems, fmt.Errorf("audit-unauthenticated-rate: %q must be a positive number of events per second", val("audit-unauthenticated-rate")))
 	} else {
 		cfg.AuditUnauthRate = r
+	}
+	if n, err := strconv.Atoi(val("oauth-max-pending-logins")); err != nil || n < 1 {
+		problems = append(problems, fmt.Errorf("oauth-max-pending-logins: %q must be a positive number", val("oauth-max-pending-logins")))
+	} else {
+		cfg.MaxPending = n
 	}
 	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
 		problems = append(problems, errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both"))
@@ -383,7 +391,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	// ones so the next request dials, and is decided, again.
 	ns.OnPolicyChange(px.CloseIdleConnections)
 	ns.OnPolicyChange(oc.CloseIdleConnections)
-	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL})
+	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending})
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log})
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,

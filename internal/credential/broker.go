@@ -46,6 +46,11 @@ type Options struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 	Audit    Recorder
+
+	// PendingLogins keeps started logins; nil is a MemoryPendingLogins holding at most
+	// MaxPendingLogins (zero: DefaultMaxPendingLogins).
+	PendingLogins    PendingLogins
+	MaxPendingLogins int
 }
 
 // Broker produces the credential header for calls through connections.
@@ -59,8 +64,11 @@ type Broker struct {
 	cache   map[credKey]*cached
 	flights map[credKey]*flight
 	gen     uint64
-	logins  map[string]*pendingLogin // by state
 	touched map[string]time.Time
+
+	// logins has its own lock (never b.mu): starting and finishing logins must not
+	// slow the proxy path, which takes b.mu on every call.
+	logins PendingLogins
 }
 
 type credKey struct{ conn, principal string }
@@ -98,7 +106,10 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 	if opts.LoginTTL == 0 {
 		opts.LoginTTL = 10 * time.Minute
 	}
-	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: map[string]*pendingLogin{}, touched: map[string]time.Time{}}
+	if opts.PendingLogins == nil {
+		opts.PendingLogins = NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
+	}
+	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: opts.PendingLogins, touched: map[string]time.Time{}}
 	if st != nil {
 		st.Watch(func(c catalog.Change) {
 			switch c.Kind {

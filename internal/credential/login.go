@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/url"
 	"time"
 
@@ -17,16 +18,6 @@ type Authorizer interface {
 	// CanUse reports USE_CONNECTION; CanManage reports owner, MANAGE or admin.
 	CanUse(ctx context.Context, p *catalog.Principal, c *catalog.Connection) (bool, error)
 	CanManage(ctx context.Context, p *catalog.Principal, c *catalog.Connection) (bool, error)
-}
-
-// pendingLogin is a started authorization code login, found again by its state.
-type pendingLogin struct {
-	sessionHash  [32]byte
-	connectionID string
-	connection   string
-	principalID  string
-	verifier     string
-	expires      time.Time
 }
 
 // LoginResult is the outcome of a finished login.
@@ -87,26 +78,12 @@ func (b *Broker) StartLogin(ctx context.Context, az Authorizer, p *catalog.Princ
 	}
 	state := oauth.NewState()
 	verifier, challenge := oauth.NewPKCE()
-	now := b.opts.Now()
-	b.mu.Lock()
-	for s, pl := range b.logins { // drop expired logins as we go
-		if now.After(pl.expires) {
-			delete(b.logins, s)
-		}
+	pl := PendingLogin{SessionHash: sha256.Sum256([]byte(sessionID)), ConnectionID: c.ID, Connection: c.Name,
+		PrincipalID: p.ID, Verifier: verifier, Expires: b.opts.Now().Add(b.opts.LoginTTL)}
+	if err := b.logins.Put(ctx, state, pl); err != nil {
+		return "", fmt.Errorf("record pending login to %s: %w", c.Name, err)
 	}
-	b.logins[state] = &pendingLogin{sessionHash: sha256.Sum256([]byte(sessionID)), connectionID: c.ID, connection: c.Name,
-		principalID: p.ID, verifier: verifier, expires: now.Add(b.opts.LoginTTL)}
-	b.mu.Unlock()
 	return oauth.AuthCodeURL(cfg, state, challenge, b.RedirectURI()), nil
-}
-
-// takeLogin removes and returns the pending login of a state: a state works once.
-func (b *Broker) takeLogin(state string) *pendingLogin {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	pl := b.logins[state]
-	delete(b.logins, state)
-	return pl
 }
 
 // FinishLogin handles the redirect URI: it checks the state (known, unused, unexpired,
@@ -117,21 +94,25 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	if state == "" || len(state) > 512 {
 		return nil, errBadState
 	}
-	pl := b.takeLogin(state)
+	// Take removes the state whatever follows: a state works once.
+	pl, ok, err := b.logins.Take(ctx, state)
+	if err != nil {
+		return nil, fmt.Errorf("take pending login: %w", err)
+	}
 	now := b.opts.Now()
-	if pl == nil || now.After(pl.expires) {
+	if !ok || now.After(pl.Expires) {
 		return nil, errBadState
 	}
 	sh := sha256.Sum256([]byte(sessionID))
-	if subtle.ConstantTimeCompare(sh[:], pl.sessionHash[:]) != 1 || pl.principalID != p.ID {
+	if subtle.ConstantTimeCompare(sh[:], pl.SessionHash[:]) != 1 || pl.PrincipalID != p.ID {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "this login was started in another browser session; start it again from this browser")
 	}
 	if code := q.Get("error"); code != "" {
-		return nil, &ProviderError{Code: trim(code, 100), Description: trim(q.Get("error_description"), 300), RedirectURI: b.RedirectURI(), Connection: pl.connection}
+		return nil, &ProviderError{Code: trim(code, 100), Description: trim(q.Get("error_description"), 300), RedirectURI: b.RedirectURI(), Connection: pl.Connection}
 	}
-	c, err := b.store.GetConnection(ctx, pl.connection)
-	if err != nil || c.ID != pl.connectionID {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "connection %s was changed or removed during the login; start again", pl.connection)
+	c, err := b.store.GetConnection(ctx, pl.Connection)
+	if err != nil || c.ID != pl.ConnectionID {
+		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "connection %s was changed or removed during the login; start again", pl.Connection)
 	}
 	cfg, err := b.oauthConfig(c)
 	if err != nil {
@@ -148,7 +129,7 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	if code == "" {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "the provider sent neither a code nor an error")
 	}
-	tok, err := b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.verifier)
+	tok, err := b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.Verifier)
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {

@@ -56,7 +56,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/2.0/gatehouse/connections/{name}/check", s.authed(s.checkProvider))
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
-		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "GET /login/oauth/http.html"} {
+		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html"} {
 			m.Handle(p, s.Web)
 		}
 	}

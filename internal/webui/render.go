@@ -19,6 +19,7 @@ const (
 	pageResult        = "result.html"
 	pageProviderError = "provider_error.html"
 	pageError         = "error.html"
+	pageConfirm       = "confirm.html"
 )
 
 // pages are parsed once. The templates are constants compiled into the binary, so a
@@ -27,7 +28,7 @@ const (
 var pages = func() map[string]*template.Template {
 	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError} {
+	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError, pageConfirm} {
 		m[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p))
 	}
 	return m
@@ -53,6 +54,7 @@ type view struct {
 	Code        string
 	Description string
 	RetryPath   string
+	Action      string // the confirmation page's form target
 
 	// Error pages.
 	Heading     string

@@ -168,6 +168,7 @@ func New(d Deps) *UI {
 		{"POST /login", u.signIn},
 		{"POST /logout", u.signOut},
 		{"GET /connections/{name}/login", u.startLogin},
+		{"POST /connections/{name}/login", u.confirmLogin},
 		{"GET " + CallbackPath, u.callback},
 	} {
 		u.mux.Handle(r.pattern, r.h)
@@ -264,7 +265,7 @@ func (u *UI) signInPage(w http.ResponseWriter, r *http.Request) {
 		u.serverError(w, r, err)
 		return
 	}
-	v := &view{Title: "Sign in", Notice: notice, Next: safeNext(r.URL.Query().Get("next"))}
+	v := &view{Title: "Sign in", Notice: notice, Next: u.signInNext(r, safeNext(r.URL.Query().Get("next")))}
 	u.fillSignIn(w, r, cur, v)
 	u.render(w, r, http.StatusOK, pageSignIn, v)
 }
@@ -368,7 +369,8 @@ func (u *UI) signOut(w http.ResponseWriter, r *http.Request) {
 	redirect(w, "/login", http.StatusSeeOther)
 }
 
-// startLogin sends a signed-in browser to the provider's authorization endpoint.
+// startLogin sends a signed-in browser to the provider's authorization endpoint, or,
+// when another site sent it, asks first (confirmPage).
 func (u *UI) startLogin(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	cur, notice, err := u.resolve(w, r)
@@ -377,6 +379,10 @@ func (u *UI) startLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	here := r.URL.EscapedPath()
+	confirm := u.crossSite(r) || r.URL.Query().Has(confirmParam)
+	if confirm {
+		here = withConfirm(here)
+	}
 	if cur == nil {
 		if notice != "" {
 			v := &view{Title: "Sign in", Notice: notice, Next: safeNext(here)}
@@ -387,6 +393,16 @@ func (u *UI) startLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, "/login?next="+url.QueryEscape(here), http.StatusSeeOther)
 		return
 	}
+	if confirm {
+		u.confirmPage(w, r, cur, name)
+		return
+	}
+	u.beginLogin(w, r, cur, name, http.StatusFound)
+}
+
+// beginLogin asks the broker for the provider URL and redirects the browser there
+// with code (302 for the GET, 303 after the confirmation's POST).
+func (u *UI) beginLogin(w http.ResponseWriter, r *http.Request, cur *current, name string, code int) {
 	to, err := u.d.Logins.StartLogin(r.Context(), cur.principal, cur.id(), name)
 	if err != nil {
 		var ce *catalog.Error
@@ -403,7 +419,7 @@ func (u *UI) startLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.log.Info("oauth login started", "connection", name, "principal", cur.principal.Name)
-	redirect(w, to, http.StatusFound)
+	redirect(w, to, code)
 }
 
 // callback is the redirect URI: it hands the query to the broker and shows the outcome.

@@ -1064,7 +1064,7 @@ func (e *env) assertNoSecrets(t *testing.T, secrets ...string) {
 
 func TestRoutesMount(t *testing.T) {
 	e := newEnv(t, "http://127.0.0.1:8080")
-	want := []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "GET /login/oauth/http.html"}
+	want := []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html"}
 	if diff := cmp.Diff(want, e.ui.Routes()); diff != "" {
 		t.Errorf("Routes (-want +got):\n%s", diff)
 	}
