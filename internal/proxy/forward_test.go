@@ -99,6 +99,34 @@ func TestForwardRequestHeaders(t *testing.T) {
 				"X-Gatehouse", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"},
 		},
 		{
+			// An upstream (or its framework) that honours these would route by the URL
+			// or method they name, out of the base path or to another method.
+			name: "URL and method override headers dropped, in any spelling",
+			header: http.Header{
+				"X-Original-Url":         {"/admin-spoof"},
+				"X-Rewrite-Url":          {"/admin-spoof"},
+				"X-Http-Method-Override": {"DELETE-spoof"},
+				"X-Http-Method":          {"DELETE-spoof"},
+				"X-Method-Override":      {"DELETE-spoof"},
+				"x-original-url":         {"/lower-spoof"},
+				"X_Rewrite_Url":          {"/underscore-spoof"},
+				"X_HTTP_Method_Override": {"PUT-spoof"},
+			},
+			want: http.Header{"Authorization": {credential}},
+			absent: []string{"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+				"X_Rewrite_Url", "X_HTTP_Method_Override"},
+		},
+		{
+			name: "override headers named in Connection dropped too",
+			header: http.Header{
+				"Connection":             {"X-Original-URL, x-http-method-override"},
+				"X-Original-Url":         {"/admin-spoof"},
+				"X-Http-Method-Override": {"DELETE-spoof"},
+			},
+			want:   http.Header{"Authorization": {credential}},
+			absent: []string{"Connection", "X-Original-Url", "X-Http-Method-Override"},
+		},
+		{
 			name: "hop-by-hop headers and headers listed in Connection dropped",
 			header: http.Header{
 				"Connection":        {"X-Trace-Me"},
