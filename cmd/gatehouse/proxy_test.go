@@ -558,3 +558,68 @@ func TestProxyLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestProxyResponseIsolation: upstream content reaches the caller on Gatehouse's own
+// origin, so every proxied answer carries Content-Security-Policy: sandbox (beside the
+// upstream's own policy) and X-Content-Type-Options: nosniff, on the transparent proxy
+// and on external-function alike.
+func TestProxyResponseIsolation(t *testing.T) {
+	up := newUpstream(t, func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		switch r.URL.Path {
+		case "/base/html":
+			h.Set("Content-Type", "text/html")
+			_, _ = io.WriteString(rw, "<script>fetch('/api/2.0/token/create')</script>")
+		case "/base/csp":
+			h.Set("Content-Type", "text/html")
+			h.Set("Content-Security-Policy", "default-src 'none'")
+			_, _ = io.WriteString(rw, "<p>x</p>")
+		case "/base/nosniff":
+			h.Set("Content-Type", "application/json")
+			h.Set("X-Content-Type-Options", "nosniff")
+			_, _ = io.WriteString(rw, "{}")
+		case "/base/sse":
+			h.Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(rw, "data: x\n\n")
+		default:
+			http.NotFound(rw, r)
+		}
+	})
+	w := newProxyWorld(t, up)
+	for _, tt := range []struct {
+		path    string
+		wantCSP string
+	}{
+		{"/html", "sandbox"},
+		{"/csp", "default-src 'none',sandbox"},
+		{"/nosniff", "sandbox"},
+		{"/sse", "sandbox"},
+		{"/missing", "sandbox"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			check := func(surface string, h http.Header) {
+				t.Helper()
+				if got := strings.Join(h.Values("Content-Security-Policy"), ","); got != tt.wantCSP {
+					t.Errorf("%s: Content-Security-Policy = %q, want %q", surface, got, tt.wantCSP)
+				}
+				if got := strings.Join(h.Values("X-Content-Type-Options"), ","); got != "nosniff" {
+					t.Errorf("%s: X-Content-Type-Options = %q, want nosniff", surface, got)
+				}
+			}
+			resp, _ := w.call(w.alice, "GET", tt.path, nil, "")
+			check("proxy", resp.Header)
+
+			body, _ := json.Marshal(map[string]any{"connection_name": "echo", "method": "GET", "path": tt.path})
+			req, _ := http.NewRequest("POST", w.ts.URL+"/api/2.0/external-function", strings.NewReader(string(body)))
+			req.Header.Set("Authorization", "Bearer "+w.alice)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			check("external-function", res.Header)
+		})
+	}
+}
