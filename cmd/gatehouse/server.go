@@ -53,6 +53,10 @@ type serverConfig struct {
 	LoginTTL        time.Duration
 	EgressListen    string
 	Egress          tunnel.Config
+
+	// AuditAnchorLegacy accepts an audit log written without a chain key as the
+	// unkeyed start of the keyed chain (a one-time upgrade step).
+	AuditAnchorLegacy bool
 }
 
 // flagEnv names the variable behind each flag.
@@ -78,6 +82,7 @@ var flagEnv = map[string]string{
 	"egress-idle-timeout":       "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
 	"egress-total-timeout":      "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
 	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
+	"audit-anchor-legacy-chain": "GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -115,6 +120,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("egress-idle-timeout", 5*time.Minute, "an egress tunnel with no bytes moving for this long is closed (GATEHOUSE_EGRESS_IDLE_TIMEOUT)")
 	f.Duration("egress-total-timeout", time.Hour, "longest life of an egress tunnel (GATEHOUSE_EGRESS_TOTAL_TIMEOUT)")
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
+	f.Bool("audit-anchor-legacy-chain", false, "accept an audit log whose newest event has an unkeyed hash (written before keyed chains) as the legacy start of the keyed chain; set once when upgrading (GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -184,6 +190,11 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	} else {
 		cfg.InsecureHTTP = b
 		cfg.Proxy.AllowHTTP = b
+	}
+	if b, err := strconv.ParseBool(val("audit-anchor-legacy-chain")); err != nil {
+		problems = append(problems, fmt.Errorf("audit-anchor-legacy-chain: %q must be true or false", val("audit-anchor-legacy-chain")))
+	} else {
+		cfg.AuditAnchorLegacy = b
 	}
 	cfg.UpstreamCAFile = val("upstream-ca-file")
 	if cfg.UpstreamCAFile != "" {
@@ -267,11 +278,16 @@ func newLogger(cfg *serverConfig, e *env) *slog.Logger {
 }
 
 // openKeyring loads the master key and, with it, the keyring of data keys kept in the
-// store; on a new store it creates the keyring.
-func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, log *slog.Logger) (*seal.Keyring, error) {
+// store (on a new store it creates the keyring), and derives the audit chain's key.
+func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, log *slog.Logger) (kr *seal.Keyring, chainKey []byte, err error) {
 	master, source, generated, err := seal.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile, cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
+		return nil, nil, fmt.Errorf("master key: %w", err)
+	}
+	// The audit chain's key comes from the master key, which lives outside the store,
+	// so that someone who can write the store cannot rehash the chain.
+	if chainKey, err = audit.ChainKey(master); err != nil {
+		return nil, nil, err
 	}
 	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
 		// Loud on purpose: a key kept beside the data it protects protects little.
@@ -284,25 +300,24 @@ func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, l
 	if catalog.IsNotFound(err) {
 		kr, err := seal.NewKeyring()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		blob, err := kr.Export(master)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := st.SetMeta(ctx, metaKey, blob); err != nil {
-			return nil, fmt.Errorf("store keyring: %w", err)
+			return nil, nil, fmt.Errorf("store keyring: %w", err)
 		}
-		return kr, nil
+		return kr, chainKey, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read keyring: %w", err)
+		return nil, nil, fmt.Errorf("read keyring: %w", err)
 	}
-	kr, err := seal.ImportKeyring(master, blob)
-	if err != nil {
-		return nil, fmt.Errorf("open keyring with the master key from %s: %w", source, err)
+	if kr, err = seal.ImportKeyring(master, blob); err != nil {
+		return nil, nil, fmt.Errorf("open keyring with the master key from %s: %w", source, err)
 	}
-	return kr, nil
+	return kr, chainKey, nil
 }
 
 // serve runs the server until ctx ends, then drains in-flight requests.
@@ -316,7 +331,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	kr, err := openKeyring(ctx, cfg, st, log)
+	kr, chainKey, err := openKeyring(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -336,7 +351,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
 	}
 	auth := identity.NewAuthenticator(st, time.Now, log)
-	rec, err := audit.New(st, log, audit.Options{})
+	rec, err := audit.New(st, log, audit.Options{ChainKey: chainKey, AnchorLegacy: cfg.AuditAnchorLegacy})
 	if err != nil {
 		return fmt.Errorf("start audit recorder: %w", err)
 	}
@@ -376,6 +391,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Broker:          broker,
 		Proxy:           px,
 		Audit:           rec,
+		AuditChainKey:   chainKey,
 		OAuth:           oc,
 		Web:             web,
 		NormalizePolicy: egress.NormalizePolicy,

@@ -51,6 +51,12 @@ type Options struct {
 	// from the master key). Without it events are hashed with HashOf, which anyone
 	// who can write the store can recompute: servers always set it.
 	ChainKey []byte
+	// AnchorLegacy lets a keyed recorder take a log whose newest event is unkeyed (one
+	// written before chains were keyed) as a legacy prefix: it writes the keyed
+	// ActionAuditChainKeyed event that anchors it. Without it New refuses such a log,
+	// because a log rewritten by someone without the key looks the same: accepting
+	// legacy events is an operator's decision, taken once when upgrading.
+	AnchorLegacy bool
 }
 
 // Stats are counters of a Recorder since it was created.
@@ -156,11 +162,16 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 	return r, nil
 }
 
+// ErrUnkeyedLog is what New returns, wrapped, for a keyed recorder whose log's newest
+// event has an unkeyed hash while Options.AnchorLegacy is off.
+var ErrUnkeyedLog = errors.New("the newest audit event has an unkeyed hash")
+
 // continueKeyed returns the head a keyed recorder continues from. A legacy (unkeyed)
-// newest event is followed at once, before anything else is recorded, by an
-// ActionAuditChainKeyed event keyed and chained to it, which anchors the legacy prefix
-// (see Verifier). A newest event that matches neither hash is logged: the chain is
-// already broken there, and verification will say so; recording goes on.
+// newest event is refused unless opts.AnchorLegacy; with it, it is followed at once,
+// before anything else is recorded, by an ActionAuditChainKeyed event keyed and chained
+// to it, which anchors the legacy prefix (see Verifier). A newest event that matches
+// neither hash is logged: the chain is already broken there, and verification will say
+// so; recording goes on.
 func continueKeyed(ctx context.Context, store catalog.AuditStore, log *slog.Logger, opts Options, last *catalog.AuditEvent) (string, error) {
 	l := LinkOf(last)
 	switch {
@@ -170,6 +181,9 @@ func continueKeyed(ctx context.Context, store catalog.AuditStore, log *slog.Logg
 		log.Error("audit: the newest audit event's hash matches neither this server's chain key nor the unkeyed chain: the log was changed, or written under another master key; run gatehouse audit verify",
 			"event_id", last.EventID, "hash", last.Hash)
 		return last.Hash, nil
+	case !opts.AnchorLegacy:
+		return "", fmt.Errorf("audit recorder: %w (event_id %s): the log was written by a version of Gatehouse without keyed chains, or rewritten by someone without the master key; "+
+			"once you have checked it (gatehouse audit verify of the older version), start the server once with --audit-anchor-legacy-chain to keep its events as the unkeyed start of the log", ErrUnkeyedLog, last.EventID)
 	}
 	e := prepare(&catalog.AuditEvent{
 		EventID:    catalog.NewID(),
@@ -183,7 +197,7 @@ func continueKeyed(ctx context.Context, store catalog.AuditStore, log *slog.Logg
 	if err := store.AppendAudit(ctx, []*catalog.AuditEvent{e}); err != nil {
 		return "", fmt.Errorf("audit recorder: start the keyed chain: %w", err)
 	}
-	log.Info("audit: the hash chain is keyed from now on; the events before are unkeyed (legacy)", "legacy_head", last.Hash, "head_hash", e.Hash)
+	log.Warn("audit: the unkeyed events of the log are kept as its legacy start; the hash chain is keyed from now on", "legacy_head", last.Hash, "head_hash", e.Hash)
 	return e.Hash, nil
 }
 

@@ -13,13 +13,16 @@ import (
 // A server with a chain key (ChainKey, from the master key) hashes every event with
 // KeyedHashOf. Logs written before chains were keyed hold events hashed with HashOf
 // (legacy events). The rule for them: legacy events are accepted only as a prefix of
-// the log, before its first keyed event, and only when a keyed event follows them. A
-// Recorder with a key that finds a legacy event at the head of the log writes an
-// ActionAuditChainKeyed event first, keyed and chained to that legacy head, so an
-// upgraded log always has one. That keyed event fixes the legacy prefix: changing a
-// legacy event means rehashing every later one, the keyed event's prev_hash included,
-// which cannot be done without the key. And a log rewritten from the start with unkeyed
-// hashes has no keyed event at all, which fails.
+// the log, and only when the first keyed event after them is an ActionAuditChainKeyed
+// anchor chained to the last of them. A keyed Recorder writes that anchor only when an
+// operator lets it (Options.AnchorLegacy, the server's --audit-anchor-legacy-chain),
+// and otherwise refuses to start on a log whose newest event is unkeyed. The anchor
+// fixes the legacy prefix: changing a legacy event means rehashing every later one, the
+// anchor's prev_hash included, which cannot be done without the key. A log rewritten
+// with unkeyed hashes from some event on fails: after a keyed event, an unkeyed hash is
+// a break; a log of unkeyed hashes only has no anchor; and a server refuses to continue
+// either. What no chain can tell is a whole log rewritten unkeyed and then anchored by
+// an operator who accepted it: a head saved elsewhere (Verifier's savedHead) does.
 
 // ActionAuditChainKeyed is the action of the event that a Recorder with a chain key
 // writes when the log's newest event is a legacy (unkeyed) one: from it on the chain is
@@ -77,6 +80,9 @@ func (v *Verifier) add(e Link) *ChainError {
 	keyed := v.n - v.legacy // keyed events seen so far
 	switch {
 	case hmac256Equal(KeyedHashOf(v.key, e.PrevHash, e.Canonical), e.Hash):
+		if keyed == 0 && v.legacy > 0 && (e.ActionName != ActionAuditChainKeyed || e.Params["legacy_head"] != e.PrevHash) {
+			return broken(fmt.Sprintf("the first keyed event after %d unkeyed (legacy) ones is not the %s anchor that accepts them", v.legacy, ActionAuditChainKeyed))
+		}
 	case HashOf(e.PrevHash, e.Canonical) == e.Hash:
 		if keyed > 0 {
 			return broken("the event has an unkeyed hash after the keyed chain began (it was rewritten by someone without the chain key)")
@@ -121,7 +127,7 @@ func (v *Verifier) Finish() (Report, error) {
 		return r, v.broken
 	}
 	if v.legacy > 0 && r.Keyed == 0 {
-		return r, &ChainError{Index: v.n, Reason: fmt.Sprintf("the log holds only unkeyed (legacy) hashes; a server with the chain key follows them with a keyed %s event, so the log was rewritten without the key or its keyed events were cut off", ActionAuditChainKeyed)}
+		return r, &ChainError{Index: v.n, Reason: fmt.Sprintf("the log holds only unkeyed (legacy) hashes and no keyed %s anchor after them: it was rewritten without the chain key, or its keyed events were cut off", ActionAuditChainKeyed)}
 	}
 	if v.savedHead != "" && !v.headFound {
 		return r, &ChainError{Index: v.n, Reason: fmt.Sprintf("the log does not contain the saved head %s: events were cut off the end since it was saved (or it is the head of another log)", v.savedHead)}

@@ -44,12 +44,16 @@ func TestChainKey(t *testing.T) {
 }
 
 // keyedChain builds a valid chain of n links whose first legacy ones are unkeyed and
-// the others keyed with key.
+// the others keyed with key, the first of which is the anchor of the legacy ones.
 func keyedChain(n, legacy int, key []byte) []audit.Link {
 	l := chain(n)
 	prev := audit.Genesis
 	for i := range l {
 		l[i].PrevHash = prev
+		if i == legacy && legacy > 0 {
+			l[i].ActionName = audit.ActionAuditChainKeyed
+			l[i].Params = map[string]string{"legacy_head": prev, "chain": "hmac-sha256"}
+		}
 		if i < legacy {
 			l[i].Hash = audit.HashOf(prev, l[i].Canonical)
 		} else {
@@ -116,6 +120,16 @@ func TestVerifierKeyed(t *testing.T) {
 			l = rehash(l[:3], 0, nil)
 			return append(l, keyedChain(6, 3, testKey)[3:]...)
 		}, wantIndex: 3, wantWhy: "prev_hash does not match"},
+		{name: "legacy then keyed without the anchor", log: func() []audit.Link {
+			l := keyedChain(6, 3, testKey)
+			l[3].ActionName = catalog.ActionUseConnection
+			return rehash(l, 3, testKey)
+		}, wantIndex: 3, wantWhy: "not the auditChainKeyed anchor"},
+		{name: "anchor names another legacy head", log: func() []audit.Link {
+			l := keyedChain(6, 3, testKey)
+			l[3].Params = map[string]string{"legacy_head": audit.Genesis}
+			return rehash(l, 3, testKey)
+		}, wantIndex: 3, wantWhy: "not the auditChainKeyed anchor"},
 		{name: "keyed events cut, legacy left", log: func() []audit.Link { return keyedChain(6, 3, testKey)[:3] }, wantIndex: 3, wantWhy: "only unkeyed"},
 		{name: "unkeyed event appended", log: func() []audit.Link {
 			l := keyedChain(4, 0, testKey)
@@ -210,7 +224,15 @@ func TestRecorderKeysLegacyLog(t *testing.T) {
 		}
 	}
 	record(audit.Options{}, 0, 3)
-	record(audit.Options{ChainKey: testKey}, 10, 2)
+	// Without the operator's word a keyed recorder refuses the unkeyed log: a log
+	// rewritten without the key would look just the same.
+	if _, err := audit.New(db, nil, audit.Options{ChainKey: testKey}); !errors.Is(err, audit.ErrUnkeyedLog) || !strings.Contains(err.Error(), "--audit-anchor-legacy-chain") {
+		t.Fatalf("keyed New on an unkeyed log = %v, want ErrUnkeyedLog naming --audit-anchor-legacy-chain", err)
+	}
+	if n := len(listAll(t, db)); n != 3 {
+		t.Fatalf("the refusal wrote: %d events, want 3", n)
+	}
+	record(audit.Options{ChainKey: testKey, AnchorLegacy: true}, 10, 2)
 	record(audit.Options{ChainKey: testKey}, 20, 2)
 
 	all := listAll(t, db)
