@@ -218,6 +218,8 @@ func TestProxyRules(t *testing.T) {
 		{"X-HTTP-Method-Override", map[string]string{"X-HTTP-Method-Override": "DELETE"}, []string{"X-Http-Method-Override"}},
 		{"X-HTTP-Method", map[string]string{"X-HTTP-Method": "DELETE"}, []string{"X-Http-Method"}},
 		{"X-Method-Override", map[string]string{"X-Method-Override": "DELETE"}, []string{"X-Method-Override"}},
+		{"X-Original-URI (nginx)", map[string]string{"X-Original-URI": "/admin"}, []string{"X-Original-Uri"}},
+		{"X-Original-Method (nginx)", map[string]string{"X-Original-Method": "DELETE"}, []string{"X-Original-Method"}},
 		{"underscore spelling", map[string]string{"X_Original_URL": "/admin", "X_HTTP_Method_Override": "DELETE"},
 			[]string{"X_original_url", "X_Original_URL", "X_http_method_override", "X_HTTP_Method_Override"}},
 		{"named in Connection", map[string]string{"Connection": "X-Original-URL, X-HTTP-Method-Override", "X-Original-URL": "/admin", "X-HTTP-Method-Override": "DELETE"},

@@ -111,10 +111,12 @@ func TestForwardRequestHeaders(t *testing.T) {
 				"x-original-url":         {"/lower-spoof"},
 				"X_Rewrite_Url":          {"/underscore-spoof"},
 				"X_HTTP_Method_Override": {"PUT-spoof"},
+				"X-Original-Uri":         {"/admin-spoof"},
+				"X-Original-Method":      {"DELETE-spoof"},
 			},
 			want: http.Header{"Authorization": {credential}},
 			absent: []string{"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-				"X_Rewrite_Url", "X_HTTP_Method_Override"},
+				"X_Rewrite_Url", "X_HTTP_Method_Override", "X-Original-Uri", "X-Original-Method"},
 		},
 		{
 			name: "override headers named in Connection dropped too",

@@ -23,9 +23,9 @@ func hasNamePrefix(n, p string) bool {
 //     Gatehouse, which holds the shared identity, not the caller's network address).
 //   - Host and Content-Length: set from the target and the body, never from the caller.
 //   - X-Original-Url, X-Rewrite-Url, X-Http-Method-Override, X-Http-Method,
-//     X-Method-Override: frameworks and front ends (IIS, Symfony, Express, Rails, Google
-//     APIs) that honour them route by the URL or method they name instead of the request
-//     line's. The base path and the method are access decisions of the connection, taken
+//     X-Method-Override, and nginx's X-Original-Uri and X-Original-Method: frameworks and
+//     front ends (IIS, Symfony, Express, Rails, Google APIs, auth_request setups) that
+//     honour them route by the URL or method they name instead of the request line's. The base path and the method are access decisions of the connection, taken
 //     on the request line Gatehouse sends; an override header would let a grantee
 //     leave the base path or turn a GET into a DELETE behind that decision.
 //   - hop-by-hop headers.
@@ -33,7 +33,8 @@ func dropRequestHeader(n string) bool {
 	switch n {
 	case "Authorization", "Cookie", "Proxy-Authorization", "Forwarded", "X-Real-Ip",
 		"Host", "Content-Length",
-		"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override":
+		"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"X-Original-Uri", "X-Original-Method":
 		return true
 	}
 	return hop.ByHop(n) || hasNamePrefix(n, "X-Gatehouse") || hasNamePrefix(n, "X-Forwarded")
