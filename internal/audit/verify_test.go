@@ -301,3 +301,70 @@ func TestRecorderKeyedLogsForeignHead(t *testing.T) {
 		t.Errorf("log holds %d events, want 2 (no anchor after a foreign head)", n)
 	}
 }
+
+// FuzzVerifierDetectsEdits: whatever one field of one event is changed to, and however
+// the hashes after it are recomputed without the chain key (not at all, unkeyed, or
+// under another key), and wherever the log is cut, the keyed verification with the
+// saved head of the original log fails; the original log passes.
+func FuzzVerifierDetectsEdits(f *testing.F) {
+	f.Add(uint8(2), uint8(0), "mallory", uint8(0), uint8(6), uint8(0))
+	f.Add(uint8(0), uint8(1), "DENY", uint8(1), uint8(6), uint8(2))
+	f.Add(uint8(4), uint8(2), "", uint8(2), uint8(6), uint8(0))
+	f.Add(uint8(1), uint8(3), "/admin", uint8(1), uint8(6), uint8(2))
+	f.Add(uint8(0), uint8(0), "", uint8(0), uint8(3), uint8(0))
+	f.Fuzz(func(t *testing.T, idx, field uint8, value string, mode, keep, legacy uint8) {
+		const n = 6
+		legacyN := int(legacy % 3)
+		orig := keyedChain(n, legacyN, testKey)
+		saved := orig[n-1].Hash
+		if _, err := verifyAll(orig, saved); err != nil {
+			t.Fatalf("the original log fails: %v", err)
+		}
+		l := keyedChain(n, legacyN, testKey)
+		i := int(idx) % n
+		changed := false
+		set := func(p *string) {
+			if *p != value {
+				*p, changed = value, true
+			}
+		}
+		switch field % 4 {
+		case 0:
+			set(&l[i].Principal)
+		case 1:
+			set(&l[i].Decision)
+		case 2:
+			set(&l[i].Connection)
+		case 3:
+			p := map[string]string{}
+			for k, v := range l[i].Params {
+				p[k] = v
+			}
+			old, had := p["path"]
+			p["path"] = value
+			changed = !had || old != value
+			l[i].Params = p
+		}
+		switch mode % 3 {
+		case 1:
+			l = rehash(l, i, nil)
+		case 2:
+			l = rehash(l, i, otherKey)
+		}
+		if k := int(keep) % (n + 1); k < n {
+			l, changed = l[:k], true
+		}
+		if !changed {
+			return
+		}
+		if r, err := verifyAll(l, saved); err == nil {
+			t.Fatalf("an edited log verifies: event %d field %d = %q, mode %d, kept %d: %+v", i, field%4, value, mode%3, len(l), r)
+		}
+	})
+}
+
+func verifyAll(l []audit.Link, saved string) (audit.Report, error) {
+	v := audit.NewVerifier(testKey, saved)
+	_ = v.Add(l)
+	return v.Finish()
+}
