@@ -368,3 +368,19 @@ func verifyAll(l []audit.Link, saved string) (audit.Report, error) {
 	_ = v.Add(l)
 	return v.Finish()
 }
+
+// BenchmarkChainHash compares the unkeyed and the keyed hash of one event: the cost the
+// key adds to the background writer, per event.
+func BenchmarkChainHash(b *testing.B) {
+	c := sampleCanonical()
+	b.Run("unkeyed", func(b *testing.B) {
+		for b.Loop() {
+			audit.HashOf(audit.Genesis, c)
+		}
+	})
+	b.Run("keyed", func(b *testing.B) {
+		for b.Loop() {
+			audit.KeyedHashOf(testKey, audit.Genesis, c)
+		}
+	})
+}
