@@ -31,8 +31,8 @@ const ActionAuditChainKeyed = "auditChainKeyed"
 
 // Verifier checks a log page by page, oldest event first: each event's prev_hash is the
 // hash of the event before it (Genesis for the first), each hash is the keyed hash of
-// its event, and legacy (unkeyed) events appear only as a prefix before the first keyed
-// event, which must exist. Feed it with Add and end with Finish.
+// its event, and legacy (unkeyed) events appear only as a prefix followed by the
+// ActionAuditChainKeyed anchor. Feed it with Add and end with Finish.
 type Verifier struct {
 	key       []byte
 	savedHead string
@@ -43,7 +43,9 @@ type Verifier struct {
 	broken    *ChainError
 }
 
-// NewVerifier returns a Verifier for a log keyed with key. savedHead, when not "", is
+// NewVerifier returns a Verifier for a log keyed with key; with an empty key no event
+// counts as keyed (an HMAC under an empty key is no secret), so no log with events
+// verifies. savedHead, when not "", is
 // a head saved earlier: Finish fails unless the log contains the event with that hash,
 // which proves that nothing was cut off the end since it was saved.
 func NewVerifier(key []byte, savedHead string) *Verifier {
@@ -79,7 +81,7 @@ func (v *Verifier) add(e Link) *ChainError {
 	}
 	keyed := v.n - v.legacy // keyed events seen so far
 	switch {
-	case hmac256Equal(KeyedHashOf(v.key, e.PrevHash, e.Canonical), e.Hash):
+	case len(v.key) > 0 && hmac256Equal(KeyedHashOf(v.key, e.PrevHash, e.Canonical), e.Hash):
 		if keyed == 0 && v.legacy > 0 && (e.ActionName != ActionAuditChainKeyed || e.Params["legacy_head"] != e.PrevHash) {
 			return broken(fmt.Sprintf("the first keyed event after %d unkeyed (legacy) ones is not the %s anchor that accepts them", v.legacy, ActionAuditChainKeyed))
 		}

@@ -255,6 +255,9 @@ func TestRecorderKeysLegacyLog(t *testing.T) {
 	if _, err := audit.VerifyStore(ctx, db, otherKey, ""); err == nil || !strings.Contains(err.Error(), "another key") {
 		t.Errorf("VerifyStore with another key = %v, want a break naming another key", err)
 	}
+	if _, err := audit.VerifyStore(ctx, db, nil, ""); err == nil {
+		t.Errorf("VerifyStore without a key passes")
+	}
 
 	// Rewriting a keyed event and every later hash without the key fails, whether
 	// rehashed unkeyed or with another key.
