@@ -122,8 +122,8 @@ write the store but does not hold the master key cannot rehash the chain after a
 change. The check runs on the server, the only place that holds the key.
 
 Events written before the chain was keyed (legacy, unkeyed hashes) are accepted only as
-the start of the log, followed by the keyed auditChainKeyed event that the first keyed
-server wrote; their number is shown.
+the start of the log, followed by the keyed auditChainKeyed event that a server started
+once with --audit-anchor-legacy-chain wrote after them; their number is shown.
 
 The command prints the head hash (the newest event's). Save it somewhere the server
 cannot write; later, "gatehouse audit verify --head HASH" fails unless the log still
