@@ -127,6 +127,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "mint token for others", method: "POST", path: "/api/2.0/token-management/on-behalf-of/tokens",
 			body: func() any { return map[string]any{"user_name": "ursula"} }, want: "200 403 403 403 403 403 " + unauth},
 		{name: "list all tokens", method: "GET", path: "/api/2.0/token-management/tokens", want: "200 403 403 403 403 403 " + unauth},
+		{name: "verify audit chain", method: "GET", path: "/api/2.0/gatehouse/audit/verify", want: "200 403 403 403 403 403 " + unauth},
 		{name: "list users", method: "GET", path: "/api/2.0/preview/scim/v2/Users", want: "200 403 403 403 403 403 " + unauth},
 		{name: "create user", method: "POST", path: "/api/2.0/preview/scim/v2/Users",
 			body: func() any { return map[string]any{"userName": unique() + "@example.com"} }, want: "201 403 403 403 403 403 " + unauth},

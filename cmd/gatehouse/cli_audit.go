@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
@@ -111,84 +110,78 @@ At most --limit events are shown (0 for all of them).`,
 }
 
 func (c *clientCLI) auditVerify() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify",
-		Short: "Check the audit log's hash chain from its first event to its last",
-		Long: `Check the audit log's hash chain: read every event, oldest first, and check that each
-one's hash matches its contents and that each one's prev_hash is the hash of the event
-before it, starting from the genesis hash (64 zeros). A changed event breaks its own
-hash; a removed, inserted or reordered one breaks the next event's prev_hash. The first
-broken event is reported and the command fails.
+	var head string
+	cmd := &cobra.Command{
+		Use:   "verify [--head HASH]",
+		Short: "Have the server check the audit log's keyed hash chain, and that it still holds a saved head",
+		Long: `Have the server check the audit log's hash chain from its first event to its last. Each
+event carries the hash of the one before it, and its own hash is an HMAC-SHA256 under a
+key derived from the server's master key: a changed event breaks its own hash, a
+removed, inserted or reordered one the next event's prev_hash, and someone who can
+write the store but does not hold the master key cannot rehash the chain after a
+change. The check runs on the server, the only place that holds the key.
 
-The chain shows that the log is consistent with itself. Someone able to rewrite the
-store could recompute every hash after a change, so keep the last hash that verify
-prints somewhere else, and check later that the log still passes through it.`,
-		Example: "  gatehouse audit verify\n  gatehouse audit verify -o json",
+Events written before the chain was keyed (legacy, unkeyed hashes) are accepted only as
+the start of the log, followed by the keyed auditChainKeyed event that a server started
+once with --audit-anchor-legacy-chain wrote after them; their number is shown.
+
+The command prints the head hash (the newest event's). Save it somewhere the server
+cannot write; later, "gatehouse audit verify --head HASH" fails unless the log still
+contains that event and is intact up to the current head, which proves that nothing was
+cut off the end in between. The first problem is reported and the command fails.`,
+		Example: "  gatehouse audit verify\n  gatehouse audit verify --head 3f1c...e9a0\n  gatehouse audit verify -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			head = strings.ToLower(strings.TrimSpace(head))
 			api, err := c.api()
 			if err != nil {
 				return err
 			}
-			// Page by page, so that a long log need not fit in memory: verifying each
-			// page from the last hash of the one before is verifying the whole log.
-			n, prev := 0, audit.Genesis
-			err = api.EachAuditPage(cmd.Context(), httpapi.AuditQuery{MaxResults: 1000}, func(page []httpapi.AuditEventInfo) error {
-				links := make([]audit.Link, len(page))
-				for i, e := range page {
-					links[i] = cliAuditLink(e)
-				}
-				ok, err := audit.VerifyFrom(prev, links)
-				if err != nil {
-					var ce *audit.ChainError
-					if errors.As(err, &ce) {
-						e := page[ce.Index]
-						ce.Index += n
-						return fmt.Errorf("%w; the event: %s %s by %s, request id %s", ce, cliAuditTimeString(e.EventTime), e.ActionName, e.Principal, e.RequestID)
-					}
-					return err
-				}
-				n += ok
-				if len(links) > 0 {
-					prev = links[len(links)-1].Hash
-				}
-				return nil
-			})
+			res, err := api.VerifyAudit(cmd.Context(), head)
 			if err != nil {
 				return err
 			}
-			result := struct {
-				Intact   bool   `json:"intact"`
-				Events   int    `json:"events"`
-				LastHash string `json:"last_hash"`
-			}{true, n, prev}
-			return c.show(result, func() error {
-				_, err := fmt.Fprintf(c.e.stdout, "audit chain intact: %d events\nlast hash: %s\n", n, prev)
+			if !res.Intact {
+				if c.output == "json" {
+					if err := c.printJSON(res); err != nil {
+						return err
+					}
+				}
+				return cliChainBroken(res)
+			}
+			return c.show(res, func() error {
+				legacy := ""
+				if res.LegacyEvents > 0 {
+					legacy = fmt.Sprintf(", of which %d legacy (unkeyed, written before the chain was keyed)", res.LegacyEvents)
+				}
+				if _, err := fmt.Fprintf(c.e.stdout, "audit chain intact: %d events%s\n", res.Events, legacy); err != nil {
+					return err
+				}
+				if res.SavedHead != "" {
+					if _, err := fmt.Fprintf(c.e.stdout, "saved head %s is in the log: nothing was cut off since\n", res.SavedHead); err != nil {
+						return err
+					}
+				}
+				_, err := fmt.Fprintf(c.e.stdout, "head hash: %s\n", res.HeadHash)
 				return err
 			})
 		},
 	}
+	cmd.Flags().StringVar(&head, "head", "", "a head hash printed by an earlier verify: fail unless the log still contains it")
+	return cmd
 }
 
-// cliAuditLink is the chain's view of an event as the API shows it.
-func cliAuditLink(e httpapi.AuditEventInfo) audit.Link {
-	return audit.Link{
-		Canonical: audit.Canonical{
-			EventID:    e.EventID,
-			EventTime:  e.EventTime,
-			ActionName: e.ActionName,
-			Principal:  e.Principal,
-			SourceIP:   e.SourceIP,
-			RequestID:  e.RequestID,
-			Connection: e.Connection,
-			Params:     e.RequestParams,
-			StatusCode: e.Response.StatusCode,
-			ErrorCode:  e.Response.ErrorCode,
-			Decision:   e.Decision,
-		},
-		PrevHash: e.PrevHash,
-		Hash:     e.Hash,
+// cliChainBroken is the error of a verify that found the chain broken.
+func cliChainBroken(res *httpapi.VerifyAuditResponse) error {
+	b := res.Broken
+	if b == nil {
+		return errors.New("audit chain not intact")
 	}
+	where := fmt.Sprintf("after %d events", b.Index)
+	if b.EventID != "" {
+		where = fmt.Sprintf("at event #%d (event_id %s)", b.Index, b.EventID)
+	}
+	return fmt.Errorf("audit chain broken %s: %s; %d events verified intact before it, up to %s", where, b.Reason, res.Events, res.HeadHash)
 }
 
 // cliAuditTime parses a --since or --until value; "" is no bound.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +92,27 @@ func auditLog(n int) []httpapi.AuditEventInfo {
 		events[i] = e
 	}
 	return events
+}
+
+// cliAuditLink is the chain's view of an event as the API shows it.
+func cliAuditLink(e httpapi.AuditEventInfo) audit.Link {
+	return audit.Link{
+		Canonical: audit.Canonical{
+			EventID:    e.EventID,
+			EventTime:  e.EventTime,
+			ActionName: e.ActionName,
+			Principal:  e.Principal,
+			SourceIP:   e.SourceIP,
+			RequestID:  e.RequestID,
+			Connection: e.Connection,
+			Params:     e.RequestParams,
+			StatusCode: e.Response.StatusCode,
+			ErrorCode:  e.Response.ErrorCode,
+			Decision:   e.Decision,
+		},
+		PrevHash: e.PrevHash,
+		Hash:     e.Hash,
+	}
 }
 
 func auditEnv(f *auditFakeAPI) map[string]string {
@@ -210,44 +232,59 @@ func TestCLIAuditTimes(t *testing.T) {
 	}
 }
 
+// TestCLIAuditVerify: verify asks the server (which holds the chain key), passes --head
+// on, prints the head to save, and fails on any answer that is not intact.
 func TestCLIAuditVerify(t *testing.T) {
 	t.Parallel()
+	head := strings.Repeat("ab", 32)
+	saved := strings.Repeat("cd", 32)
 	tests := []struct {
 		name    string
-		edit    func(events []httpapi.AuditEventInfo) []httpapi.AuditEventInfo
-		wantOut string
+		args    []string
+		answer  httpapi.VerifyAuditResponse
+		wantOut []string
 		wantErr []string
 	}{
-		{"intact", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return e }, "audit chain intact: 7 events", nil},
-		{"empty log", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return nil }, "audit chain intact: 0 events", nil},
-		{"changed on a later page", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
-			e[4].Decision = "DENY"
-			return e
-		}, "", []string{"#4", "ev-04", "changed"}},
-		{"params changed", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
-			e[5].RequestParams = map[string]string{"method": "DELETE", "path": "/repos"}
-			return e
-		}, "", []string{"#5", "ev-05"}},
-		{"removed at a page boundary", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo {
-			return append(e[:3], e[4:]...)
-		}, "", []string{"#3", "ev-04", "removed"}},
-		{"first removed", func(e []httpapi.AuditEventInfo) []httpapi.AuditEventInfo { return e[1:] }, "", []string{"#0", "ev-01", "genesis"}},
+		{"intact", nil, httpapi.VerifyAuditResponse{Intact: true, Events: 7, KeyedEvents: 7, HeadHash: head},
+			[]string{"audit chain intact: 7 events\n", "head hash: " + head}, nil},
+		{"with legacy prefix", nil, httpapi.VerifyAuditResponse{Intact: true, Events: 9, KeyedEvents: 6, LegacyEvents: 3, HeadHash: head},
+			[]string{"9 events, of which 3 legacy", head}, nil},
+		{"saved head found", []string{"--head", strings.ToUpper(saved)}, httpapi.VerifyAuditResponse{Intact: true, Events: 9, KeyedEvents: 9, HeadHash: head, SavedHead: saved, SavedHeadFound: true},
+			[]string{"saved head " + saved + " is in the log", head}, nil},
+		{"broken event", nil, httpapi.VerifyAuditResponse{Events: 4, KeyedEvents: 4, HeadHash: head,
+			Broken: &httpapi.AuditChainBreak{Index: 4, EventID: "ev-04", Reason: "hash does not match"}},
+			nil, []string{"#4", "ev-04", "hash does not match", "4 events verified intact", head}},
+		{"saved head missing", []string{"--head", saved}, httpapi.VerifyAuditResponse{Events: 5, KeyedEvents: 5, HeadHash: head, SavedHead: saved,
+			Broken: &httpapi.AuditChainBreak{Index: 5, Reason: "the log does not contain the saved head"}},
+			nil, []string{"after 5 events", "does not contain the saved head"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			events := tt.edit(auditLog(7))
-			f := newAuditFakeAPI(t, events, 3)
-			stdout, _, err := cliRun(t, auditEnv(f), "", "audit", "verify")
+			var gotHead atomic.Value
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet || r.URL.Path != "/api/2.0/gatehouse/audit/verify" || r.Header.Get("Authorization") != "Bearer "+cliTestToken {
+					http.Error(w, `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no"}`, http.StatusNotFound)
+					return
+				}
+				gotHead.Store(r.URL.Query().Get("head"))
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(tt.answer)
+			}))
+			defer srv.Close()
+			env := map[string]string{"GATEHOUSE_HOST": srv.URL, "GATEHOUSE_TOKEN": cliTestToken}
+			stdout, _, err := cliRun(t, env, "", append([]string{"audit", "verify"}, tt.args...)...)
+			if want := tt.answer.SavedHead; gotHead.Load() != want {
+				t.Errorf("server got head %q, want %q", gotHead.Load(), want)
+			}
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("audit verify: %v", err)
 				}
-				if !strings.Contains(stdout, tt.wantOut) {
-					t.Errorf("stdout = %q, want %q", stdout, tt.wantOut)
-				}
-				if len(events) > 0 && !strings.Contains(stdout, events[len(events)-1].Hash) {
-					t.Errorf("stdout = %q, want the last hash", stdout)
+				for _, w := range tt.wantOut {
+					if !strings.Contains(stdout, w) {
+						t.Errorf("stdout = %q, want %q", stdout, w)
+					}
 				}
 				return
 			}
@@ -263,15 +300,5 @@ func TestCLIAuditVerify(t *testing.T) {
 				t.Errorf("stdout = %q on a broken chain", stdout)
 			}
 		})
-	}
-
-	f := newAuditFakeAPI(t, auditLog(4), 3)
-	stdout, _, err := cliRun(t, auditEnv(f), "", "audit", "verify", "-o", "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf(`{"intact":true,"events":4,"last_hash":%q}`, auditLog(4)[3].Hash)
-	if d := cliJSONDiff(t, want, stdout); d != "" {
-		t.Errorf("audit verify -o json (-want +got):\n%s", d)
 	}
 }

@@ -154,6 +154,31 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	bearer := func(host string) map[string]string { return map[string]string{"host": host, "bearer_token": "t"} }
 	const create = "/api/2.1/unity-catalog/connections"
+	withBase := func(bp string) map[string]string {
+		return map[string]string{"host": "https://a.example.com", "bearer_token": "t", "base_path": bp}
+	}
+	groupID := func(name string) string {
+		var out struct {
+			Resources []struct {
+				ID string `json:"id"`
+			} `json:"Resources"`
+		}
+		ts.must("GET", `/api/2.0/preview/scim/v2/Groups?filter=displayName%20eq%20%22`+name+`%22`, ts.Admin, nil, &out)
+		if len(out.Resources) != 1 {
+			t.Fatalf("group %s: %d found", name, len(out.Resources))
+		}
+		return out.Resources[0].ID
+	}
+	usersID, adminsID := groupID("users"), groupID("admins")
+	addMembers := func(op string, ids ...string) map[string]any {
+		var v []map[string]string
+		for _, id := range ids {
+			v = append(v, map[string]string{"value": id})
+		}
+		return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []map[string]any{{"op": op, "path": "members", "value": v}}}
+	}
+	const groups = "/api/2.0/preview/scim/v2/Groups"
 	tests := []struct {
 		name   string
 		method string
@@ -190,6 +215,19 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"grant to unknown principal", "PATCH", "/api/2.1/unity-catalog/permissions/connection/github", map[string]any{"changes": []map[string]any{{"principal": "ghost", "add": []string{"USE_CONNECTION"}}}}, 400, "principal ghost does not exist"},
 		{"half-bad grant batch", "PATCH", "/api/2.1/unity-catalog/permissions/connection/github", map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "remove": []string{"USE_CONNECTION"}}, {"principal": "ghost", "add": []string{"USE_CONNECTION"}}}}, 400, "principal ghost does not exist"},
 		{"create connection privilege on connection", "PATCH", "/api/2.1/unity-catalog/permissions/connection/github", map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "add": []string{"CREATE_CONNECTION"}}}}, 400, "not a privilege on a connection"},
+		{"base_path with a quote", "POST", create, conn("x", withBase(`/a"b`)), 400, `options.base_path: contains '"' at byte 2`},
+		{"base_path unencoded non-ASCII", "POST", create, conn("x", withBase("/ü")), 400, "options.base_path: contains a non-ASCII character"},
+		{"base_path with a space", "POST", create, conn("x", withBase("/a b")), 400, "options.base_path: contains a space"},
+		{"base_path with a query", "POST", create, conn("x", withBase("/v1?x=1")), 400, "options.base_path: contains '?'"},
+		{"base_path with a fragment", "POST", create, conn("x", withBase("/v1#x")), 400, "options.base_path: contains '#'"},
+		{"base_path with bad escape", "POST", create, conn("x", withBase("/%zz")), 400, "options.base_path: contains '%'"},
+		{"base_path with control char", "POST", create, conn("x", withBase("/a\x01")), 400, "options.base_path: contains a control character"},
+		{"base_path dot-semicolon segment", "POST", create, conn("x", withBase("/v1/..;x")), 400, "options.base_path: must not contain empty, '.' or '..' segments"},
+		{"update to an unsendable base_path", "PATCH", create + "/github", map[string]any{"options": map[string]string{"host": "https://api.github.com", "base_path": `/a"b`}}, 400, "options.base_path"},
+		{"users into admins by PATCH add", "PATCH", groups + "/" + adminsID, addMembers("add", usersID), 400, "members[0]: the built-in group users cannot be a member of any group"},
+		{"users into admins by PATCH replace", "PATCH", groups + "/" + adminsID, addMembers("replace", usersID), 400, "the built-in group users cannot be a member of any group"},
+		{"users into admins by PUT", "PUT", groups + "/" + adminsID, map[string]any{"displayName": "admins", "members": []map[string]string{{"value": usersID}}}, 400, "the built-in group users cannot be a member of any group"},
+		{"users into a new group by POST", "POST", groups, map[string]any{"displayName": "everyone", "members": []map[string]string{{"value": usersID}}}, 400, "the built-in group users cannot be a member of any group"},
 		{"duplicate user", "POST", "/api/2.0/preview/scim/v2/Users", map[string]any{"userName": "ALICE@example.com"}, 409, "already exists"},
 		{"user name taken by group", "POST", "/api/2.0/preview/scim/v2/Users", map[string]any{"userName": "admins"}, 409, "already exists"},
 		{"user without name", "POST", "/api/2.0/preview/scim/v2/Users", map[string]any{"displayName": "x"}, 400, "userName is required"},

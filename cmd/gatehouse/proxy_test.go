@@ -206,6 +206,60 @@ func TestProxyRules(t *testing.T) {
 			t.Errorf("upstream Host = %q, want %q", e.Host, strings.TrimPrefix(w.up.URL, "https://"))
 		}
 	})
+	// Permanent table: headers that would let an upstream (or its framework) route by
+	// another URL or method than the request line's never pass, on either surface.
+	for _, tt := range []struct {
+		name   string
+		header map[string]string
+		absent []string
+	}{
+		{"X-Original-URL", map[string]string{"X-Original-URL": "/admin"}, []string{"X-Original-Url"}},
+		{"X-Rewrite-URL", map[string]string{"X-Rewrite-URL": "/admin"}, []string{"X-Rewrite-Url"}},
+		{"X-HTTP-Method-Override", map[string]string{"X-HTTP-Method-Override": "DELETE"}, []string{"X-Http-Method-Override"}},
+		{"X-HTTP-Method", map[string]string{"X-HTTP-Method": "DELETE"}, []string{"X-Http-Method"}},
+		{"X-Method-Override", map[string]string{"X-Method-Override": "DELETE"}, []string{"X-Method-Override"}},
+		{"X-Original-URI (nginx)", map[string]string{"X-Original-URI": "/admin"}, []string{"X-Original-Uri"}},
+		{"X-Original-Method (nginx)", map[string]string{"X-Original-Method": "DELETE"}, []string{"X-Original-Method"}},
+		{"underscore spelling", map[string]string{"X_Original_URL": "/admin", "X_HTTP_Method_Override": "DELETE"},
+			[]string{"X_original_url", "X_Original_URL", "X_http_method_override", "X_HTTP_Method_Override"}},
+		{"named in Connection", map[string]string{"Connection": "X-Original-URL, X-HTTP-Method-Override", "X-Original-URL": "/admin", "X-HTTP-Method-Override": "DELETE"},
+			[]string{"X-Original-Url", "X-Http-Method-Override", "Connection"}},
+	} {
+		t.Run("override header not passed: "+tt.name, func(t *testing.T) {
+			hdr := http.Header{}
+			for k, v := range tt.header {
+				hdr[k] = []string{v} // as written: the underscore spellings stay uncanonical
+			}
+			check := func(surface string, status int, b []byte) {
+				t.Helper()
+				if status != http.StatusTeapot {
+					t.Fatalf("%s = %d %s", surface, status, b)
+				}
+				e := w.lastEcho(t, b)
+				if e.Method != "GET" || e.Path != "/base/public" {
+					t.Errorf("%s: upstream got %s %s, want GET /base/public", surface, e.Method, e.Path)
+				}
+				for _, h := range tt.absent {
+					if v, ok := e.Header[h]; ok {
+						t.Errorf("%s: upstream received %s: %q", surface, h, v)
+					}
+				}
+				for k, vv := range e.Header {
+					for _, v := range vv {
+						if v == "/admin" || v == "DELETE" {
+							t.Errorf("%s: upstream received the override in %s: %q", surface, k, v)
+						}
+					}
+				}
+			}
+			resp, b := w.call(w.alice, "GET", "/public", hdr, "")
+			check("proxy", resp.StatusCode, b)
+			hj, _ := json.Marshal(tt.header)
+			status, b := w.ts.do("POST", "/api/2.0/external-function", w.alice, map[string]any{
+				"connection_name": "echo", "method": "GET", "path": "/public", "headers": string(hj)})
+			check("external-function", status, b)
+		})
+	}
 	t.Run("status, headers and body come back unchanged", func(t *testing.T) {
 		resp, b := w.call(w.alice, "GET", "/y", nil, "")
 		if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Upstream") != "yes" || strings.Join(resp.Header.Values("X-Multi"), ",") != "a,b" {
@@ -505,4 +559,69 @@ func TestProxyLimits(t *testing.T) {
 			t.Fatalf("= %d %s, want 502 UPSTREAM_ERROR", status, b)
 		}
 	})
+}
+
+// TestProxyResponseIsolation: upstream content reaches the caller on Gatehouse's own
+// origin, so every proxied answer carries Content-Security-Policy: sandbox (beside the
+// upstream's own policy) and X-Content-Type-Options: nosniff, on the transparent proxy
+// and on external-function alike.
+func TestProxyResponseIsolation(t *testing.T) {
+	up := newUpstream(t, func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		switch r.URL.Path {
+		case "/base/html":
+			h.Set("Content-Type", "text/html")
+			_, _ = io.WriteString(rw, "<script>fetch('/api/2.0/token/create')</script>")
+		case "/base/csp":
+			h.Set("Content-Type", "text/html")
+			h.Set("Content-Security-Policy", "default-src 'none'")
+			_, _ = io.WriteString(rw, "<p>x</p>")
+		case "/base/nosniff":
+			h.Set("Content-Type", "application/json")
+			h.Set("X-Content-Type-Options", "nosniff")
+			_, _ = io.WriteString(rw, "{}")
+		case "/base/sse":
+			h.Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(rw, "data: x\n\n")
+		default:
+			http.NotFound(rw, r)
+		}
+	})
+	w := newProxyWorld(t, up)
+	for _, tt := range []struct {
+		path    string
+		wantCSP string
+	}{
+		{"/html", "sandbox"},
+		{"/csp", "default-src 'none',sandbox"},
+		{"/nosniff", "sandbox"},
+		{"/sse", "sandbox"},
+		{"/missing", "sandbox"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			check := func(surface string, h http.Header) {
+				t.Helper()
+				if got := strings.Join(h.Values("Content-Security-Policy"), ","); got != tt.wantCSP {
+					t.Errorf("%s: Content-Security-Policy = %q, want %q", surface, got, tt.wantCSP)
+				}
+				if got := strings.Join(h.Values("X-Content-Type-Options"), ","); got != "nosniff" {
+					t.Errorf("%s: X-Content-Type-Options = %q, want nosniff", surface, got)
+				}
+			}
+			resp, _ := w.call(w.alice, "GET", tt.path, nil, "")
+			check("proxy", resp.Header)
+
+			body, _ := json.Marshal(map[string]any{"connection_name": "echo", "method": "GET", "path": tt.path})
+			req, _ := http.NewRequest("POST", w.ts.URL+"/api/2.0/external-function", strings.NewReader(string(body)))
+			req.Header.Set("Authorization", "Bearer "+w.alice)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			check("external-function", res.Header)
+		})
+	}
 }

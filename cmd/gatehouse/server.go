@@ -59,6 +59,10 @@ type serverConfig struct {
 	// AuditUnauthRate is the events per second per source address written one by one
 	// for callers without a valid token; past it they are counted in summaries.
 	AuditUnauthRate float64
+
+	// AuditAnchorLegacy accepts an audit log written without a chain key as the
+	// unkeyed start of the keyed chain (a one-time upgrade step).
+	AuditAnchorLegacy bool
 }
 
 // flagEnv names the variable behind each flag.
@@ -87,6 +91,7 @@ var flagEnv = map[string]string{
 	"oauth-max-pending-logins":  "GATEHOUSE_OAUTH_MAX_PENDING_LOGINS",
 
 	"audit-unauthenticated-rate": "GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE",
+	"audit-anchor-legacy-chain":  "GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -126,6 +131,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
 	f.Float64("audit-unauthenticated-rate", audit.DefaultUnauthenticatedRate, "audit events per second per source address written one by one for callers without a valid token (burst twice that); past it they are counted in one summary event per minute (GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE)")
 	f.Int("oauth-max-pending-logins", credential.DefaultMaxPendingLogins, "most started OAuth logins held at once; past it the oldest is dropped (GATEHOUSE_OAUTH_MAX_PENDING_LOGINS)")
+	f.Bool("audit-anchor-legacy-chain", false, "accept an audit log whose newest event has an unkeyed hash (written before keyed chains) as the legacy start of the keyed chain; set once when upgrading (GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -195,6 +201,11 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	} else {
 		cfg.InsecureHTTP = b
 		cfg.Proxy.AllowHTTP = b
+	}
+	if b, err := strconv.ParseBool(val("audit-anchor-legacy-chain")); err != nil {
+		problems = append(problems, fmt.Errorf("audit-anchor-legacy-chain: %q must be true or false", val("audit-anchor-legacy-chain")))
+	} else {
+		cfg.AuditAnchorLegacy = b
 	}
 	cfg.UpstreamCAFile = val("upstream-ca-file")
 	if cfg.UpstreamCAFile != "" {
@@ -291,11 +302,16 @@ func newLogger(cfg *serverConfig, e *env) *slog.Logger {
 }
 
 // openKeyring loads the master key and, with it, the keyring of data keys kept in the
-// store; on a new store it creates the keyring.
-func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, log *slog.Logger) (*seal.Keyring, error) {
+// store (on a new store it creates the keyring), and derives the audit chain's key.
+func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, log *slog.Logger) (kr *seal.Keyring, chainKey []byte, err error) {
 	master, source, generated, err := seal.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile, cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
+		return nil, nil, fmt.Errorf("master key: %w", err)
+	}
+	// The audit chain's key comes from the master key, which lives outside the store,
+	// so that someone who can write the store cannot rehash the chain.
+	if chainKey, err = audit.ChainKey(master); err != nil {
+		return nil, nil, err
 	}
 	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
 		// Loud on purpose: a key kept beside the data it protects protects little.
@@ -308,25 +324,24 @@ func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, l
 	if catalog.IsNotFound(err) {
 		kr, err := seal.NewKeyring()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		blob, err := kr.Export(master)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := st.SetMeta(ctx, metaKey, blob); err != nil {
-			return nil, fmt.Errorf("store keyring: %w", err)
+			return nil, nil, fmt.Errorf("store keyring: %w", err)
 		}
-		return kr, nil
+		return kr, chainKey, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read keyring: %w", err)
+		return nil, nil, fmt.Errorf("read keyring: %w", err)
 	}
-	kr, err := seal.ImportKeyring(master, blob)
-	if err != nil {
-		return nil, fmt.Errorf("open keyring with the master key from %s: %w", source, err)
+	if kr, err = seal.ImportKeyring(master, blob); err != nil {
+		return nil, nil, fmt.Errorf("open keyring with the master key from %s: %w", source, err)
 	}
-	return kr, nil
+	return kr, chainKey, nil
 }
 
 // serve runs the server until ctx ends, then drains in-flight requests.
@@ -340,7 +355,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	kr, err := openKeyring(ctx, cfg, st, log)
+	kr, chainKey, err := openKeyring(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -360,7 +375,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
 	}
 	auth := identity.NewAuthenticator(st, time.Now, log)
-	rec, err := audit.New(st, log, audit.Options{UnauthenticatedRate: cfg.AuditUnauthRate})
+	rec, err := audit.New(st, log, audit.Options{UnauthenticatedRate: cfg.AuditUnauthRate, ChainKey: chainKey, AnchorLegacy: cfg.AuditAnchorLegacy})
 	if err != nil {
 		return fmt.Errorf("start audit recorder: %w", err)
 	}
@@ -400,6 +415,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Broker:          broker,
 		Proxy:           px,
 		Audit:           rec,
+		AuditChainKey:   chainKey,
 		OAuth:           oc,
 		Web:             web,
 		NormalizePolicy: egress.NormalizePolicy,

@@ -150,6 +150,12 @@ func (a *Authorizer) Groups(ctx context.Context, p *catalog.Principal) ([]string
 		}
 		graph = make(map[string][]string, len(edges))
 		for _, e := range edges {
+			// users holds everyone implicitly; an edge that makes it a member of a
+			// group (refused since, but possibly stored by an older version) would
+			// give that group's rights, admins' included, to every user.
+			if e.MemberID == usersID {
+				continue
+			}
 			graph[e.MemberID] = append(graph[e.MemberID], e.GroupID)
 		}
 	}

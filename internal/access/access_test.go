@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -269,5 +270,45 @@ func BenchmarkConnectionDecision(b *testing.B) {
 		if err != nil || !s.Has(catalog.UseConnection) {
 			b.Fatal("denied")
 		}
+	}
+}
+
+// TestUsersGroupMembershipIgnored: an edge that makes the built-in users group a member
+// of admins (refused by the API and the store, but possibly written by an older version
+// or by hand) gives nobody admin rights or the rights of any other group.
+func TestUsersGroupMembershipIgnored(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := &world{st: st, p: map[string]*catalog.Principal{}, ctx: ctx}
+	for _, g := range []string{catalog.AdminsGroup, catalog.UsersGroup, "team"} {
+		w.add(g, catalog.KindGroup)
+	}
+	w.add("nina", catalog.KindUser)
+	c := w.conn("github", catalog.AdminsGroup)
+	w.grant(c, "team", catalog.UseConnection)
+	if err := st.AddMember(ctx, w.p[catalog.AdminsGroup].ID, w.p[catalog.UsersGroup].ID); catalog.CodeOf(err) != catalog.InvalidParameterValue {
+		t.Fatalf("AddMember(admins, users) = %v, want INVALID_PARAMETER_VALUE", err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, g := range []string{catalog.AdminsGroup, "team"} {
+		if _, err := raw.ExecContext(ctx, "INSERT INTO memberships (group_id, member_id) VALUES (?, ?)", w.p[g].ID, w.p[catalog.UsersGroup].ID); err != nil {
+			t.Fatalf("insert the legacy edge: %v", err)
+		}
+	}
+	w.a = access.New(st)
+	if admin, err := w.a.IsAdmin(ctx, w.p["nina"]); err != nil || admin {
+		t.Errorf("IsAdmin(nina) = %v, %v with users in admins; want false", admin, err)
+	}
+	if w.can(t, "nina", c, catalog.UseConnection) {
+		t.Errorf("Check(nina, github, USE_CONNECTION) = allowed through users in team, want denied")
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -61,7 +62,46 @@ type Link struct {
 // carries its length, so no choice of field values can make two different events encode
 // the same (as "a"+"bc" and "ab"+"c" would without lengths).
 func HashOf(prevHash string, c Canonical) string {
-	n := len(hashDomain) + 8*16 + len(prevHash) + len(c.EventID) + len(c.ActionName) + len(c.Principal) +
+	sum := sha256.Sum256(encode(hashDomain, prevHash, c))
+	return hex.EncodeToString(sum[:])
+}
+
+// keyedHashDomain starts the message of a keyed hash. It differs from hashDomain so
+// that no keyed and unkeyed hash are ever computed over the same bytes.
+const keyedHashDomain = "gatehouse-audit-v2\x00"
+
+// KeyedHashOf returns the keyed hash of an event whose predecessor's hash is prevHash:
+// the lower-case hex HMAC-SHA256 under key of the same message as HashOf's, but starting
+// with "gatehouse-audit-v2" 0x00. key is the chain key (ChainKey). Without the key
+// nobody can compute it, so someone who can write the store but does not hold the
+// master key cannot change an event and rehash the chain after it.
+func KeyedHashOf(key []byte, prevHash string, c Canonical) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(encode(keyedHashDomain, prevHash, c))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// ChainKeyInfo is the HKDF info label of the chain key: a key derived for this one
+// purpose, so that it is never the master key itself nor any other key derived from it.
+const ChainKeyInfo = "gatehouse audit chain v1"
+
+// ChainKey derives the key of the audit hash chain from the master key: HKDF-SHA256
+// (RFC 5869) with no salt and the info label ChainKeyInfo, 32 bytes. Every server of a
+// deployment holds the same master key and so derives the same chain key.
+func ChainKey(master []byte) ([]byte, error) {
+	if len(master) < 16 {
+		return nil, fmt.Errorf("audit chain key: the master key is too short")
+	}
+	k, err := hkdf.Key(sha256.New, master, nil, ChainKeyInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("audit chain key: %w", err)
+	}
+	return k, nil
+}
+
+// encode is the message that HashOf and KeyedHashOf hash, after the domain.
+func encode(domain, prevHash string, c Canonical) []byte {
+	n := len(domain) + 8*16 + len(prevHash) + len(c.EventID) + len(c.ActionName) + len(c.Principal) +
 		len(c.SourceIP) + len(c.RequestID) + len(c.Connection) + len(c.ErrorCode) + len(c.Decision)
 	for k, v := range c.Params {
 		n += 16 + len(k) + len(v)
@@ -73,7 +113,7 @@ func HashOf(prevHash string, c Canonical) string {
 	}
 	num := func(i int64) { b = binary.BigEndian.AppendUint64(b, uint64(i)) }
 
-	b = append(b, hashDomain...)
+	b = append(b, domain...)
 	str(prevHash)
 	str(c.EventID)
 	num(c.EventTime)
@@ -90,8 +130,7 @@ func HashOf(prevHash string, c Canonical) string {
 	num(int64(c.StatusCode))
 	str(c.ErrorCode)
 	str(c.Decision)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }
 
 // LinkOf returns the chain view of a stored event: its time in epoch milliseconds (0 for
@@ -131,6 +170,9 @@ type ChainError struct {
 }
 
 func (e *ChainError) Error() string {
+	if e.EventID == "" {
+		return fmt.Sprintf("audit chain broken after %d events: %s", e.Index, e.Reason)
+	}
 	return fmt.Sprintf("audit chain broken at event #%d (event_id %s): %s", e.Index, e.EventID, e.Reason)
 }
 
@@ -143,8 +185,10 @@ func (e *ChainError) Error() string {
 // A changed field shows as a hash that does not match at that event; a removed, inserted
 // or reordered event as a prev_hash that does not match at the event after the gap. The
 // chain proves the log consistent with itself, not with the past: someone who can write
-// the store can recompute every later hash. Keep a copy of a recent hash elsewhere (the
-// recorder logs the head of the chain when it closes) to detect that.
+// the store can recompute every later hash. This checks the unkeyed (legacy) chain
+// only; servers key theirs, and Verifier checks that. Keep a copy of a recent hash
+// elsewhere (the recorder logs the head of the chain when it closes) to detect that
+// events were cut off the end.
 func Verify(events []Link) (int, error) {
 	return VerifyFrom(Genesis, events)
 }

@@ -1,8 +1,10 @@
 // Package audit records Gatehouse's audit events (DESIGN.md §2, "Audit events"): a
 // Recorder that takes events from request goroutines without blocking them on I/O and
 // writes them to a catalog.AuditStore in batches, one transaction each (group commit);
-// the hash chain that links every event to the one before it, and Verify, which checks
-// it; and HMAC, for the places where a secret must be matched without being revealed.
+// the hash chain that links every event to the one before it, keyed with an HMAC whose
+// key is derived from the master key (ChainKey), and Verifier and VerifyStore, which
+// check it; and HMAC, for the places where a secret must be matched without being
+// revealed.
 //
 // Callers never put a secret into an event: the recorder stores what it is given,
 // bounded. Two mechanisms keep a client without a token from making the log grow
@@ -74,6 +76,16 @@ type Options struct {
 	// SweepInterval is how often the writer writes the summaries of windows that are
 	// over. Flush writes them too, and Close writes every pending one.
 	SweepInterval time.Duration
+	// ChainKey, when set, keys the hash chain (KeyedHashOf; derive it with ChainKey
+	// from the master key). Without it events are hashed with HashOf, which anyone
+	// who can write the store can recompute: servers always set it.
+	ChainKey []byte
+	// AnchorLegacy lets a keyed recorder take a log whose newest event is unkeyed (one
+	// written before chains were keyed) as a legacy prefix: it writes the keyed
+	// ActionAuditChainKeyed event that anchors it. Without it New refuses such a log,
+	// because a log rewritten by someone without the key looks the same: accepting
+	// legacy events is an operator's decision, taken once when upgrading.
+	AnchorLegacy bool
 }
 
 // Stats are counters of a Recorder since it was created.
@@ -175,6 +187,12 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 		return nil, fmt.Errorf("audit recorder: read the newest event: %w", err)
 	default:
 		head = last.Hash
+		if len(opts.ChainKey) > 0 {
+			if head, err = continueKeyed(ctx, store, log, opts, last); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
 	}
 	r := &Recorder{
 		store:  store,
@@ -189,6 +207,45 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 	}
 	go r.run()
 	return r, nil
+}
+
+// ErrUnkeyedLog is what New returns, wrapped, for a keyed recorder whose log's newest
+// event has an unkeyed hash while Options.AnchorLegacy is off.
+var ErrUnkeyedLog = errors.New("the newest audit event has an unkeyed hash")
+
+// continueKeyed returns the head a keyed recorder continues from. A legacy (unkeyed)
+// newest event is refused unless opts.AnchorLegacy; with it, it is followed at once,
+// before anything else is recorded, by an ActionAuditChainKeyed event keyed and chained
+// to it, which anchors the legacy prefix (see Verifier). A newest event that matches
+// neither hash is logged: the chain is already broken there, and verification will say
+// so; recording goes on.
+func continueKeyed(ctx context.Context, store catalog.AuditStore, log *slog.Logger, opts Options, last *catalog.AuditEvent) (string, error) {
+	l := LinkOf(last)
+	switch {
+	case hmac256Equal(KeyedHashOf(opts.ChainKey, l.PrevHash, l.Canonical), l.Hash):
+		return last.Hash, nil
+	case HashOf(l.PrevHash, l.Canonical) != l.Hash:
+		log.Error("audit: the newest audit event's hash matches neither this server's chain key nor the unkeyed chain: the log was changed, or written under another master key; run gatehouse audit verify",
+			"event_id", last.EventID, "hash", last.Hash)
+		return last.Hash, nil
+	case !opts.AnchorLegacy:
+		return "", fmt.Errorf("audit recorder: %w (event_id %s): the log was written by a version of Gatehouse without keyed chains, or rewritten by someone without the master key; "+
+			"once you have checked it (gatehouse audit verify of the older version), start the server once with --audit-anchor-legacy-chain to keep its events as the unkeyed start of the log", ErrUnkeyedLog, last.EventID)
+	}
+	e := prepare(&catalog.AuditEvent{
+		EventID:    catalog.NewID(),
+		EventTime:  opts.Now().Truncate(time.Millisecond),
+		ActionName: ActionAuditChainKeyed,
+		Params:     map[string]string{"legacy_head": last.Hash, "chain": "hmac-sha256"},
+		Decision:   catalog.DecisionAllow,
+	})
+	e.PrevHash = last.Hash
+	e.Hash = KeyedHashOf(opts.ChainKey, e.PrevHash, LinkOf(e).Canonical)
+	if err := store.AppendAudit(ctx, []*catalog.AuditEvent{e}); err != nil {
+		return "", fmt.Errorf("audit recorder: start the keyed chain: %w", err)
+	}
+	log.Warn("audit: the unkeyed events of the log are kept as its legacy start; the hash chain is keyed from now on", "legacy_head", last.Hash, "head_hash", e.Hash)
+	return e.Hash, nil
 }
 
 // Record queues e for storage and returns without waiting for it to be stored, and
@@ -535,7 +592,11 @@ func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
 	prev := r.head
 	for _, e := range batch {
 		e.PrevHash = prev
-		e.Hash = HashOf(prev, LinkOf(e).Canonical)
+		if len(r.opts.ChainKey) > 0 {
+			e.Hash = KeyedHashOf(r.opts.ChainKey, prev, LinkOf(e).Canonical)
+		} else {
+			e.Hash = HashOf(prev, LinkOf(e).Canonical)
+		}
 		prev = e.Hash
 	}
 	delay := r.opts.RetryDelay

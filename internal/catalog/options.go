@@ -369,9 +369,14 @@ func validHostname(h string) bool {
 	return true
 }
 
-// normalizeBasePath accepts "/v1/api" style paths: it must start with '/', contain no
-// dot segments, empty segments, percent-encoding, backslashes, queries or fragments.
-// The result has no trailing slash ("" for the root).
+// normalizeBasePath accepts "/v1/api" style paths, and only paths that the proxy can
+// send exactly as written: it must start with '/', and every segment must be non-empty,
+// not "." or ".." (nor ".;x" or "..;x", which Tomcat-style servers read as a dot
+// segment), and made only of the characters a URL path carries unescaped (RFC 3986
+// pchar without percent-encoding: letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @).
+// So quotes, spaces, '?', '#', '%', backslashes, control characters and non-ASCII
+// letters are refused when the option is set, rather than accepted and then failing
+// every call. The result has no trailing slash ("" for the root).
 func normalizeBasePath(v string) (string, error) {
 	const f = "options.base_path"
 	if v == "" || v == "/" {
@@ -380,16 +385,40 @@ func normalizeBasePath(v string) (string, error) {
 	if !strings.HasPrefix(v, "/") {
 		return "", Errorf(InvalidParameterValue, "%s: must start with '/'", f)
 	}
-	if strings.ContainsAny(v, "?#%\\") || hasControl(v, false) || strings.Contains(v, " ") {
-		return "", Errorf(InvalidParameterValue, "%s: must be a plain path without '?', '#', '%%', '\\', spaces or control characters", f)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != '/' && !isPathChar(c) {
+			what := "'" + string(rune(c)) + "'"
+			switch {
+			case c < 0x20 || c == 0x7f:
+				what = "a control character"
+			case c == ' ':
+				what = "a space"
+			case c >= 0x80:
+				what = "a non-ASCII character"
+			}
+			return "", Errorf(InvalidParameterValue,
+				"%s: contains %s at byte %d; use only letters, digits, '/' and - . _ ~ ! $ & ' ( ) * + , ; = : @ (no '?', '#', '%%', quotes, spaces, backslashes or non-ASCII characters)", f, what, i)
+		}
 	}
 	v = strings.TrimSuffix(v, "/")
 	for _, seg := range strings.Split(v[1:], "/") {
-		if seg == "" || seg == "." || seg == ".." {
+		name, _, _ := strings.Cut(seg, ";")
+		if seg == "" || name == "." || name == ".." {
 			return "", Errorf(InvalidParameterValue, "%s: must not contain empty, '.' or '..' segments", f)
 		}
 	}
 	return v, nil
+}
+
+// isPathChar reports whether c may appear unescaped in a URL path segment: RFC 3986
+// pchar less pct-encoded (unreserved, sub-delims, ':' and '@'). It is the proxy's rule
+// for what it sends unescaped (proxy.pathByteOK).
+func isPathChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0
 }
 
 // isToken reports whether s is an RFC 9110 token (a valid header name).

@@ -34,6 +34,8 @@ func TestValidateOptions(t *testing.T) {
 			want: map[string]string{OptHost: "https://api.example.com", OptPort: "8443", OptBearerToken: "tok", OptIsMCP: "false"}},
 		{name: "ipv6 host with port", typ: BearerToken, opts: bearer(map[string]string{OptHost: "https://[::1]:8443"}),
 			want: map[string]string{OptHost: "https://[::1]", OptPort: "8443", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "base path with every allowed character", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/a-b._~!$&'()*+,;=:@/Z9"}),
+			want: map[string]string{OptHost: "https://api.example.com", OptBasePath: "/v1/a-b._~!$&'()*+,;=:@/Z9", OptBearerToken: "tok", OptIsMCP: "false"}},
 		{name: "base path trimmed", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/api/", OptIsMCP: "TRUE"}),
 			want: map[string]string{OptHost: "https://api.example.com", OptBasePath: "/v1/api", OptBearerToken: "tok", OptIsMCP: "true"}},
 		{name: "custom auth header", typ: BearerToken, opts: bearer(map[string]string{OptAuthHeaderName: "X-Api-Key", OptAuthHeaderPrefix: ""}),
@@ -59,6 +61,23 @@ func TestValidateOptions(t *testing.T) {
 		{name: "base path encoded", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/%2e%2e"}), wantErr: "options.base_path"},
 		{name: "base path relative", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "v1"}), wantErr: "must start with '/'"},
 		{name: "base path double slash", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "//evil.com/x"}), wantErr: "options.base_path"},
+		{name: "base path quote", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a\"b"}), wantErr: "contains '\"' at byte 2"},
+		{name: "base path non-ASCII", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/ü"}), wantErr: "a non-ASCII character at byte 1"},
+		{name: "base path space", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a b"}), wantErr: "a space at byte 2"},
+		{name: "base path query", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1?x=1"}), wantErr: "contains '?'"},
+		{name: "base path fragment", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1#x"}), wantErr: "contains '#'"},
+		{name: "base path invalid escape", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/%zz"}), wantErr: "contains '%'"},
+		{name: "base path valid escape", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a%20b"}), wantErr: "contains '%'"},
+		{name: "base path control", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a\x01b"}), wantErr: "a control character"},
+		{name: "base path tab", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a\tb"}), wantErr: "a control character"},
+		{name: "base path DEL", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a\x7fb"}), wantErr: "a control character"},
+		{name: "base path backslash", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a\\b"}), wantErr: "contains '\\'"},
+		{name: "base path angle", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a<b>"}), wantErr: "contains '<'"},
+		{name: "base path pipe", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a|b"}), wantErr: "contains '|'"},
+		{name: "base path brace", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a{b}"}), wantErr: "contains '{'"},
+		{name: "base path backtick", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/a`b"}), wantErr: "contains '`'"},
+		{name: "base path dot-semicolon", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/..;x/admin"}), wantErr: "'.' or '..' segments"},
+		{name: "base path single dot", typ: BearerToken, opts: bearer(map[string]string{OptBasePath: "/v1/./x"}), wantErr: "'.' or '..' segments"},
 		{name: "missing bearer", typ: BearerToken, opts: map[string]string{OptHost: "https://a.example.com"}, wantErr: "options.bearer_token: required"},
 		{name: "missing host", typ: BearerToken, opts: map[string]string{OptBearerToken: "x"}, wantErr: "options.host: required"},
 		{name: "unknown option", typ: BearerToken, opts: bearer(map[string]string{"bearer_tokn": "x"}), wantErr: "options.bearer_tokn: not an option of credential type BEARER_TOKEN"},
@@ -202,6 +221,11 @@ func FuzzValidateOptions(f *testing.F) {
 		}
 		if bp := got[OptBasePath]; bp != "" && (!strings.HasPrefix(bp, "/") || strings.Contains(bp, "..") || strings.Contains(bp, "//")) {
 			t.Fatalf("accepted base_path %q can escape", bp)
+		}
+		for i := 0; i < len(got[OptBasePath]); i++ {
+			if c := got[OptBasePath][i]; c != '/' && !isPathChar(c) {
+				t.Fatalf("accepted base_path %q has %q, which a request line cannot carry unescaped", got[OptBasePath], c)
+			}
 		}
 		again, err := ValidateOptions(ct, got, ValidationPolicy{})
 		if err != nil {

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
@@ -38,6 +40,52 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity
 		resp.Events = append(resp.Events, auditEventInfo(e))
 	}
 	return ok(w, resp)
+}
+
+// verifyAudit answers GET /api/2.0/gatehouse/audit/verify[?head=HASH]: the server
+// checks the keyed hash chain of the whole log, since only it holds the chain key (a
+// client without it could not tell a keyed chain from a forged one). Metastore admins
+// only. head, a hash a previous verify answered as head_hash, must be in the log for
+// the answer to be intact: that proves nothing was cut off the end since it was saved.
+//
+// A broken chain is an answer (intact false, with where and why), not an error.
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
+	if err := s.requireAdmin(r.Context(), who); err != nil {
+		return err
+	}
+	head := r.URL.Query().Get("head")
+	if head != "" && !isHexHash(head) {
+		return catalog.Errorf(catalog.InvalidParameterValue, "head must be an audit hash: 64 lower-case hexadecimal characters, as verify prints it")
+	}
+	if len(s.AuditChainKey) == 0 {
+		return catalog.Errorf(catalog.TemporarilyUnavailable, "this server has no audit chain key, so it cannot verify the audit chain")
+	}
+	rep, err := audit.VerifyStore(r.Context(), s.Store, s.AuditChainKey, head)
+	var ce *audit.ChainError
+	if err != nil && !errors.As(err, &ce) {
+		return err
+	}
+	resp := VerifyAuditResponse{
+		Intact: err == nil, Events: rep.Events, KeyedEvents: rep.Keyed, LegacyEvents: rep.Legacy,
+		HeadHash: rep.Head, SavedHead: head, SavedHeadFound: rep.SavedHeadFound,
+	}
+	if ce != nil {
+		resp.Broken = &AuditChainBreak{Index: ce.Index, EventID: ce.EventID, Reason: ce.Reason}
+	}
+	return ok(w, resp)
+}
+
+// isHexHash reports whether v looks like an audit hash.
+func isHexHash(v string) bool {
+	if len(v) != len(audit.Genesis) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseAuditTime reads a time parameter: epoch milliseconds or RFC 3339. An empty value

@@ -350,3 +350,65 @@ func TestListAuditRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyAudit: the server verifies the keyed chain with its key, for admins only;
+// a saved head must be in the log; a server without the key refuses rather than
+// pretend.
+func TestVerifyAudit(t *testing.T) {
+	key, err := audit.ChainKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAuditAPI(t)
+	// A keyed recorder over the same store: the test's unkeyed recorder has written
+	// nothing yet, so the log is keyed from genesis.
+	rec, err := audit.New(a.store, nil, audit.Options{ChainKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		rec.Record(t.Context(), auditEvent(i, catalog.ActionUseConnection, "alice@example.com", "github"))
+	}
+	if err := rec.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	events, err := a.admin.ListAllAudit(t.Context(), AuditQuery{})
+	if err != nil || len(events) != 3 {
+		t.Fatalf("ListAllAudit = %d events, %v", len(events), err)
+	}
+	s := NewServer(Deps{Store: a.store, Auth: identity.NewAuthenticator(a.store, nil, slog.New(slog.DiscardHandler)), Access: access.New(a.store), AuditChainKey: key})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	admin := NewClient(ts.URL, a.admin.token, nil)
+
+	got, err := admin.VerifyAudit(t.Context(), events[1].Hash)
+	want := &VerifyAuditResponse{Intact: true, Events: 3, KeyedEvents: 3, HeadHash: events[2].Hash, SavedHead: events[1].Hash, SavedHeadFound: true}
+	if err != nil || !cmp.Equal(got, want) {
+		t.Errorf("VerifyAudit(head 1) = %+v, %v; want %+v", got, err, want)
+	}
+	got, err = admin.VerifyAudit(t.Context(), strings.Repeat("0f", 32))
+	if err != nil || got.Intact || got.Broken == nil || !strings.Contains(got.Broken.Reason, "does not contain the saved head") {
+		t.Errorf("VerifyAudit(unknown head) = %+v, %v; want not intact, naming the saved head", got, err)
+	}
+
+	for _, tt := range []struct {
+		name     string
+		client   *Client
+		head     string
+		wantCode string
+	}{
+		{"not an admin", NewClient(ts.URL, a.alice.token, nil), "", "PERMISSION_DENIED"},
+		{"no token", NewClient(ts.URL, "", nil), "", "UNAUTHENTICATED"},
+		{"head not hex", admin, strings.Repeat("zz", 32), "INVALID_PARAMETER_VALUE"},
+		{"head too short", admin, "abc", "INVALID_PARAMETER_VALUE"},
+		{"no chain key", NewClient(a.url, a.admin.token, nil), "", "TEMPORARILY_UNAVAILABLE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.client.VerifyAudit(t.Context(), tt.head)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != tt.wantCode {
+				t.Errorf("VerifyAudit = %v, want %s", err, tt.wantCode)
+			}
+		})
+	}
+}

@@ -89,3 +89,18 @@ func (c *Client) EachAuditPage(ctx context.Context, q AuditQuery, fn func([]Audi
 		q.PageToken = page.NextPageToken
 	}
 }
+
+// VerifyAudit asks the server to verify the audit log's keyed hash chain (admins
+// only); head, when not "", is a head saved from an earlier answer that the log must
+// still contain.
+func (c *Client) VerifyAudit(ctx context.Context, head string) (*VerifyAuditResponse, error) {
+	q := url.Values{}
+	if head != "" {
+		q.Set("head", head)
+	}
+	var out VerifyAuditResponse
+	if err := c.do(ctx, http.MethodGet, clientAuditPath+"/verify", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	// Neither uses the authed wrapper: a refused call is audited too.
 	m.HandleFunc("POST /api/2.0/external-function", s.externalFunction)
 	m.Handle("GET /api/2.0/gatehouse/audit", s.authed(s.listAudit))
+	m.Handle("GET /api/2.0/gatehouse/audit/verify", s.authed(s.verifyAudit))
 	m.Handle("GET "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.getUserCredential))
 	m.Handle("DELETE "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.audited(catalog.ActionCredentialState, s.deleteUserCredential)))
 	m.Handle("GET /api/2.0/gatehouse/inventory", s.authed(s.inventory))

@@ -40,6 +40,15 @@ func hasControl(s string) bool {
 	return false
 }
 
+// usersGroupRule is why the built-in users group is no group's member: it holds every
+// user and service principal implicitly, so making it a member of a group, admins above
+// all, would hand that group's rights to everyone.
+const usersGroupRule = "the built-in group users cannot be a member of any group: it contains every user and service principal, so every one of them would get the group's rights"
+
+func isUsersGroup(p *catalog.Principal) bool {
+	return p.Kind == catalog.KindGroup && strings.EqualFold(p.Name, catalog.UsersGroup)
+}
+
 func isBuiltinGroup(p *catalog.Principal) bool {
 	return p.Kind == catalog.KindGroup && (strings.EqualFold(p.Name, catalog.AdminsGroup) || strings.EqualFold(p.Name, catalog.UsersGroup))
 }
@@ -341,6 +350,9 @@ func (s *Server) resolveMembers(ctx context.Context, refs []SCIMRef) ([]string, 
 		}
 		if err != nil {
 			return nil, err
+		}
+		if isUsersGroup(p) {
+			return nil, catalog.Errorf(catalog.InvalidParameterValue, "members[%d]: %s", i, usersGroupRule)
 		}
 		ids = append(ids, p.ID)
 	}

@@ -52,6 +52,9 @@ type Deps struct {
 	Proxy *proxy.Proxy
 	// Audit records audit events; nil records nothing.
 	Audit Recorder
+	// AuditChainKey keys the audit hash chain (audit.ChainKey of the master key); the
+	// verify endpoint needs it, and answers 503 without it.
+	AuditChainKey []byte
 	// OAuth talks to authorization servers (discovery, provider checks).
 	OAuth *oauth.Client
 	// Web serves the browser pages (sign-in, OAuth login); nil serves none.

@@ -275,6 +275,37 @@ type AuditResponse struct {
 	ErrorCode  string `json:"error_code,omitempty"`
 }
 
+// VerifyAuditResponse is the answer of GET /api/2.0/gatehouse/audit/verify: the
+// server's check of the keyed hash chain over the whole log.
+type VerifyAuditResponse struct {
+	// Intact is true when every event verified, legacy (unkeyed) events appear only as
+	// a prefix followed by keyed ones, and the saved head, if one was given, is in the log.
+	Intact bool `json:"intact"`
+	// Events counts the events verified intact from the start of the log; KeyedEvents
+	// and LegacyEvents split them.
+	Events       int `json:"events"`
+	KeyedEvents  int `json:"keyed_events"`
+	LegacyEvents int `json:"legacy_events"`
+	// HeadHash is the hash of the newest event verified intact (64 zeros for none):
+	// save it and pass it later as head to prove that nothing was cut off the end.
+	HeadHash string `json:"head_hash"`
+	// SavedHead and SavedHeadFound echo the head parameter and whether the log has it.
+	SavedHead      string `json:"saved_head,omitempty"`
+	SavedHeadFound bool   `json:"saved_head_found,omitempty"`
+	// Broken says where and why the chain is not intact.
+	Broken *AuditChainBreak `json:"broken,omitempty"`
+}
+
+// AuditChainBreak is the first problem found in the chain.
+type AuditChainBreak struct {
+	// Index is the position of the broken event from the start of the log, or the
+	// number of events for a problem after the last one.
+	Index int `json:"index"`
+	// EventID is the broken event's, "" for a problem after the last one.
+	EventID string `json:"event_id,omitempty"`
+	Reason  string `json:"reason"`
+}
+
 // ListAuditResponse is one page of audit events, oldest first.
 type ListAuditResponse struct {
 	Events        []AuditEventInfo `json:"events"`

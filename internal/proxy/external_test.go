@@ -189,3 +189,45 @@ func TestParseExternalFunctionErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExternalFunctionOverrideHeadersStripped: the headers of an external-function call
+// follow the proxy's request header rules, so URL and method override headers named in
+// them never reach the upstream.
+func TestExternalFunctionOverrideHeadersStripped(t *testing.T) {
+	up := startUpstream(t, echoHandler, false)
+	p := newTestProxy(t, Config{}, up)
+	for _, tt := range []struct {
+		name    string
+		headers string
+		absent  []string
+	}{
+		{"URL overrides", `{"X-Original-URL":"/admin","X-Rewrite-URL":"/admin","x_original_url":"/admin"}`,
+			[]string{"X-Original-Url", "X-Rewrite-Url", "X_original_url"}},
+		{"method overrides", `{"X-HTTP-Method-Override":"DELETE","X-HTTP-Method":"DELETE","X-Method-Override":"DELETE"}`,
+			[]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}},
+		{"named in Connection", `{"Connection":"X-Original-URL","X-Original-URL":"/admin"}`,
+			[]string{"Connection", "X-Original-Url"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c, err := ParseExternalFunction([]byte(`{"connection_name":"c","method":"GET","path":"/public","headers":` + tt.headers + `}`))
+			if err != nil {
+				t.Fatalf("ParseExternalFunction: %v", err)
+			}
+			rec := newRecorder()
+			if _, err := p.Forward(t.Context(), rec, up.target(), c); err != nil {
+				t.Fatalf("Forward: %v", err)
+			}
+			got := decodeEcho(t, rec.Body.Bytes())
+			if got.Method != "GET" || got.RequestURI != "/public" {
+				t.Errorf("upstream got %s %s, want GET /public", got.Method, got.RequestURI)
+			}
+			for _, name := range tt.absent {
+				for k, v := range got.Header {
+					if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), strings.ReplaceAll(name, "_", "-")) {
+						t.Errorf("upstream received %s: %q, want it dropped", k, v)
+					}
+				}
+			}
+		})
+	}
+}

@@ -99,6 +99,36 @@ func TestForwardRequestHeaders(t *testing.T) {
 				"X-Gatehouse", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"},
 		},
 		{
+			// An upstream (or its framework) that honours these would route by the URL
+			// or method they name, out of the base path or to another method.
+			name: "URL and method override headers dropped, in any spelling",
+			header: http.Header{
+				"X-Original-Url":         {"/admin-spoof"},
+				"X-Rewrite-Url":          {"/admin-spoof"},
+				"X-Http-Method-Override": {"DELETE-spoof"},
+				"X-Http-Method":          {"DELETE-spoof"},
+				"X-Method-Override":      {"DELETE-spoof"},
+				"x-original-url":         {"/lower-spoof"},
+				"X_Rewrite_Url":          {"/underscore-spoof"},
+				"X_HTTP_Method_Override": {"PUT-spoof"},
+				"X-Original-Uri":         {"/admin-spoof"},
+				"X-Original-Method":      {"DELETE-spoof"},
+			},
+			want: http.Header{"Authorization": {credential}},
+			absent: []string{"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+				"X_Rewrite_Url", "X_HTTP_Method_Override", "X-Original-Uri", "X-Original-Method"},
+		},
+		{
+			name: "override headers named in Connection dropped too",
+			header: http.Header{
+				"Connection":             {"X-Original-URL, x-http-method-override"},
+				"X-Original-Url":         {"/admin-spoof"},
+				"X-Http-Method-Override": {"DELETE-spoof"},
+			},
+			want:   http.Header{"Authorization": {credential}},
+			absent: []string{"Connection", "X-Original-Url", "X-Http-Method-Override"},
+		},
+		{
 			name: "hop-by-hop headers and headers listed in Connection dropped",
 			header: http.Header{
 				"Connection":        {"X-Trace-Me"},
@@ -674,5 +704,139 @@ func TestTargetDoesNotLeakCredential(t *testing.T) {
 		if strings.Contains(s, "s3cret") {
 			t.Errorf("formatted Target %q shows the credential", s)
 		}
+	}
+}
+
+// TestForwardOriginIsolation is the permanent table of the headers that keep upstream
+// content from running as Gatehouse's own page: whatever the upstream answers, the
+// caller gets Content-Security-Policy: sandbox as a policy of its own (beside any of
+// the upstream's, which still applies) and exactly X-Content-Type-Options: nosniff.
+func TestForwardOriginIsolation(t *testing.T) {
+	tests := []struct {
+		name    string
+		method  string
+		handler http.HandlerFunc
+		wantCSP []string
+		body    string // "" skips the body check
+	}{
+		{
+			name: "HTML page",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				_, _ = io.WriteString(w, "<script>steal(document.cookie)</script>")
+			},
+			wantCSP: []string{"sandbox"},
+			body:    "<script>steal(document.cookie)</script>",
+		},
+		{
+			name: "no content type (sniffable)",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = nil
+				_, _ = io.WriteString(w, "<html><script>x()</script>")
+			},
+			wantCSP: []string{"sandbox"},
+		},
+		{
+			name: "upstream's own CSP kept, ours added beside it",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'")
+				_, _ = io.WriteString(w, "<p>hi</p>")
+			},
+			wantCSP: []string{"default-src 'self'; script-src 'unsafe-inline'", "sandbox"},
+		},
+		{
+			name: "upstream's several CSP headers kept",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Security-Policy"] = []string{"frame-ancestors 'none'", "sandbox allow-scripts"}
+				_, _ = io.WriteString(w, "x")
+			},
+			wantCSP: []string{"frame-ancestors 'none'", "sandbox allow-scripts", "sandbox"},
+		},
+		{
+			name: "nosniff already sent: not doubled",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				_, _ = io.WriteString(w, `{"a":1}`)
+			},
+			wantCSP: []string{"sandbox"},
+			body:    `{"a":1}`,
+		},
+		{
+			name: "another X-Content-Type-Options value replaced",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["X-Content-Type-Options"] = []string{"sniff-please", "nosniff"}
+				_, _ = io.WriteString(w, "x")
+			},
+			wantCSP: []string{"sandbox"},
+		},
+		{
+			name: "server-sent events",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.WriteHeader(200)
+				_ = http.NewResponseController(w).Flush()
+				_, _ = io.WriteString(w, "data: one\n\n")
+			},
+			wantCSP: []string{"sandbox"},
+			body:    "data: one\n\n",
+		},
+		{
+			name:   "HEAD",
+			method: http.MethodHead,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Content-Length", "10")
+			},
+			wantCSP: []string{"sandbox"},
+		},
+		{
+			name: "error status and redirect alike",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "https://elsewhere.example/")
+				w.WriteHeader(http.StatusFound)
+			},
+			wantCSP: []string{"sandbox"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := startUpstream(t, tt.handler, false)
+			p := newTestProxy(t, Config{}, up)
+			f := startFront(t, p, up.target(), false, nil)
+			method := tt.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequest(method, f.URL+"/proxy/page", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := f.Client()
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if diff := cmp.Diff(tt.wantCSP, res.Header.Values("Content-Security-Policy")); diff != "" {
+				t.Errorf("Content-Security-Policy (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"nosniff"}, res.Header.Values("X-Content-Type-Options")); diff != "" {
+				t.Errorf("X-Content-Type-Options (-want +got):\n%s", diff)
+			}
+			if tt.body != "" && string(got) != tt.body {
+				t.Errorf("body = %q, want %q", got, tt.body)
+			}
+			if r := f.result(t); r.err != nil {
+				t.Errorf("Forward: %v", r.err)
+			}
+		})
+	}
+	// The shared values must come out of a second call unchanged.
+	if sandboxCSP[0] != "sandbox" || nosniff[0] != "nosniff" || cap(sandboxCSP) != 1 || cap(nosniff) != 1 {
+		t.Errorf("shared header values changed: %q %q", sandboxCSP, nosniff)
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -140,6 +141,64 @@ func FuzzParseExternalFunction(f *testing.F) {
 			}
 		} else if c.ContentLength != 0 {
 			t.Fatalf("no body, ContentLength %d", c.ContentLength)
+		}
+	})
+}
+
+// FuzzBasePathSendable checks that every base_path the catalog accepts is one the proxy
+// can send: the target passes Forward's own checks, and the request it builds, alone and
+// joined with a caller's path, has the connection's host and sends the base path exactly
+// as stored, so that no call through a connection with an accepted base_path can fail
+// with a server error because of it.
+func FuzzBasePathSendable(f *testing.F) {
+	for _, s := range []string{"/v1", "/v1/api/", "/a\"b", "/ü", "/a b", "/v1?x", "/v1#x", "/%zz", "/a%20b",
+		"/a\x01b", "/..;x", "/.;/a", "/a/;b", "/@:!$&'()*+,;=", "/~user", "/a\\b", "/a|b", "/", ""} {
+		f.Add(s, "/repos/o/r")
+	}
+	f.Add("/v1", "")
+	f.Add("/v1", "/a%20b/ü/")
+	f.Fuzz(func(t *testing.T, basePath, sub string) {
+		opts, err := catalog.ValidateOptions(catalog.BearerToken, map[string]string{
+			catalog.OptHost: "https://api.example.com", catalog.OptBearerToken: "tok", catalog.OptBasePath: basePath,
+		}, catalog.ValidationPolicy{})
+		if err != nil {
+			if catalog.CodeOf(err) != catalog.InvalidParameterValue {
+				t.Fatalf("base_path %q: error code %s, want INVALID_PARAMETER_VALUE", basePath, catalog.CodeOf(err))
+			}
+			return
+		}
+		bp := opts[catalog.OptBasePath]
+		p := New(Config{})
+		tgt := Target{Scheme: "https", Host: "api.example.com", BasePath: bp, AuthHeader: "Authorization", AuthValue: "Bearer x"}
+		if err := p.checkTarget(tgt); err != nil {
+			t.Fatalf("accepted base_path %q (stored %q) fails the proxy's target check: %v", basePath, bp, err)
+		}
+		for _, path := range []string{"", "/", sub} {
+			cleaned, err := CleanPath(path)
+			if err != nil {
+				continue // the caller's path is refused with a 400 of its own
+			}
+			req, err := p.prepare(tgt, Call{Method: "GET", Path: path, Header: http.Header{}})
+			if err != nil {
+				t.Fatalf("accepted base_path %q, path %q: prepare: %v", bp, path, err)
+			}
+			want := bp + cleaned
+			if want == "" {
+				want = "/"
+			}
+			if req.URL.EscapedPath() != want || req.URL.RequestURI() != want {
+				t.Fatalf("base_path %q + path %q: request line %q (escaped path %q), want %q", bp, path, req.URL.RequestURI(), req.URL.EscapedPath(), want)
+			}
+			u, err := url.ParseRequestURI(req.URL.RequestURI())
+			if err != nil || u.Path != req.URL.Path || u.EscapedPath() != want || u.RawQuery != "" || u.Fragment != "" {
+				t.Fatalf("base_path %q + path %q: request line %q does not parse back: %v", bp, path, req.URL.RequestURI(), err)
+			}
+			if req.URL.Host != "api.example.com" {
+				t.Fatalf("base_path %q moved the host to %q", bp, req.URL.Host)
+			}
+			if bp != "" && !strings.HasPrefix(u.Path, bp) {
+				t.Fatalf("request path %q is not under base_path %q", u.Path, bp)
+			}
 		}
 	})
 }

@@ -22,11 +22,19 @@ func hasNamePrefix(n, p string) bool {
 //     origin to the upstream, and Gatehouse deliberately adds none (the upstream sees
 //     Gatehouse, which holds the shared identity, not the caller's network address).
 //   - Host and Content-Length: set from the target and the body, never from the caller.
+//   - X-Original-Url, X-Rewrite-Url, X-Http-Method-Override, X-Http-Method,
+//     X-Method-Override, and nginx's X-Original-Uri and X-Original-Method: frameworks and
+//     front ends (IIS, Symfony, Express, Rails, Google APIs, auth_request setups) that
+//     honour them route by the URL or method they name instead of the request line's. The base path and the method are access decisions of the connection, taken
+//     on the request line Gatehouse sends; an override header would let a grantee
+//     leave the base path or turn a GET into a DELETE behind that decision.
 //   - hop-by-hop headers.
 func dropRequestHeader(n string) bool {
 	switch n {
 	case "Authorization", "Cookie", "Proxy-Authorization", "Forwarded", "X-Real-Ip",
-		"Host", "Content-Length":
+		"Host", "Content-Length",
+		"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"X-Original-Uri", "X-Original-Method":
 		return true
 	}
 	return hop.ByHop(n) || hasNamePrefix(n, "X-Gatehouse") || hasNamePrefix(n, "X-Forwarded")
@@ -105,6 +113,38 @@ func copyResponseHeader(dst, src http.Header) {
 		}
 		dst[k] = append([]string(nil), vv...)
 	}
+}
+
+// The values isolateOrigin sends. They are shared by every response, so they have no
+// spare capacity: an append to a header's values copies them instead of writing here.
+var (
+	sandboxCSP = []string{"sandbox"}
+	nosniff    = []string{"nosniff"}
+)
+
+// isolateOrigin adds to a proxied response the headers that keep upstream content from
+// acting as Gatehouse's own page. Upstream content is served on Gatehouse's origin,
+// beside the sign-in pages and the console: an HTML or SVG answer (or one a browser
+// sniffs as such) would run its scripts there, with the console's cookies and its
+// same-origin access to the API.
+//
+//   - Content-Security-Policy: sandbox makes the browser treat the document as coming
+//     from a unique opaque origin (no scripts, forms, plugins or same-origin access). It
+//     is sent as a header of its own beside any policy of the upstream's, never merged
+//     into it: every policy a response carries applies, so the upstream's rules still
+//     hold and cannot weaken the sandbox.
+//   - X-Content-Type-Options: nosniff stops the browser from reading a JSON or text
+//     answer as HTML or script. It replaces whatever the upstream sent: nosniff is the
+//     only value, and a browser reads only the first.
+//
+// API clients ignore both headers.
+func isolateOrigin(h http.Header) {
+	if csp := h["Content-Security-Policy"]; len(csp) > 0 {
+		h["Content-Security-Policy"] = append(csp, sandboxCSP[0])
+	} else {
+		h["Content-Security-Policy"] = sandboxCSP[:1:1]
+	}
+	h["X-Content-Type-Options"] = nosniff[:1:1]
 }
 
 // keepTrailer reports whether an upstream trailer may reach the caller; trailers obey the

@@ -257,6 +257,7 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 	out.Status = res.StatusCode
 	h := w.Header()
 	copyResponseHeader(h, res.Header)
+	isolateOrigin(h)
 	listed := hop.Listed(res.Header)
 	announced := map[string]bool{}
 	for k := range res.Trailer {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -209,12 +210,18 @@ func (db *DB) AddMember(ctx context.Context, groupID, memberID string) error {
 		if kind != catalog.KindGroup {
 			return invalid("principal %s is not a group", groupName)
 		}
-		err = tx.QueryRowContext(ctx, "SELECT name FROM principals WHERE id = ?", memberID).Scan(&memberName)
+		var memberKind catalog.PrincipalKind
+		err = tx.QueryRowContext(ctx, "SELECT name, kind FROM principals WHERE id = ?", memberID).Scan(&memberName, &memberKind)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notExist("principal %s does not exist", memberID)
 		}
 		if err != nil {
 			return err
+		}
+		// users holds every user and service principal implicitly: as a member of a
+		// group (admins above all) it would give that group's rights to everyone.
+		if memberKind == catalog.KindGroup && strings.EqualFold(memberName, catalog.UsersGroup) {
+			return invalid("the built-in group %s cannot be a member of any group", memberName)
 		}
 		// The new edge group → member closes a cycle exactly when the group is already
 		// the member itself or one of its (transitive) members. UNION (not UNION ALL)

@@ -329,6 +329,14 @@ func testMembersRefused(f *fixture) {
 	f.wantCode("RemoveMember from a missing group", err, catalog.ResourceDoesNotExist)
 	_, err = f.s.ListMembers(f.ctx, missing)
 	f.wantCode("ListMembers of a missing group", err, catalog.ResourceDoesNotExist)
+	// The built-in users group holds everyone: as a member of admins (or any group) it
+	// would give that group's rights to every user.
+	users, admins := f.group(catalog.UsersGroup), f.group(catalog.AdminsGroup)
+	err = f.s.AddMember(f.ctx, admins.ID, users.ID)
+	f.wantMessage("AddMember of users to admins", err, "users cannot be a member")
+	f.wantCode("AddMember of users to admins", err, catalog.InvalidParameterValue)
+	err = f.s.AddMember(f.ctx, g.ID, users.ID)
+	f.wantCode("AddMember of users to a group", err, catalog.InvalidParameterValue)
 
 	ms, err := f.s.ListMemberships(f.ctx)
 	f.must("ListMemberships", err)
