@@ -152,7 +152,7 @@ func (s *Server) connectionFor(r *http.Request, who *identity.Identity, want acc
 	if err != nil {
 		return nil, 0, err
 	}
-	if (want == 0 && privs == 0) || (want != 0 && privs&(want|access.PrivAll) == 0) {
+	if (want == 0 && privs == 0) || (want != 0 && privs.Expand()&want == 0) {
 		return nil, 0, catalog.Errorf(catalog.PermissionDenied, "User %s does not have %s on connection %s", who.Principal.Name, what, c.Name)
 	}
 	return c, privs, nil
