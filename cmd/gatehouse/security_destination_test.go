@@ -169,9 +169,9 @@ func truncateForLog(s string) string {
 // mike holds MANAGE on each, alice and bob USE_CONNECTION, allie ALL_PRIVILEGES.
 type destWorld struct {
 	*oauthWorld
-	echo  *upstream    // the victim API of bearer connections
-	evil  *attacker    // the attacker's host
-	seen  *sync.Map    // Authorization headers the OAuth victim API received
+	echo  *upstream // the victim API of bearer connections
+	evil  *attacker // the attacker's host
+	seen  *sync.Map // Authorization headers the OAuth victim API received
 	roles map[string]string
 }
 
