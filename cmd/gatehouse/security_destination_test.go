@@ -696,3 +696,37 @@ func TestAllPrivilegesWithoutManage(t *testing.T) {
 		t.Errorf("allie's grants = %+v, want ALL_PRIVILEGES", perms.PrivilegeAssignments)
 	}
 }
+
+// TestLoginStartedBeforeADestinationChange: a login begun under the old token endpoint
+// and finished after a (legitimate, secrets given) change is stopped: the old
+// provider's authorization code never goes to the new endpoint.
+func TestLoginStartedBeforeADestinationChange(t *testing.T) {
+	w := newDestWorld(t)
+	base := w.oauthOptions("OAUTH_U2M_PER_USER", destOld)
+	w.create("peruser", "OAUTH_U2M_PER_USER", base)
+	b := newBrowser(w.as.RootCAs())
+	b.signIn(t, w.ts.URL, w.users["alice"])
+	provider := b.startLogin(t, w.ts.URL, "peruser")
+	mark := w.evil.mark()
+	evilToken := "https://127.0.0.1:" + w.evil.port + "/token"
+	w.ts.must("PATCH", "/api/2.1/unity-catalog/connections/peruser", w.roles["manager"],
+		map[string]any{"options": with(base, map[string]string{"token_endpoint": evilToken, "client_secret": "CANARY-dest-login-race-9f00"})}, nil)
+	back := b.authorize(t, provider, "alice")
+	code := back.Query().Get("code")
+	if code == "" {
+		t.Fatalf("the provider sent no code: %s", back)
+	}
+	resp, page := b.get(t, back.String())
+	if resp.StatusCode == 200 || !strings.Contains(page, "changed during the login") {
+		t.Errorf("finishing the old login = %d, want it stopped with a clear message:\n%s", resp.StatusCode, page)
+	}
+	for _, r := range w.evil.since(mark) {
+		if r.URL == "/token" {
+			t.Errorf("the new token endpoint was called during the old login:\n%s", r)
+		}
+	}
+	scanFor(t, "the old provider's authorization code", w.evil.since(mark), []string{code, destOld.Secret}, destOld.ID)
+	if st := w.state("peruser", w.users["alice"]); st != "NEEDS_LOGIN" {
+		t.Errorf("alice's state = %s, want NEEDS_LOGIN", st)
+	}
+}

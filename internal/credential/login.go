@@ -27,6 +27,10 @@ type pendingLogin struct {
 	principalID  string
 	verifier     string
 	expires      time.Time
+	// tokenURL is where the code may be redeemed: the token endpoint when the login
+	// started. A destination change meanwhile ends the login (the code and verifier
+	// never go to the new endpoint).
+	tokenURL string
 }
 
 // LoginResult is the outcome of a finished login.
@@ -95,7 +99,7 @@ func (b *Broker) StartLogin(ctx context.Context, az Authorizer, p *catalog.Princ
 		}
 	}
 	b.logins[state] = &pendingLogin{sessionHash: sha256.Sum256([]byte(sessionID)), connectionID: c.ID, connection: c.Name,
-		principalID: p.ID, verifier: verifier, expires: now.Add(b.opts.LoginTTL)}
+		principalID: p.ID, verifier: verifier, expires: now.Add(b.opts.LoginTTL), tokenURL: cfg.TokenURL}
 	b.mu.Unlock()
 	return oauth.AuthCodeURL(cfg, state, challenge, b.RedirectURI()), nil
 }
@@ -136,6 +140,9 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	cfg, err := b.oauthConfig(c)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TokenURL != pl.tokenURL {
+		return nil, catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint of connection %s was changed during the login; start again", pl.connection)
 	}
 	// RFC 9207: when the provider names itself, it must be the one we sent the user to.
 	if iss := q.Get("iss"); iss != "" {
