@@ -173,12 +173,12 @@ func FuzzDestinationChanges(f *testing.F) {
 		}
 		// What the dialer would be given: lower-case host name without the trailing dot,
 		// effective port. Different ones must be a change.
-		ah, ap := hostPort(a[catalog.OptHost], a[catalog.OptPort])
-		bh, bp := hostPort(b[catalog.OptHost], b[catalog.OptPort])
+		da, db := catalog.DestinationOf(a), catalog.DestinationOf(b)
+		ah, ap, bh, bp := da.Host, da.Port, db.Host, db.Port
 		if (ah != bh || ap != bp) && !slices.Contains(ab, catalog.OptHost) && !slices.Contains(ab, catalog.OptPort) {
 			t.Fatalf("destinations %s:%s and %s:%s differ but no change was seen", ah, ap, bh, bp)
 		}
-		if a[catalog.OptTokenEndpoint] != b[catalog.OptTokenEndpoint] && endpointURL(a[catalog.OptTokenEndpoint]) != endpointURL(b[catalog.OptTokenEndpoint]) &&
+		if da.TokenEndpoint != db.TokenEndpoint &&
 			!slices.Contains(ab, catalog.OptTokenEndpoint) {
 			t.Fatalf("token endpoints %s and %s differ but no change was seen", a[catalog.OptTokenEndpoint], b[catalog.OptTokenEndpoint])
 		}
