@@ -2,9 +2,13 @@ package credential
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
 // ForgetDestination deletes every stored token of an OAuth connection whose
@@ -41,4 +45,48 @@ func (b *Broker) ForgetDestination(ctx context.Context, old *catalog.Connection)
 	b.gen++
 	b.mu.Unlock()
 	return n, nil
+}
+
+// destinationTag names the destination of c (catalog.DestinationOf: the API's host and
+// port, the OAuth endpoints, the credential header) in the additional data of the
+// tokens obtained for it, so that a token obtained for one destination does not open
+// for another: a call that races a destination change (a refresh or login under the old
+// options finishing after the change) can store a token, but nobody can use it under
+// the new options.
+func destinationTag(c *catalog.Connection) string {
+	d := catalog.DestinationOf(c.Options)
+	h := sha256.Sum256([]byte(strings.Join([]string{d.Host, d.Port, d.TokenEndpoint, d.AuthorizationEndpoint, d.HeaderName, d.HeaderPrefix}, "\x00")))
+	return hex.EncodeToString(h[:16])
+}
+
+// tokenAAD is the additional data of a token of connection c held for principalID.
+func tokenAAD(c *catalog.Connection, field, principalID string) seal.AAD {
+	return seal.AAD{SecurableID: c.ID, Field: field + "@" + destinationTag(c), Principal: principalID}
+}
+
+// openCred opens a sealed token of cred for use with connection c. A token sealed for
+// another destination of c does not open. One sealed before tokens were bound to their
+// destination (no tag) still opens: every destination change deletes those.
+func (b *Broker) openCred(c *catalog.Connection, cred *catalog.OAuthCredential, field string, ct []byte) (string, error) {
+	pt, err := b.keyring.Open(ct, tokenAAD(c, field, cred.PrincipalID))
+	if err != nil {
+		pt, err = b.keyring.Open(ct, seal.AAD{SecurableID: cred.ConnectionID, Field: field, Principal: cred.PrincipalID})
+	}
+	if err != nil {
+		return "", fmt.Errorf("open %s of connection %s: %w", field, cred.ConnectionID, err)
+	}
+	return string(pt), nil
+}
+
+// boundTo reports whether the tokens of cred were obtained for c's current destination.
+func (b *Broker) boundTo(c *catalog.Connection, cred *catalog.OAuthCredential) bool {
+	field, ct := catalog.FieldAccessToken, cred.AccessToken
+	if len(ct) == 0 {
+		field, ct = catalog.FieldRefreshToken, cred.RefreshToken
+	}
+	if len(ct) == 0 {
+		return true
+	}
+	_, err := b.openCred(c, cred, field, ct)
+	return err == nil
 }

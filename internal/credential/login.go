@@ -232,7 +232,7 @@ func (b *Broker) revokeAtProvider(ctx context.Context, c *catalog.Connection, cr
 		if len(f.ct) == 0 {
 			continue
 		}
-		tok, err := b.openCred(cred, f.field, f.ct)
+		tok, err := b.openCred(c, cred, f.field, f.ct)
 		if err != nil {
 			continue
 		}
