@@ -156,7 +156,10 @@ func (c *clientCLI) connectionsUpdate() *cobra.Command {
 --option sets options and keeps the others: the command reads the current options,
 sets the given ones over them and sends the whole set; secret options that you do not
 pass keep their stored values. So rotating a token is one command, with no consumer to
-redeploy. --remove-option drops an option.
+redeploy. --remove-option drops an option. A secret only goes where it was stored for:
+changing host, port, token_endpoint, authorization_endpoint, auth_header_name or
+auth_header_prefix needs the secret (bearer_token or client_secret) in the same
+command, and signs every user of an OAuth connection out.
 
 --disable switches the connection off for everyone at once; --enable switches it back.`,
 		Example: `  # Rotate the token (read from stdin), keeping every other option:

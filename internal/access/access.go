@@ -28,6 +28,11 @@ const (
 // Everything is every privilege on a connection, as owners and admins hold it.
 const Everything = PrivUse | PrivManage | PrivAll
 
+// implied is what a grant of ALL_PRIVILEGES stands for: every connection privilege
+// except MANAGE. As in Unity Catalog, "everything to use it" never hands out control
+// (editing, re-granting, redirecting the connection); MANAGE is always granted by name.
+const implied = PrivUse
+
 func bit(p catalog.Privilege) PrivSet {
 	switch p {
 	case catalog.UseConnection:
@@ -42,16 +47,20 @@ func bit(p catalog.Privilege) PrivSet {
 	return 0
 }
 
-// Has reports whether s grants p. ALL_PRIVILEGES implies every connection privilege.
+// Has reports whether s grants p. ALL_PRIVILEGES implies every connection privilege
+// except MANAGE.
 func (s PrivSet) Has(p catalog.Privilege) bool {
 	b := bit(p)
-	if b == 0 {
-		return false
+	return b != 0 && s.Expand()&b != 0
+}
+
+// Expand returns s with what ALL_PRIVILEGES implies added (USE_CONNECTION, never
+// MANAGE), for callers that test bits: s.Expand()&PrivManage is MANAGE held by name.
+func (s PrivSet) Expand() PrivSet {
+	if s&PrivAll != 0 {
+		return s | implied
 	}
-	if s&b != 0 {
-		return true
-	}
-	return s&PrivAll != 0 && (b == PrivUse || b == PrivManage)
+	return s
 }
 
 // Store is what the authorizer reads.
@@ -332,6 +341,9 @@ func (a *Authorizer) Effective(ctx context.Context, p *catalog.Principal, c *cat
 		return nil, err
 	}
 	add := func(s PrivSet, typ, from string) {
+		// An ALL_PRIVILEGES grant shows what it stands for (USE_CONNECTION, never
+		// MANAGE), from the same source.
+		s = s.Expand()
 		for _, pr := range all {
 			if s&bit(pr) != 0 {
 				out = append(out, Source{Privilege: pr, Type: typ, ID: from})

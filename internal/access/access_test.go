@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +125,7 @@ func TestConnectionDecisions(t *testing.T) {
 		{"ursula", catalog.UseConnection, true},
 		{"nina", catalog.UseConnection, true},
 		{"allie", catalog.UseConnection, true},
-		{"allie", catalog.Manage, true},
+		{"allie", catalog.Manage, true}, // through users, not ALL_PRIVILEGES (TestAllPrivilegesExcludesManage)
 		{"nobody", catalog.UseConnection, false},
 		{"nobody", catalog.Manage, true}, // through the implicit users group
 		{"agent", catalog.Manage, true},  // service principals are in users too
@@ -192,6 +193,67 @@ func TestEffectiveSources(t *testing.T) {
 	srcs, _ = w.a.Effective(w.ctx, w.p["olivia"], c)
 	if len(srcs) != 3 || srcs[0].Type != "OWNER" {
 		t.Errorf("Effective(olivia) = %+v, want three privileges from OWNER", srcs)
+	}
+}
+
+// TestAllPrivilegesExcludesManage: ALL_PRIVILEGES, held directly or through a group,
+// is every connection privilege except MANAGE (DESIGN §1, as in Unity Catalog); owners
+// and admins still hold everything.
+func TestAllPrivilegesExcludesManage(t *testing.T) {
+	w := newWorld(t)
+	for _, u := range []string{"olivia", "allie", "gina", "root"} {
+		w.add(u, catalog.KindUser)
+	}
+	w.add("team", catalog.KindGroup)
+	for _, m := range [][2]string{{"team", "gina"}, {catalog.AdminsGroup, "root"}} {
+		if err := w.st.AddMember(w.ctx, w.p[m[0]].ID, w.p[m[1]].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := w.conn("github", "olivia")
+	w.grant(c, "allie", catalog.AllPrivileges)
+	w.grant(c, "team", catalog.AllPrivileges)
+	tests := []struct {
+		name, who string
+		priv      catalog.Privilege
+		want      bool
+	}{
+		{"direct grant uses", "allie", catalog.UseConnection, true},
+		{"direct grant does not manage", "allie", catalog.Manage, false},
+		{"direct grant holds ALL_PRIVILEGES", "allie", catalog.AllPrivileges, true},
+		{"group grant uses", "gina", catalog.UseConnection, true},
+		{"group grant does not manage", "gina", catalog.Manage, false},
+		{"owner manages", "olivia", catalog.Manage, true},
+		{"admin manages", "root", catalog.Manage, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := w.can(t, tc.who, c, tc.priv); got != tc.want {
+				t.Errorf("Check(%s, %s on github) = %s, want %s", tc.who, tc.priv, verdict(got), verdict(tc.want))
+			}
+		})
+	}
+	for _, tc := range []struct {
+		who  string
+		want string
+	}{
+		{"allie", "ALL_PRIVILEGES//,USE_CONNECTION//"},
+		{"gina", "ALL_PRIVILEGES/GROUP/" + w.p["team"].ID + ",USE_CONNECTION/GROUP/" + w.p["team"].ID},
+	} {
+		srcs, err := w.a.Effective(w.ctx, w.p[tc.who], c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range srcs {
+			got = append(got, fmt.Sprintf("%s/%s/%s", s.Privilege, s.Type, s.ID))
+		}
+		if g := strings.Join(got, ","); g != tc.want {
+			t.Errorf("Effective(%s) = %s, want %s", tc.who, g, tc.want)
+		}
+	}
+	if access.PrivAll.Has(catalog.Manage) || !access.PrivAll.Has(catalog.UseConnection) {
+		t.Errorf("PrivAll.Has: MANAGE %v, USE_CONNECTION %v; want false, true", access.PrivAll.Has(catalog.Manage), access.PrivAll.Has(catalog.UseConnection))
 	}
 }
 

@@ -84,12 +84,14 @@ type cached struct {
 	retryAt  time.Time
 	attempts int
 	lastErr  error
+	tag      string // destinationTag of a retry-pacing entry (kept across connection changes)
 }
 
 type flight struct {
 	done   chan struct{}
 	header string
 	err    error
+	tag    string // destinationTag of the connection it fetches for
 }
 
 // New returns a broker.
@@ -241,12 +243,16 @@ func (b *Broker) accessToken(ctx context.Context, c *catalog.Connection, key cre
 		b.mu.Unlock()
 		select {
 		case <-f.done:
+			if f.tag != destinationTag(c) {
+				// Fetched for the destination before a change: not for this call.
+				return b.accessToken(ctx, c, key, caller)
+			}
 			return f.header, f.err
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{done: make(chan struct{}), tag: destinationTag(c)}
 	b.flights[key] = f
 	b.mu.Unlock()
 
@@ -286,6 +292,9 @@ func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey,
 	prev := b.cache[key]
 	gen := b.gen
 	b.mu.Unlock()
+	if prev != nil && prev.tag != "" && prev.tag != destinationTag(c) {
+		prev = nil // retry pacing (and its token) of the destination before a change
+	}
 
 	cred, err := b.store.GetCredential(ctx, key.conn, key.principal)
 	switch {
@@ -293,6 +302,14 @@ func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey,
 		cred = nil
 	case err != nil:
 		return "", err
+	}
+	if cred != nil && !b.boundTo(c, cred) {
+		// Obtained for the destination before a change (it raced the change): never
+		// used for this one. Machine-to-machine fetches anew over it.
+		if c.CredentialType != catalog.OAuthM2M {
+			return "", b.loginRequired(c, caller, "")
+		}
+		cred = &catalog.OAuthCredential{ConnectionID: c.ID, PrincipalID: key.principal, Version: cred.Version, CreatedAt: now}
 	}
 	if cred == nil {
 		if c.CredentialType != catalog.OAuthM2M {
@@ -322,7 +339,7 @@ func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey,
 
 	// A stored access token still good beyond its refresh point serves as it is.
 	if len(cred.AccessToken) > 0 && (cred.AccessExpiresAt.IsZero() || now.Before(refreshAhead(cred.LastRefreshedAt, cred.AccessExpiresAt))) {
-		tok, err := b.openCred(cred, catalog.FieldAccessToken, cred.AccessToken)
+		tok, err := b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
 		if err != nil {
 			return "", err
 		}
@@ -355,7 +372,7 @@ func (b *Broker) renew(ctx context.Context, c *catalog.Connection, key credKey, 
 		if len(cred.RefreshToken) == 0 {
 			// No refresh token (no offline_access): the access token is all there is.
 			if len(cred.AccessToken) > 0 && (cred.AccessExpiresAt.IsZero() || now.Before(cred.AccessExpiresAt)) {
-				t, err := b.openCred(cred, catalog.FieldAccessToken, cred.AccessToken)
+				t, err := b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
 				if err != nil {
 					return "", err
 				}
@@ -366,7 +383,7 @@ func (b *Broker) renew(ctx context.Context, c *catalog.Connection, key credKey, 
 			b.setState(ctx, c, cred, catalog.StateReauthRequired, reason)
 			return "", b.loginRequired(c, caller, reason)
 		}
-		rt, err2 := b.openCred(cred, catalog.FieldRefreshToken, cred.RefreshToken)
+		rt, err2 := b.openCred(c, cred, catalog.FieldRefreshToken, cred.RefreshToken)
 		if err2 != nil {
 			return "", err2
 		}
@@ -397,7 +414,7 @@ func (b *Broker) obtainAfterConflict(ctx context.Context, c *catalog.Connection,
 	if len(cred.AccessToken) == 0 || (!cred.AccessExpiresAt.IsZero() && !b.opts.Now().Before(cred.AccessExpiresAt)) {
 		return "", b.loginRequired(c, caller, cred.Reason)
 	}
-	return b.openCred(cred, catalog.FieldAccessToken, cred.AccessToken)
+	return b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
 }
 
 // renewFailed classifies a token endpoint failure: invalid_grant needs a new login,
@@ -428,7 +445,7 @@ func (b *Broker) renewFailed(ctx context.Context, c *catalog.Connection, key cre
 		access, expiry = prev.access, prev.expiry
 	}
 	if access == "" && len(cred.AccessToken) > 0 {
-		if t, err := b.openCred(cred, catalog.FieldAccessToken, cred.AccessToken); err == nil {
+		if t, err := b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken); err == nil {
 			access, expiry = t, cred.AccessExpiresAt
 		}
 	}
@@ -436,7 +453,7 @@ func (b *Broker) renewFailed(ctx context.Context, c *catalog.Connection, key cre
 		b.setState(ctx, c, cred, catalog.StateDegraded, oe.Error())
 	}
 	b.mu.Lock()
-	b.cache[key] = &cached{access: access, expiry: expiry, refreshAt: now, retryAt: now.Add(oauth.Backoff(attempts)), attempts: attempts, lastErr: oe}
+	b.cache[key] = &cached{access: access, expiry: expiry, refreshAt: now, retryAt: now.Add(oauth.Backoff(attempts)), attempts: attempts, lastErr: oe, tag: destinationTag(c)}
 	b.mu.Unlock()
 	if access != "" && (expiry.IsZero() || now.Before(expiry)) {
 		return access, nil
@@ -483,27 +500,19 @@ func (b *Broker) loginRequired(c *catalog.Connection, caller *catalog.Principal,
 	return &catalog.Error{Code: catalog.OAuthLoginRequired, Message: msg, LoginURL: login}
 }
 
-func (b *Broker) openCred(cred *catalog.OAuthCredential, field string, ct []byte) (string, error) {
-	pt, err := b.keyring.Open(ct, seal.AAD{SecurableID: cred.ConnectionID, Field: field, Principal: cred.PrincipalID})
-	if err != nil {
-		return "", fmt.Errorf("open %s of connection %s: %w", field, cred.ConnectionID, err)
-	}
-	return string(pt), nil
-}
-
 // storeToken seals and stores a token answer into cred (version-checked). A refresh
 // answer without a refresh token keeps the old one.
 func (b *Broker) storeToken(ctx context.Context, c *catalog.Connection, cred *catalog.OAuthCredential, principalID string, tok *oauth.Token, authorizedBy string) error {
 	now := b.opts.Now()
 	next := *cred
 	next.ConnectionID, next.PrincipalID = c.ID, principalID
-	at, err := b.keyring.Seal([]byte(tok.AccessToken), seal.AAD{SecurableID: c.ID, Field: catalog.FieldAccessToken, Principal: principalID})
+	at, err := b.keyring.Seal([]byte(tok.AccessToken), tokenAAD(c, catalog.FieldAccessToken, principalID))
 	if err != nil {
 		return err
 	}
 	next.AccessToken = at
 	if tok.RefreshToken != "" {
-		rt, err := b.keyring.Seal([]byte(tok.RefreshToken), seal.AAD{SecurableID: c.ID, Field: catalog.FieldRefreshToken, Principal: principalID})
+		rt, err := b.keyring.Seal([]byte(tok.RefreshToken), tokenAAD(c, catalog.FieldRefreshToken, principalID))
 		if err != nil {
 			return err
 		}

@@ -79,7 +79,7 @@ func (b *Broker) StartLogin(ctx context.Context, az Authorizer, p *catalog.Princ
 	state := oauth.NewState()
 	verifier, challenge := oauth.NewPKCE()
 	pl := PendingLogin{SessionHash: sha256.Sum256([]byte(sessionID)), ConnectionID: c.ID, Connection: c.Name,
-		PrincipalID: p.ID, Verifier: verifier, Expires: b.opts.Now().Add(b.opts.LoginTTL)}
+		PrincipalID: p.ID, Verifier: verifier, Expires: b.opts.Now().Add(b.opts.LoginTTL), TokenURL: cfg.TokenURL}
 	if err := b.logins.Put(ctx, state, pl); err != nil {
 		return "", fmt.Errorf("record pending login to %s: %w", c.Name, err)
 	}
@@ -117,6 +117,9 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	cfg, err := b.oauthConfig(c)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.TokenURL != pl.TokenURL {
+		return nil, catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint of connection %s was changed during the login; start again", pl.Connection)
 	}
 	// RFC 9207: when the provider names itself, it must be the one we sent the user to.
 	if iss := q.Get("iss"); iss != "" {
@@ -206,7 +209,7 @@ func (b *Broker) revokeAtProvider(ctx context.Context, c *catalog.Connection, cr
 		if len(f.ct) == 0 {
 			continue
 		}
-		tok, err := b.openCred(cred, f.field, f.ct)
+		tok, err := b.openCred(c, cred, f.field, f.ct)
 		if err != nil {
 			continue
 		}

@@ -23,6 +23,10 @@ type PendingLogin struct {
 	Verifier string
 	// Expires is when the state stops working.
 	Expires time.Time
+	// TokenURL is where the code may be redeemed: the token endpoint when the login
+	// started. A destination change meanwhile ends the login (the code and verifier
+	// never go to the new endpoint).
+	TokenURL string
 }
 
 // String describes the login without its verifier.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
@@ -29,6 +30,17 @@ func note(r *http.Request, k, v string) {
 func noteConnection(r *http.Request, name string) {
 	if n, ok := r.Context().Value(auditNoteKey).(*auditNote); ok {
 		n.connection = name
+	}
+}
+
+// noteRecord copies what a governance operation put in its audit record into the
+// request's record.
+func noteRecord(r *http.Request, rec *governance.Record) {
+	if rec.Connection != "" {
+		noteConnection(r, rec.Connection)
+	}
+	for k, v := range rec.Params {
+		note(r, k, v)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
@@ -64,6 +65,8 @@ type Deps struct {
 	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
 	// NetworkCounts reports network denials for /metrics, keyed "source/access_type".
 	NetworkCounts func() map[string]int64
+	// Governance runs the management operations; nil builds them from these Deps.
+	Governance *governance.Service
 }
 
 // Server serves the API.
@@ -83,6 +86,10 @@ func NewServer(d Deps) *Server {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Governance == nil {
+		d.Governance = governance.New(governance.Deps{Store: d.Store, Keyring: d.Keyring, Access: d.Access, Broker: d.Broker,
+			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now})
 	}
 	s := &Server{Deps: d, mux: http.NewServeMux(), conns: newConnCache(d.Store)}
 	s.routes()

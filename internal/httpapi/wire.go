@@ -25,7 +25,8 @@ type CreateConnectionRequest struct {
 
 // UpdateConnectionRequest is the body of PATCH /api/2.1/unity-catalog/connections/{name}.
 // Absent fields are left alone. Options replace the whole set, except that a secret
-// option left out keeps its stored value.
+// option left out keeps its stored value — unless the destination changes, which needs
+// every secret again (governance.UpdateConnection).
 type UpdateConnectionRequest struct {
 	Options map[string]string `json:"options,omitempty"`
 	NewName *string           `json:"new_name,omitempty"`
