@@ -17,7 +17,9 @@ const DefaultBodyTimeout = 30 * time.Second
 
 // hasBody reports whether the request announces a body (a Content-Length above zero, or
 // chunked).
-func hasBody(r *http.Request) bool { return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody }
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+}
 
 // refuseUnread marks the response to a request refused before its body was read as the
 // last on its connection. Otherwise net/http, to reuse the connection, would first read
