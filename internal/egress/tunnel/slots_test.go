@@ -103,7 +103,9 @@ func TestTunnelLimitPerPrincipal(t *testing.T) {
 
 	alice[0]()
 	eventually(t, 5*time.Second, func() bool { return e.srv.Active() == perPrincipal },
-		func() string { return fmt.Sprintf("Active() = %d after alice closed one, want %d", e.srv.Active(), perPrincipal) })
+		func() string {
+			return fmt.Sprintf("Active() = %d after alice closed one, want %d", e.srv.Active(), perPrincipal)
+		})
 	if res, _ := connect(aliceToken); res.StatusCode != http.StatusOK {
 		t.Errorf("alice's CONNECT after closing one = %d, want 200", res.StatusCode)
 	}
