@@ -27,11 +27,21 @@ func hasBody(r *http.Request) bool {
 // announces a body and sends none would hold the refusal, and the connection, for as long
 // as it likes. With Connection: close the answer goes out at once and the unread body
 // is never waited for.
+//
+// Closing is not enough on its own: net/http, finishing the request, still reads up to
+// 256 KiB of a small unread body before it closes the connection. A read deadline in
+// the past makes that read fail at once, so the connection ends as soon as the answer
+// is out. Nothing else reads the connection: the body was never read, so net/http has
+// not started its background read.
 func refuseUnread(w http.ResponseWriter, r *http.Request) {
 	if hasBody(r) {
 		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
 	}
 }
+
+// aLongTimeAgo is a deadline in the past: reads under it fail at once.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // bodyDeadline bounds how long the request body may take to arrive: it sets a read
 // deadline on the caller's connection d from now, so that a client that stops sending
@@ -46,11 +56,12 @@ func bodyDeadline(w http.ResponseWriter, r *http.Request, d time.Duration) {
 	r.Body = &timedBody{ReadCloser: r.Body, w: w, timeout: d}
 }
 
-// timedBody is a request body read under the deadline bodyDeadline set. Its end (EOF or
-// any error) clears the deadline: net/http starts its background read of the connection
-// once the body is read, and the deadline firing there, while the handler still works,
-// would cancel the request. A read that hit the deadline becomes a 408 the caller is
-// told about.
+// timedBody is a request body read under the deadline bodyDeadline set. Its end (EOF)
+// clears the deadline: net/http starts its background read of the connection once the
+// body is read, and the deadline firing there, while the handler still works, would
+// cancel the request. After any other error the deadline stays, so that nothing waits
+// any longer for the rest of a body that failed. A read that hit the deadline becomes a
+// 408 the caller is told about.
 type timedBody struct {
 	io.ReadCloser
 	w       http.ResponseWriter
@@ -64,10 +75,12 @@ func (b *timedBody) Read(p []byte) (int, error) {
 		return n, err
 	}
 	b.ended = true
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == io.EOF:
+		_ = http.NewResponseController(b.w).SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return n, bodyTimeoutError(b.timeout)
 	}
-	_ = http.NewResponseController(b.w).SetReadDeadline(time.Time{})
 	return n, err
 }
 

@@ -429,10 +429,12 @@ func (b *requestBody) pump() {
 		n, err := b.r.Read(b.buf[:size])
 		b.mu.Lock()
 		b.inRead = false
-		if err != nil {
+		if err == io.EOF {
 			// The body has ended. net/http now reads the connection in the background
 			// (to notice a client that hangs up) for as long as the response streams: a
-			// deadline left behind would cancel the request when it fired.
+			// deadline left behind would cancel the request when it fired. After any
+			// other error the deadline stays: nothing must wait for the rest of a body
+			// that failed (net/http would, to discard it, before answering).
 			select {
 			case <-b.stop:
 			default:

@@ -312,7 +312,7 @@ const maxFormBytes = 4 << 10
 // a body that may never come. It answers and returns false on failure.
 func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool {
 	if !u.csrfHeaderOK(r) {
-		w.Header().Set("Connection", "close")
+		refuseUnread(w, r)
 		u.csrfFailed(w, r)
 		return false
 	}
@@ -324,7 +324,7 @@ func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool 
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	err := r.ParseForm()
 	if err != nil {
-		w.Header().Set("Connection", "close")
+		refuseUnread(w, r)
 		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the %s form could not be read", what), "Cannot "+what)
 		return false
 	}
@@ -334,6 +334,16 @@ func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool 
 		_ = rc.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// refuseUnread ends the connection of a form refused before its body was read to the
+// end: the answer says Connection: close, and a read deadline in the past keeps net/http
+// from first reading up to 256 KiB of the rest to reuse the connection.
+func refuseUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // signIn checks the form's CSRF token, authenticates the pasted token and starts a
