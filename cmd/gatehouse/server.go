@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/net/netutil"
 
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -108,7 +107,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
 	f.Int64("max-body-bytes", httpapi.DefaultMaxBodyBytes, "largest API request body accepted (GATEHOUSE_MAX_BODY_BYTES)")
 	f.Duration("request-body-timeout", httpapi.DefaultBodyTimeout, "longest time an API request body (or the sign-in form) may take to arrive; past it 408 and the connection closes. Proxied uploads are bounded per read by --upstream-idle-timeout instead (GATEHOUSE_REQUEST_BODY_TIMEOUT)")
-	f.Int("max-connections", 4096, "most connections open at once on each listener (API, egress); past it new connections wait in the listen backlog until one closes (GATEHOUSE_MAX_CONNECTIONS)")
+	f.Int("max-connections", 4096, "most connections open at once on each listener (API, egress); past it a new connection waits in the listen backlog until one closes; established egress tunnels count under --egress-max-tunnels instead (GATEHOUSE_MAX_CONNECTIONS)")
 	f.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (GATEHOUSE_SHUTDOWN_TIMEOUT)")
 	f.String("log-format", "text", "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 	f.String("log-level", "info", "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
@@ -351,7 +350,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	apiLimit := limitConns(ln, cfg.MaxConnections)
+	ln = apiLimit
 	addr := ln.Addr().String()
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + addr
@@ -413,7 +413,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
 			return fmt.Errorf("egress-listen: %w", err)
 		}
-		eln = netutil.LimitListener(eln, cfg.MaxConnections)
+		egressLimit := limitConns(eln, cfg.MaxConnections)
+		eln = egressLimit
 		ns.addOwn(eln.Addr())
 		ecfg := cfg.Egress
 		ecfg.Log = log
@@ -425,10 +426,10 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		// A connection between requests (one that only ever got a 407, say) is idle
 		// like a tunnel with no bytes moving, and closed after the same time.
 		esrv = &http.Server{Handler: etun, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: cfg.Egress.IdleTimeout,
-			MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+			MaxHeaderBytes: maxHeaderBytes, ConnState: egressLimit.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		MaxHeaderBytes: maxHeaderBytes, ConnState: apiLimit.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan struct{})
