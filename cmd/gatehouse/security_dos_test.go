@@ -79,13 +79,14 @@ func (rc *rawConn) closedWithin(d time.Duration) (bool, time.Duration) {
 
 func hostOf(u string) string { return strings.TrimPrefix(u, "http://") }
 
-// TestDoSUnauthenticatedBodyNotRead: a request without a token that declares a body and
+// TestDoSRefusedBeforeBody: a request without a token that declares a body and
 // sends no byte of it gets its refusal within a second, on every route that reads a
 // body — external-function, every authenticated API route, the transparent proxy and
 // the sign-in form — and the connection is closed rather than held for the body. Both a
 // large declared body (which net/http would not wait for anyway) and a small one (which
-// it would, to reuse the connection, if the refusal did not close it) are tried.
-func TestDoSUnauthenticatedBodyNotRead(t *testing.T) {
+// it would, to reuse the connection, if the refusal did not close it) are tried. So are
+// authenticated calls that the transparent proxy refuses before reading their body.
+func TestDoSRefusedBeforeBody(t *testing.T) {
 	w := newProxyWorld(t, nil)
 	ts := w.ts
 	const uc = "/api/2.1/unity-catalog"
@@ -148,6 +149,13 @@ func TestDoSUnauthenticatedBodyNotRead(t *testing.T) {
 		tc{"POST /login from another origin", "POST", "/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded",
 			"Cookie": "gatehouse_csrf=" + strings.Repeat("A", 43), "Origin": "https://evil.example"}, http.StatusForbidden},
 	)
+	// Authenticated callers refused before the proxy reads their body are not waited
+	// for either.
+	_, bob := ts.mkUser("bob@example.com")
+	cases = append(cases,
+		tc{"proxy without a grant", "PUT", "/api/2.0/unity-catalog/connections/echo/proxy/upload", map[string]string{"Authorization": "Bearer " + bob}, http.StatusForbidden},
+		tc{"proxy with a path escaping base_path", "PUT", "/api/2.0/unity-catalog/connections/echo/proxy/%2e%2e/x", map[string]string{"Authorization": "Bearer " + w.alice}, http.StatusBadRequest},
+	)
 	hits := w.up.hits.Load()
 	for _, c := range cases {
 		for _, declared := range []int{1 << 20, 1000} {
@@ -177,7 +185,7 @@ func TestDoSUnauthenticatedBodyNotRead(t *testing.T) {
 		}
 	}
 	if n := w.up.hits.Load(); n != hits {
-		t.Errorf("the upstream was reached %d times by unauthenticated calls", n-hits)
+		t.Errorf("the upstream was reached %d times by refused calls", n-hits)
 	}
 }
 

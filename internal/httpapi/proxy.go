@@ -33,6 +33,9 @@ type call struct {
 	conn  *catalog.Connection
 	name  string
 	out   proxy.Outcome
+	// streamed is true when the caller's body is streamed to the upstream (the
+	// transparent proxy) rather than read first (external-function).
+	streamed bool
 }
 
 // record writes the useConnection audit event for the call.
@@ -173,7 +176,7 @@ func splitProxyPath(escaped string) (name, sub string, ok bool) {
 // proxyCall serves the transparent proxy: any method on
 // /api/2.0/unity-catalog/connections/{name}/proxy/{path...}.
 func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub string) {
-	c := &call{s: s, w: w, r: r, start: s.Now(), name: name}
+	c := &call{s: s, w: w, r: r, start: s.Now(), name: name, streamed: true}
 	t, err := c.authorize()
 	if err != nil {
 		// Refused before the body was read: do not wait for it (refuseUnread).
@@ -195,6 +198,11 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
+		if c.streamed && out.BytesIn == 0 {
+			// Refused (a bad path, a network policy denial, an upstream that cannot be
+			// reached) before any of the body was read: do not wait for it.
+			refuseUnread(w, c.r)
+		}
 		c.s.writeError(w, c.r, err)
 	}
 }
