@@ -326,7 +326,7 @@ func openFiles(t *testing.T) int {
 // TestDoSSlowClientsBoundedMemory: N clients without a token each open a connection to
 // external-function, declare a 1 MiB body and send 64 KiB of it, then hold the
 // connection and send nothing more. The server answers each at once without reading and
-// the heap of the whole process (server and clients) grows by far less than 100 MB.
+// the heap of the whole process (server and clients) grows by a few MB.
 func TestDoSSlowClientsBoundedMemory(t *testing.T) {
 	n := 500
 	// Each client costs this process two descriptors (client and server ends).
@@ -369,8 +369,10 @@ func TestDoSSlowClientsBoundedMemory(t *testing.T) {
 	if answered != n {
 		t.Errorf("%d of %d slow clients got their 401 within 5s", answered, n)
 	}
-	if grown > 100e6 {
-		t.Errorf("heap in use grew by %.1f MB under %d slow clients, want under 100 MB", float64(grown)/1e6, n)
+	// Measured: about 5 MB with 500 clients; before authentication came first, the
+	// server held what each had sent (46 MB for 500, and growing with every byte sent).
+	if grown > 25e6 {
+		t.Errorf("heap in use grew by %.1f MB under %d slow clients, want under 25 MB", float64(grown)/1e6, n)
 	}
 	// Bounded in what the server reads: it read no body at all, so every allocation it
 	// made per client is small (request header, response): well under 64 KiB each.
