@@ -46,6 +46,8 @@ type serverConfig struct {
 	MasterKey       string // GATEHOUSE_MASTER_KEY only, never a flag: flags show in ps
 	BootstrapToken  string // GATEHOUSE_BOOTSTRAP_TOKEN only
 	MaxBodyBytes    int64
+	BodyTimeout     time.Duration
+	MaxConnections  int
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
@@ -67,31 +69,33 @@ type serverConfig struct {
 
 // flagEnv names the variable behind each flag.
 var flagEnv = map[string]string{
-	"listen":                    "GATEHOUSE_LISTEN",
-	"data-dir":                  "GATEHOUSE_DATA_DIR",
-	"public-url":                "GATEHOUSE_PUBLIC_URL",
-	"master-key-file":           "GATEHOUSE_MASTER_KEY_FILE",
-	"max-body-bytes":            "GATEHOUSE_MAX_BODY_BYTES",
-	"shutdown-timeout":          "GATEHOUSE_SHUTDOWN_TIMEOUT",
-	"log-format":                "GATEHOUSE_LOG_FORMAT",
-	"log-level":                 "GATEHOUSE_LOG_LEVEL",
-	"insecure-http-upstreams":   "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
-	"upstream-ca-file":          "GATEHOUSE_UPSTREAM_CA_FILE",
-	"proxy-max-body-bytes":      "GATEHOUSE_PROXY_MAX_BODY_BYTES",
-	"upstream-max-header-bytes": "GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES",
-	"upstream-connect-timeout":  "GATEHOUSE_UPSTREAM_CONNECT_TIMEOUT",
-	"upstream-header-timeout":   "GATEHOUSE_UPSTREAM_HEADER_TIMEOUT",
-	"upstream-idle-timeout":     "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT",
-	"upstream-total-timeout":    "GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT",
-	"egress-listen":             "GATEHOUSE_EGRESS_LISTEN",
-	"egress-max-tunnels":        "GATEHOUSE_EGRESS_MAX_TUNNELS",
-	"egress-idle-timeout":       "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
-	"egress-total-timeout":      "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
-	"oauth-login-ttl":           "GATEHOUSE_OAUTH_LOGIN_TTL",
-	"oauth-max-pending-logins":  "GATEHOUSE_OAUTH_MAX_PENDING_LOGINS",
-
-	"audit-unauthenticated-rate": "GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE",
-	"audit-anchor-legacy-chain":  "GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN",
+	"listen":                           "GATEHOUSE_LISTEN",
+	"data-dir":                         "GATEHOUSE_DATA_DIR",
+	"public-url":                       "GATEHOUSE_PUBLIC_URL",
+	"master-key-file":                  "GATEHOUSE_MASTER_KEY_FILE",
+	"max-body-bytes":                   "GATEHOUSE_MAX_BODY_BYTES",
+	"shutdown-timeout":                 "GATEHOUSE_SHUTDOWN_TIMEOUT",
+	"log-format":                       "GATEHOUSE_LOG_FORMAT",
+	"log-level":                        "GATEHOUSE_LOG_LEVEL",
+	"insecure-http-upstreams":          "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
+	"upstream-ca-file":                 "GATEHOUSE_UPSTREAM_CA_FILE",
+	"proxy-max-body-bytes":             "GATEHOUSE_PROXY_MAX_BODY_BYTES",
+	"upstream-max-header-bytes":        "GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES",
+	"upstream-connect-timeout":         "GATEHOUSE_UPSTREAM_CONNECT_TIMEOUT",
+	"upstream-header-timeout":          "GATEHOUSE_UPSTREAM_HEADER_TIMEOUT",
+	"upstream-idle-timeout":            "GATEHOUSE_UPSTREAM_IDLE_TIMEOUT",
+	"upstream-total-timeout":           "GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT",
+	"egress-listen":                    "GATEHOUSE_EGRESS_LISTEN",
+	"egress-max-tunnels":               "GATEHOUSE_EGRESS_MAX_TUNNELS",
+	"egress-idle-timeout":              "GATEHOUSE_EGRESS_IDLE_TIMEOUT",
+	"egress-total-timeout":             "GATEHOUSE_EGRESS_TOTAL_TIMEOUT",
+	"oauth-login-ttl":                  "GATEHOUSE_OAUTH_LOGIN_TTL",
+	"oauth-max-pending-logins":         "GATEHOUSE_OAUTH_MAX_PENDING_LOGINS",
+	"audit-unauthenticated-rate":       "GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE",
+	"audit-anchor-legacy-chain":        "GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN",
+	"request-body-timeout":             "GATEHOUSE_REQUEST_BODY_TIMEOUT",
+	"max-connections":                  "GATEHOUSE_MAX_CONNECTIONS",
+	"egress-max-tunnels-per-principal": "GATEHOUSE_EGRESS_MAX_TUNNELS_PER_PRINCIPAL",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -113,6 +117,8 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.String("public-url", "", "URL at which users reach this server, e.g. https://gatehouse.example.com; default http://LISTEN (GATEHOUSE_PUBLIC_URL)")
 	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
 	f.Int64("max-body-bytes", httpapi.DefaultMaxBodyBytes, "largest API request body accepted (GATEHOUSE_MAX_BODY_BYTES)")
+	f.Duration("request-body-timeout", httpapi.DefaultBodyTimeout, "longest time an API request body (or the sign-in form) may take to arrive; past it 408 and the connection closes. Proxied uploads are bounded per read by --upstream-idle-timeout instead (GATEHOUSE_REQUEST_BODY_TIMEOUT)")
+	f.Int("max-connections", 4096, "most connections open at once on each listener (API, egress); past it a new connection waits in the listen backlog until one closes; established egress tunnels count under --egress-max-tunnels instead (GATEHOUSE_MAX_CONNECTIONS)")
 	f.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM (GATEHOUSE_SHUTDOWN_TIMEOUT)")
 	f.String("log-format", "text", "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 	f.String("log-level", "info", "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
@@ -126,7 +132,8 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.Duration("upstream-total-timeout", 10*time.Minute, "longest call through a connection, body included (GATEHOUSE_UPSTREAM_TOTAL_TIMEOUT)")
 	f.String("egress-listen", "", "serve the egress proxy (HTTP CONNECT and absolute-form HTTP, for agents' HTTPS_PROXY) on this address (GATEHOUSE_EGRESS_LISTEN)")
 	f.Int("egress-max-tunnels", tunnel.DefaultMaxTunnels, "most egress tunnels open at once; past it 429 (GATEHOUSE_EGRESS_MAX_TUNNELS)")
-	f.Duration("egress-idle-timeout", 5*time.Minute, "an egress tunnel with no bytes moving for this long is closed (GATEHOUSE_EGRESS_IDLE_TIMEOUT)")
+	f.Int("egress-max-tunnels-per-principal", tunnel.DefaultMaxTunnelsPerPrincipal, "most egress tunnels one principal may hold at once; past it 429 for that principal only (GATEHOUSE_EGRESS_MAX_TUNNELS_PER_PRINCIPAL)")
+	f.Duration("egress-idle-timeout", 5*time.Minute, "an egress tunnel, or an egress connection between requests, with no bytes moving for this long is closed (GATEHOUSE_EGRESS_IDLE_TIMEOUT)")
 	f.Duration("egress-total-timeout", time.Hour, "longest life of an egress tunnel (GATEHOUSE_EGRESS_TOTAL_TIMEOUT)")
 	f.Duration("oauth-login-ttl", 10*time.Minute, "how long a started OAuth login (its state) stays valid (GATEHOUSE_OAUTH_LOGIN_TTL)")
 	f.Float64("audit-unauthenticated-rate", audit.DefaultUnauthenticatedRate, "audit events per second per source address written one by one for callers without a valid token (burst twice that); past it they are counted in one summary event per minute (GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE)")
@@ -232,7 +239,8 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	}
 	for name, dst := range map[string]*time.Duration{"upstream-connect-timeout": &cfg.Proxy.ConnectTimeout, "upstream-header-timeout": &cfg.Proxy.HeaderTimeout,
 		"upstream-idle-timeout": &cfg.Proxy.IdleTimeout, "upstream-total-timeout": &cfg.Proxy.TotalTimeout, "oauth-login-ttl": &cfg.LoginTTL,
-		"egress-idle-timeout": &cfg.Egress.IdleTimeout, "egress-total-timeout": &cfg.Egress.TotalTimeout} {
+		"egress-idle-timeout": &cfg.Egress.IdleTimeout, "egress-total-timeout": &cfg.Egress.TotalTimeout,
+		"request-body-timeout": &cfg.BodyTimeout} {
 		if d, err := time.ParseDuration(val(name)); err != nil || d <= 0 {
 			problems = append(problems, fmt.Errorf("%s: %q must be a positive duration like 30s", name, val(name)))
 		} else {
@@ -245,10 +253,13 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 			problems = append(problems, fmt.Errorf("egress-listen: %q is not host:port", cfg.EgressListen))
 		}
 	}
-	if n, err := strconv.Atoi(val("egress-max-tunnels")); err != nil || n < 1 {
-		problems = append(problems, fmt.Errorf("egress-max-tunnels: %q must be a positive number", val("egress-max-tunnels")))
-	} else {
-		cfg.Egress.MaxTunnels = n
+	for name, dst := range map[string]*int{"egress-max-tunnels": &cfg.Egress.MaxTunnels,
+		"egress-max-tunnels-per-principal": &cfg.Egress.MaxTunnelsPerPrincipal, "max-connections": &cfg.MaxConnections} {
+		if n, err := strconv.Atoi(val(name)); err != nil || n < 1 {
+			problems = append(problems, fmt.Errorf("%s: %q must be a positive number", name, val(name)))
+		} else {
+			*dst = n
+		}
 	}
 	if r, err := strconv.ParseFloat(val("audit-unauthenticated-rate"), 64); err != nil || !(r > 0) || math.IsInf(r, 0) {
 		problems = append(problems, fmt.Errorf("audit-unauthenticated-rate: %q must be a positive number of events per second", val("audit-unauthenticated-rate")))
@@ -344,6 +355,14 @@ func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, l
 	return kr, chainKey, nil
 }
 
+// Bounds of both listeners' request headers: a client has readHeaderTimeout to send
+// its request header, which may hold at most maxHeaderBytes (net/http's default is 1
+// MiB: times --max-connections slow clients that is gigabytes).
+const (
+	readHeaderTimeout = 10 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
 // serve runs the server until ctx ends, then drains in-flight requests.
 func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	log := newLogger(cfg, e)
@@ -367,6 +386,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	apiLimit := limitConns(ln, cfg.MaxConnections)
+	ln = apiLimit
 	addr := ln.Addr().String()
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + addr
@@ -407,10 +428,11 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	ns.OnPolicyChange(px.CloseIdleConnections)
 	ns.OnPolicyChange(oc.CloseIdleConnections)
 	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending})
-	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log})
+	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
+		FormTimeout: cfg.BodyTimeout})
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
-		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout,
 		Validation:      catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP},
 		Broker:          broker,
 		Proxy:           px,
@@ -428,6 +450,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
 			return fmt.Errorf("egress-listen: %w", err)
 		}
+		egressLimit := limitConns(eln, cfg.MaxConnections)
+		eln = egressLimit
 		ns.addOwn(eln.Addr())
 		ecfg := cfg.Egress
 		ecfg.Log = log
@@ -436,10 +460,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 			return egress.WithSource(ctx, egress.Source{Kind: catalog.SourceEgress, Principal: principal})
 		}
 		etun = tunnel.New(ecfg, dialer, auth, rec)
-		esrv = &http.Server{Handler: etun, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		// A connection between requests (one that only ever got a 407, say) is idle
+		// like a tunnel with no bytes moving, and closed after the same time.
+		esrv = &http.Server{Handler: etun, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: cfg.Egress.IdleTimeout,
+			MaxHeaderBytes: maxHeaderBytes, ConnState: egressLimit.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: maxHeaderBytes, ConnState: apiLimit.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan struct{})

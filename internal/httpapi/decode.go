@@ -20,8 +20,11 @@ func decodeJSON(r io.Reader, v any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var (
+			mbe *http.MaxBytesError
+			ce  *catalog.Error
+		)
+		if errors.As(err, &mbe) || errors.As(err, &ce) {
 			return err
 		}
 		return catalog.Errorf(catalog.InvalidParameterValue, "request body must hold exactly one JSON object")
@@ -34,9 +37,10 @@ func jsonError(err error) error {
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError
 		mbe *http.MaxBytesError
+		ce  *catalog.Error // from the body reader: a body that stalled (408)
 	)
 	switch {
-	case errors.As(err, &mbe):
+	case errors.As(err, &mbe), errors.As(err, &ce):
 		return err
 	case errors.Is(err, io.EOF):
 		return catalog.Errorf(catalog.InvalidParameterValue, "request body is empty; a JSON object is required")

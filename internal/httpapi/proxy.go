@@ -33,6 +33,9 @@ type call struct {
 	conn  *catalog.Connection
 	name  string
 	out   proxy.Outcome
+	// streamed is true when the caller's body is streamed to the upstream (the
+	// transparent proxy) rather than read first (external-function).
+	streamed bool
 }
 
 // record writes the useConnection audit event for the call.
@@ -96,14 +99,10 @@ func sourceIP(r *http.Request) string {
 // USE_CONNECTION → credential.
 func (c *call) authorize() (proxy.Target, error) {
 	s, ctx := c.s, c.r.Context()
-	who, err := s.authenticate(c.r)
-	if err != nil {
+	if err := c.authenticate(); err != nil {
 		return proxy.Target{}, err
 	}
-	c.who = who
-	if rec, ok := c.w.(*statusRecorder); ok {
-		rec.who = who.Principal.Name
-	}
+	who := c.who
 	conn, err := s.lookupConnection(ctx, c.name)
 	if err != nil {
 		return proxy.Target{}, err
@@ -134,6 +133,23 @@ func (c *call) authorize() (proxy.Target, error) {
 	return proxy.Target{Scheme: u.Scheme, Host: host, BasePath: conn.Options[catalog.OptBasePath], AuthHeader: hname, AuthValue: hvalue}, nil
 }
 
+// authenticate identifies the caller from the request header, once: every later
+// decision, and the audit record, is attributed to it.
+func (c *call) authenticate() error {
+	if c.who != nil {
+		return nil
+	}
+	who, err := c.s.authenticate(c.r)
+	if err != nil {
+		return err
+	}
+	c.who = who
+	if rec, ok := c.w.(*statusRecorder); ok {
+		rec.who = who.Principal.Name
+	}
+	return nil
+}
+
 const proxyPrefix = "/api/2.0/unity-catalog/connections/"
 
 // splitProxyPath recognizes {proxyPrefix}{name}/proxy[/{path...}] in the escaped path
@@ -160,13 +176,18 @@ func splitProxyPath(escaped string) (name, sub string, ok bool) {
 // proxyCall serves the transparent proxy: any method on
 // /api/2.0/unity-catalog/connections/{name}/proxy/{path...}.
 func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub string) {
-	c := &call{s: s, w: w, r: r, start: s.Now(), name: name}
+	c := &call{s: s, w: w, r: r, start: s.Now(), name: name, streamed: true}
 	t, err := c.authorize()
 	if err != nil {
+		// Refused before the body was read: do not wait for it (refuseUnread).
+		refuseUnread(w, r)
 		c.record(0, err)
 		s.writeError(w, r, err)
 		return
 	}
+	// The body is streamed to the upstream: it has no deadline as a whole (a large
+	// upload may take long) but each read of it one of the proxy's idle timeout, set by
+	// the proxy (Config.IdleTimeout), so that a client trickling nothing is cut.
 	c.forward(w, t, proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength})
 }
 
@@ -177,16 +198,35 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
+		if c.streamed && out.BytesIn == 0 {
+			// Refused (a bad path, a network policy denial, an upstream that cannot be
+			// reached) before any of the body was read: do not wait for it.
+			refuseUnread(w, c.r)
+		}
 		c.s.writeError(w, c.r, err)
 	}
 }
 
 // externalFunction serves POST /api/2.0/external-function: a call described in JSON.
+// The caller is authenticated on the header before a byte of the body is read, so that a
+// client without a token costs no read (and its refusal closes the connection); the body
+// is then bounded in size (MaxBodyBytes) and time (BodyTimeout). A malformed call by an
+// authenticated caller is audited with its principal.
 func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: w, r: r, start: s.Now()}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
-	if err == nil {
-		err = requireJSON(r)
+	if err := c.authenticate(); err != nil {
+		refuseUnread(w, r)
+		c.record(0, err)
+		s.writeError(w, r, err)
+		return
+	}
+	err := requireJSON(r)
+	var body []byte
+	if err != nil {
+		refuseUnread(w, r)
+	} else {
+		bodyDeadline(w, r, s.BodyTimeout)
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 	}
 	var (
 		name string
@@ -197,9 +237,9 @@ func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
 	}
 	c.name = name
 	if err != nil {
-		// Authentication still comes first in what the caller is told.
-		if _, aerr := s.authenticate(r); aerr != nil {
-			err = aerr
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = catalog.TooLarge(mbe.Limit)
 		}
 		c.record(0, err)
 		s.writeError(w, r, err)

@@ -44,6 +44,10 @@ type Deps struct {
 	PublicURL string
 	// MaxBodyBytes bounds API request bodies (413 past it).
 	MaxBodyBytes int64
+	// BodyTimeout bounds how long an API request body may take to arrive once the
+	// request header is in (408 past it); zero means DefaultBodyTimeout. Bodies streamed
+	// through the proxy are bounded per read by the proxy's idle timeout instead.
+	BodyTimeout time.Duration
 	// Validation holds deployment settings for option validation.
 	Validation catalog.ValidationPolicy
 	// Broker answers the credential header for calls through connections, and keeps
@@ -83,6 +87,9 @@ func NewServer(d Deps) *Server {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -156,6 +163,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "principal", rec.who, "duration_ms", s.Now().Sub(start).Milliseconds())
 	}()
+	if hasBody(r) {
+		// Whatever the route, a body that is never read (an unknown route, a refusal)
+		// is still read and discarded by net/http before it answers: the deadline bounds
+		// that too. Routes that read the body set their own after authentication.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyTimeout))
+	}
 	if name, sub, ok := splitProxyPath(r.URL.EscapedPath()); ok {
 		s.proxyCall(rec, r, name, sub)
 		return
@@ -167,17 +180,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // writing one, so that one function decides what the client sees.
 type handler func(w http.ResponseWriter, r *http.Request, who *identity.Identity) error
 
-// authed authenticates the caller, bounds the body and runs h.
+// authed authenticates the caller on the request header alone, and only then bounds
+// the body (in size and in time: BodyTimeout) and runs h. A caller without a valid
+// token costs no body read: its refusal closes the connection (refuseUnread).
 func (s *Server) authed(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, err := s.authenticate(r)
 		if err != nil {
+			refuseUnread(w, r)
 			s.writeError(w, r, err)
 			return
 		}
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.who = who.Principal.Name
 		}
+		bodyDeadline(w, r, s.BodyTimeout)
 		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
 		if err := h(w, r, who); err != nil {
 			s.writeError(w, r, err)

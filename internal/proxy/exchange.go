@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,6 +391,10 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.x.touch()
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The per-read deadline fired: the caller stopped sending (408).
+		b.x.abort(errIdleCaller)
+	}
 	if over {
 		b.x.abort(errTooLarge)
 		return n, errTooLarge
@@ -407,11 +412,35 @@ func (b *requestBody) pump() {
 			return
 		}
 		b.mu.Lock()
+		select {
+		case <-b.stop:
+			b.mu.Unlock()
+			return
+		default:
+		}
 		b.inRead = true
+		// Each read of the caller's body gets the idle timeout as the read deadline of
+		// the caller's connection, so that a client that trickles nothing is cut by the
+		// socket itself, whatever the exchange's timers are doing, while a large upload
+		// that keeps moving is never cut. Under b.mu, so that it cannot overwrite the
+		// past deadline of an abort (close, then reading, take b.mu after stop closed).
+		_ = b.x.rc.SetReadDeadline(time.Now().Add(b.x.p.cfg.IdleTimeout))
 		b.mu.Unlock()
 		n, err := b.r.Read(b.buf[:size])
 		b.mu.Lock()
 		b.inRead = false
+		if err == io.EOF {
+			// The body has ended. net/http now reads the connection in the background
+			// (to notice a client that hangs up) for as long as the response streams: a
+			// deadline left behind would cancel the request when it fired. After any
+			// other error the deadline stays: nothing must wait for the rest of a body
+			// that failed (net/http would, to discard it, before answering).
+			select {
+			case <-b.stop:
+			default:
+				_ = b.x.rc.SetReadDeadline(time.Time{})
+			}
+		}
 		b.mu.Unlock()
 		b.got <- pumpResult{n, err}
 		if err != nil {

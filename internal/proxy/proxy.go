@@ -58,6 +58,8 @@ type Config struct {
 	// IdleTimeout bounds how long a body may stall: while the request body is sent or
 	// the response body streamed, no bytes moving in either direction for this long ends
 	// the call (408 if the caller stopped sending its body, else 504, or a cut response).
+	// Each read of the caller's body also runs under a read deadline of IdleTimeout on
+	// the caller's connection (http.ResponseController), renewed for every read.
 	IdleTimeout time.Duration
 	// TotalTimeout bounds the whole exchange, body streaming included.
 	TotalTimeout time.Duration

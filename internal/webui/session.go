@@ -133,13 +133,10 @@ func (u *UI) sessionOf(r *http.Request) (sessionKey, session, bool) {
 // also be that session's own, so a token pair taken from one session is no good with
 // another. Comparisons are constant-time.
 func (u *UI) csrfOK(r *http.Request, s session, hasSession bool) bool {
-	if err := u.origin.Check(r); err != nil {
+	if !u.csrfHeaderOK(r) {
 		return false
 	}
-	c, err := r.Cookie(u.csrfCookie)
-	if err != nil || !validSecret(c.Value) {
-		return false
-	}
+	c, _ := r.Cookie(u.csrfCookie)
 	field := r.PostFormValue("csrf")
 	if !validSecret(field) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(field)) != 1 {
 		return false
@@ -148,6 +145,16 @@ func (u *UI) csrfOK(r *http.Request, s session, hasSession bool) bool {
 		return false
 	}
 	return true
+}
+
+// csrfHeaderOK is the part of csrfOK that needs no body: the request is not
+// cross-origin and carries a well-formed CSRF cookie. It runs before a form is read.
+func (u *UI) csrfHeaderOK(r *http.Request) bool {
+	if err := u.origin.Check(r); err != nil {
+		return false
+	}
+	c, err := r.Cookie(u.csrfCookie)
+	return err == nil && validSecret(c.Value)
 }
 
 // cookie builds one of the UI's cookies: host-only, Path=/, HttpOnly (no script reads

@@ -103,7 +103,13 @@ type Deps struct {
 	Now func() time.Time
 	// SessionTTL is the lifetime of a browser session; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// FormTimeout bounds how long a posted form (sign-in, sign-out) may take to arrive;
+	// zero means DefaultFormTimeout.
+	FormTimeout time.Duration
 }
+
+// DefaultFormTimeout is the form timeout when Deps.FormTimeout is zero.
+const DefaultFormTimeout = 30 * time.Second
 
 // UI is the http.Handler of the browser pages. Mount it for each of Routes().
 type UI struct {
@@ -126,6 +132,9 @@ func New(d Deps) *UI {
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = DefaultSessionTTL
+	}
+	if d.FormTimeout <= 0 {
+		d.FormTimeout = DefaultFormTimeout
 	}
 	log := d.Log
 	if log == nil {
@@ -292,15 +301,56 @@ func (u *UI) fillSignIn(w http.ResponseWriter, r *http.Request, cur *current, v 
 	v.CSRF = tok
 }
 
-// maxFormBytes bounds the sign-in and sign-out forms.
-const maxFormBytes = 16 << 10
+// maxFormBytes bounds the sign-in and sign-out forms: a token, a CSRF token and a next
+// path fit with room to spare.
+const maxFormBytes = 4 << 10
+
+// readForm reads a posted form only after what the header alone can check passed: the
+// request is not cross-origin and carries a well-formed CSRF cookie (csrfOK checks
+// the rest once the form is read). The form has no token header to authenticate it by,
+// so its read is bounded hard instead: maxFormBytes, and FormTimeout as the read
+// deadline of the connection. A refusal closes the connection rather than wait for
+// a body that may never come. It answers and returns false on failure.
+func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool {
+	if !u.csrfHeaderOK(r) {
+		refuseUnread(w, r)
+		u.csrfFailed(w, r)
+		return false
+	}
+	rc := http.NewResponseController(w)
+	withBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	if withBody {
+		_ = rc.SetReadDeadline(time.Now().Add(u.d.FormTimeout))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	err := r.ParseForm()
+	if err != nil {
+		refuseUnread(w, r)
+		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the %s form could not be read", what), "Cannot "+what)
+		return false
+	}
+	if withBody {
+		// Read to its end: net/http now reads the connection in the background, where a
+		// deadline firing later would cancel the request.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return true
+}
+
+// refuseUnread ends the connection of a form refused before its body was read to the
+// end: the answer says Connection: close, and a read deadline in the past keeps net/http
+// from first reading up to 256 KiB of the rest to reuse the connection.
+func refuseUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
+}
 
 // signIn checks the form's CSRF token, authenticates the pasted token and starts a
 // session.
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the sign-in form could not be read"), "Cannot sign in")
+	if !u.readForm(w, r, "sign in") {
 		return
 	}
 	oldKey, old, hadSession := u.sessionOf(r)
@@ -350,9 +400,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 
 // signOut ends the browser's session.
 func (u *UI) signOut(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the sign-out form could not be read"), "Cannot sign out")
+	if !u.readForm(w, r, "sign out") {
 		return
 	}
 	key, s, ok := u.sessionOf(r)

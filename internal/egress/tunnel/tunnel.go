@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,10 @@ const (
 	DefaultTotalTimeout   = time.Hour
 	DefaultConnectTimeout = 10 * time.Second
 )
+
+// DefaultMaxTunnelsPerPrincipal is Config.MaxTunnelsPerPrincipal when zero: a quarter
+// of the default slots, so that one busy agent cannot lock everyone else out.
+const DefaultMaxTunnelsPerPrincipal = 64
 
 // halfCloseIdle bounds the idle timeout of a tunnel once one side has finished sending
 // (half-close). The other side may keep sending for as long as bytes flow, so a TLS
@@ -68,6 +73,10 @@ type Config struct {
 	// MaxTunnels bounds the open CONNECT tunnels plus the absolute-form requests in
 	// flight; past it a request is refused with 429.
 	MaxTunnels int
+	// MaxTunnelsPerPrincipal bounds the slots (of MaxTunnels) that one principal may
+	// hold at once; past it that principal is refused with 429 while others still get
+	// tunnels.
+	MaxTunnelsPerPrincipal int
 	// IdleTimeout closes a tunnel (or ends a request) through which no byte has moved,
 	// either way, for this long.
 	IdleTimeout time.Duration
@@ -98,6 +107,10 @@ type Server struct {
 	transport *http.Transport
 
 	active atomic.Int64
+	// slotsMu guards byPrincipal, the slots each principal holds; an entry is removed
+	// when its count drops to zero, so the map holds only principals with open tunnels.
+	slotsMu     sync.Mutex
+	byPrincipal map[string]int
 	// base is cancelled by Close; every tunnel and request ends with it.
 	base context.Context
 	stop context.CancelFunc
@@ -111,6 +124,9 @@ func New(cfg Config, d Dialer, auth Authenticator, rec Recorder) *Server {
 	if cfg.MaxTunnels <= 0 {
 		cfg.MaxTunnels = DefaultMaxTunnels
 	}
+	if cfg.MaxTunnelsPerPrincipal <= 0 {
+		cfg.MaxTunnelsPerPrincipal = DefaultMaxTunnelsPerPrincipal
+	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
@@ -120,7 +136,7 @@ func New(cfg Config, d Dialer, auth Authenticator, rec Recorder) *Server {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
-	s := &Server{cfg: cfg, dialer: d, auth: auth, rec: rec, log: cfg.Log, now: cfg.Now}
+	s := &Server{cfg: cfg, dialer: d, auth: auth, rec: rec, log: cfg.Log, now: cfg.Now, byPrincipal: map[string]int{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -145,20 +161,40 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// acquire takes a tunnel slot if one is free.
-func (s *Server) acquire() bool {
-	for {
-		n := s.active.Load()
-		if n >= int64(s.cfg.MaxTunnels) {
-			return false
-		}
-		if s.active.CompareAndSwap(n, n+1) {
-			return true
-		}
+// Why acquire refused a slot.
+const (
+	slotTaken        = ""
+	slotsFull        = "too many tunnels"
+	principalAtLimit = "too many tunnels for this principal"
+)
+
+// acquire takes a tunnel slot for the principal if one is free, and its own share
+// (MaxTunnelsPerPrincipal) is not used up. It returns slotTaken, or why not.
+func (s *Server) acquire(principal string) string {
+	s.slotsMu.Lock()
+	defer s.slotsMu.Unlock()
+	if s.byPrincipal[principal] >= s.cfg.MaxTunnelsPerPrincipal {
+		return principalAtLimit
 	}
+	if s.active.Load() >= int64(s.cfg.MaxTunnels) {
+		return slotsFull
+	}
+	s.active.Add(1)
+	s.byPrincipal[principal]++
+	return slotTaken
 }
 
-func (s *Server) release() { s.active.Add(-1) }
+// release gives back a slot that acquire took for the principal.
+func (s *Server) release(principal string) {
+	s.slotsMu.Lock()
+	defer s.slotsMu.Unlock()
+	s.active.Add(-1)
+	if n := s.byPrincipal[principal] - 1; n > 0 {
+		s.byPrincipal[principal] = n
+	} else {
+		delete(s.byPrincipal, principal)
+	}
+}
 
 // trip is what one tunnel or request reports to the audit log and the log when it ends.
 type trip struct {
@@ -206,11 +242,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authenticate(w, r, t) {
 		return
 	}
-	if !s.acquire() {
-		s.refuse(w, t, http.StatusTooManyRequests, catalog.RequestLimitExceeded, "too many tunnels", "too many tunnels")
+	switch why := s.acquire(t.principal); why {
+	case slotTaken:
+	case principalAtLimit:
+		msg := "too many tunnels: principal " + t.principal + " already holds " +
+			strconv.Itoa(s.cfg.MaxTunnelsPerPrincipal) + " (--egress-max-tunnels-per-principal)"
+		s.refuse(w, t, http.StatusTooManyRequests, catalog.RequestLimitExceeded, msg, why)
+		return
+	default:
+		s.refuse(w, t, http.StatusTooManyRequests, catalog.RequestLimitExceeded, why, why)
 		return
 	}
-	defer s.release()
+	defer s.release(t.principal)
 	if connect {
 		s.tunnel(w, r, t)
 	} else {
