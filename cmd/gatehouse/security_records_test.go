@@ -100,14 +100,19 @@ func rawControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) })
 }
 
-// hugeName is a 100 KB connection name with a forged log line and an ANSI escape in
+// hugeNameBytes is the size of the names the table sends: as large as fits under the
+// listeners' 64 KiB request-header bound (a 100 KB name is refused before any handler
+// runs: TestHeaderBoundRefusesBeforeAnyRecord).
+const hugeNameBytes = 56 << 10
+
+// hugeName is a 56 KB connection name with a forged log line and an ANSI escape in
 // it, as it arrives URL-encoded in a path and as the server decodes it.
 func hugeName() (encoded, decoded string) {
-	body := strings.Repeat("a", 100<<10)
+	body := strings.Repeat("a", hugeNameBytes)
 	return body + "%0Alevel=ERROR%20msg=forged%1B%5B2J", body + "\nlevel=ERROR msg=forged\x1b[2J"
 }
 
-// TestUnauthenticatedRecordsBounded: requests without a valid token that carry 100 KB
+// TestUnauthenticatedRecordsBounded: requests without a valid token that carry 56 KB
 // connection names (with a forged log line and an ANSI escape) grow the store by less
 // than 1 MB and the log by a bounded amount per request; every stored string is
 // bounded, escaped and valid UTF-8; nothing is lost: the events written one by one
@@ -146,7 +151,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 		{"proxy without a token", false, proxy(""), false},
 		{"proxy without a token, JSON log", false, proxy(""), true},
 		{"proxy with a forged token", false, proxy("Bearer " + identity.NewTokenValue()), false},
-		{"proxy with a huge Authorization header", false, proxy("Bearer " + strings.Repeat("x", 100<<10)), false},
+		{"proxy with a long forged Authorization header", false, proxy("Bearer " + strings.Repeat("x", 6<<10)), false},
 		{"external-function without a token", false, func(t *testing.T, ts *testServer, i int) {
 			_, dec := hugeName()
 			b, err := json.Marshal(map[string]any{"connection_name": dec, "method": "GET", "path": "/items"})
@@ -173,7 +178,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 			fmt.Fprintf(c, "CONNECT blocked.example:443 HTTP/1.1\r\nHost: blocked.example:443\r\nUser-Agent: %s\r\nProxy-Authorization: Basic %s\r\n\r\n",
-				strings.Repeat("u", 50<<10), strings.Repeat("A", 100<<10))
+				strings.Repeat("u", 20<<10), strings.Repeat("A", 36<<10))
 			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "CONNECT"})
 			if err != nil {
 				t.Fatalf("request %d: %v", i, err)
@@ -208,7 +213,7 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 			ts.Stop() // the recorder's Close stores every event and summary
 			grown := storeBytes(t, dir) - before
 			if grown >= 1<<20 {
-				t.Errorf("%d requests with 100 KB names grew the store by %d bytes, want under 1 MB", requests, grown)
+				t.Errorf("%d requests with 56 KB names grew the store by %d bytes, want under 1 MB", requests, grown)
 			}
 
 			logs := ts.Stderr.String()[logBefore:]
@@ -263,6 +268,41 @@ func TestUnauthenticatedRecordsBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHeaderBoundRefusesBeforeAnyRecord: 40 requests without a token whose URLs carry
+// 100 KB connection names are refused (431) at the listener's 64 KiB header bound, before
+// any handler runs, so they grow the store by less than 1 MB and write no audit event.
+func TestHeaderBoundRefusesBeforeAnyRecord(t *testing.T) {
+	const requests = 40
+	dir := t.TempDir()
+	env := map[string]string{"GATEHOUSE_BOOTSTRAP_TOKEN": identity.NewTokenValue()}
+	ts := startServer(t, dir, env)
+	ts.Stop()
+	before := storeBytes(t, dir)
+	eventsBefore := len(storedAudit(t, dir))
+	ts = startServer(t, dir, env)
+	name := strings.Repeat("a", 100<<10)
+	for i := range requests {
+		resp, err := http.Get(ts.URL + "/api/2.0/unity-catalog/connections/" + name + "/proxy/items")
+		if err != nil {
+			t.Fatalf("request %d: %.300v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("request %d = %d, want 431", i, resp.StatusCode)
+		}
+	}
+	ts.Stop()
+	if grown := storeBytes(t, dir) - before; grown >= 1<<20 {
+		t.Errorf("%d requests with 100 KB names grew the store by %d bytes, want under 1 MB", requests, grown)
+	}
+	for _, e := range storedAudit(t, dir)[eventsBefore:] {
+		if e.Principal != "" {
+			continue // the harness's own setup (its network policy)
+		}
+		t.Errorf("audit event %s %s %d written for a request refused at the header bound, want none", e.ActionName, e.Principal, e.StatusCode)
 	}
 }
 
