@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 )
 
 // Recorder records audit events; it must not block on I/O.
@@ -33,6 +35,8 @@ type call struct {
 	conn  *catalog.Connection
 	name  string
 	out   proxy.Outcome
+	// since is the revoke generation read before the decisions (revoke.Entry.Since).
+	since uint64
 }
 
 // record writes the useConnection audit event for the call.
@@ -96,6 +100,9 @@ func sourceIP(r *http.Request) string {
 // USE_CONNECTION → credential.
 func (c *call) authorize() (proxy.Target, error) {
 	s, ctx := c.s, c.r.Context()
+	if s.Revoke != nil {
+		c.since = s.Revoke.Generation()
+	}
 	who, err := s.authenticate(c.r)
 	if err != nil {
 		return proxy.Target{}, err
@@ -173,12 +180,70 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	// The network layer decides on its own, but its denials name who and through what.
 	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name})
+	if c.s.Revoke != nil {
+		var release func()
+		ctx, release = c.s.Revoke.TrackEntry(ctx, c.revokeEntry())
+		defer release()
+	}
 	out, err := c.s.Proxy.Forward(ctx, w, t, pc)
+	err = revokedCause(c.r.Context(), ctx, err)
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
 		c.s.writeError(w, c.r, err)
 	}
+}
+
+// revokeEntry tracks the call until its token expires, with recheck.
+func (c *call) revokeEntry() revoke.Entry {
+	e := revoke.Entry{Check: c.recheck, Since: c.since}
+	if !c.who.ExpiresAt.IsZero() {
+		e.Expires, e.Expired = c.who.ExpiresAt, c.who.Expired()
+	}
+	return e
+}
+
+// recheck repeats the decisions of authorize for a call under way: the caller is still
+// authenticated, the connection still exists (read from the store, not a cache that may
+// not have seen the change yet) and is enabled, and the caller still holds
+// USE_CONNECTION.
+func (c *call) recheck(ctx context.Context) error {
+	s := c.s
+	if err := s.Auth.Recheck(ctx, c.who); err != nil {
+		return err
+	}
+	conn, err := s.Store.GetConnectionByID(ctx, c.conn.ID)
+	if catalog.IsNotFound(err) {
+		return catalog.Errorf(catalog.PermissionDenied, "connection %s was deleted", c.conn.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("recheck connection %s: %w", c.conn.Name, err)
+	}
+	if !conn.Enabled {
+		return catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
+	}
+	privs, err := s.Access.Connection(ctx, c.who.Principal, conn)
+	if err != nil {
+		return fmt.Errorf("recheck connection %s: %w", conn.Name, err)
+	}
+	if !privs.Has(catalog.UseConnection) {
+		return catalog.Errorf(catalog.PermissionDenied, "User %s no longer has USE_CONNECTION on connection %s", c.who.Principal.Name, conn.Name)
+	}
+	return nil
+}
+
+// revokedCause returns, for a call that a revoke ended (tracked ended while the
+// caller's own context did not), the revoke's reason instead of err, so that the caller
+// and the audit record say why; otherwise err.
+func revokedCause(caller, tracked context.Context, err error) error {
+	if err == nil || tracked.Err() == nil || caller.Err() != nil {
+		return err
+	}
+	var ce *catalog.Error
+	if errors.As(context.Cause(tracked), &ce) {
+		return ce
+	}
+	return err
 }
 
 // externalFunction serves POST /api/2.0/external-function: a call described in JSON.

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
@@ -61,6 +62,10 @@ type Deps struct {
 	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
 	// NetworkCounts reports network denials for /metrics, keyed "source/access_type".
 	NetworkCounts func() map[string]int64
+	// Revoke tracks every call through a connection while it is forwarded, so that a
+	// revoke (deactivation, token deletion or expiry, grant revocation, connection
+	// disable or delete) ends a streaming response within a second; nil tracks none.
+	Revoke *revoke.Registry
 }
 
 // Server serves the API.

@@ -122,7 +122,9 @@ func (b *countingBody) Close() error { return b.rc.Close() }
 // forward serves an authenticated absolute-form request that holds a slot: send it to
 // its destination and stream the answer back.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.TotalTimeout)
+	tracked, release := s.track(r.Context(), t)
+	defer release()
+	ctx, cancel := context.WithTimeout(tracked, s.cfg.TotalTimeout)
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel)
 	defer stop()
@@ -162,6 +164,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 		case r.Context().Err() != nil:
 			// Nobody is left to answer; 499 is the customary record of that.
 			t.status, t.allowed, t.reason = 499, true, "client closed the request"
+		case tracked.Err() != nil:
+			s.revoked(w, t, tracked)
 		case s.base.Err() != nil:
 			s.refuse(w, t, http.StatusServiceUnavailable, catalog.TemporarilyUnavailable,
 				"the egress proxy is shutting down", reasonShutdown)
@@ -217,6 +221,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 			switch {
 			case idled.Load():
 				t.reason = reasonIdle
+			case tracked.Err() != nil && r.Context().Err() == nil:
+				t.reason = revokedReason(tracked)
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				t.reason = reasonTotal
 			case s.base.Err() != nil:
