@@ -101,9 +101,10 @@ func (d *Dialer) lookup(ctx context.Context, family, name string) ([]netip.Addr,
 
 // CloseDenied re-decides every live connection under the current policy and closes
 // those it now denies, recording each denial as a network event attributed to the
-// connection's source, like a dial denial; DRY_RUN records and closes nothing. It runs
-// in the background (call it from a change notification) and coalesces: calls during a
-// pass queue one more pass.
+// connection's source, like a dial denial. Under DRY_RUN nothing is closed and a
+// connection the rules would refuse is recorded as a DRY_RUN_DENIAL, as a dial would
+// be. It runs in the background (call it from a change notification) and coalesces:
+// calls during a pass queue one more pass.
 func (d *Dialer) CloseDenied() {
 	if !d.live.pending.CompareAndSwap(false, true) {
 		return
