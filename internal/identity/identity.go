@@ -148,7 +148,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
 		return nil, errBadToken
 	}
-	t, p, err := a.lookup(ctx, HashToken(token))
+	hash := HashToken(token)
+	t, p, err := a.lookup(ctx, hash)
 	if catalog.IsNotFound(err) {
 		return nil, errBadToken
 	}
@@ -165,7 +166,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	a.mu.Lock()
 	a.touched[t.ID] = now
 	a.mu.Unlock()
-	return &Identity{Principal: p, TokenID: t.ID, ExpiresAt: t.ExpiresAt, tokenHash: HashToken(token)}, nil
+	return &Identity{Principal: p, TokenID: t.ID, ExpiresAt: t.ExpiresAt, tokenHash: hash}, nil
 }
 
 // Recheck says whether an identity that Authenticate returned earlier still holds: its
