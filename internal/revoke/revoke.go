@@ -15,6 +15,7 @@ package revoke
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -37,8 +38,10 @@ const (
 const numShards = 32
 
 // Check re-takes the decisions an open thing was allowed under. It returns nil while
-// they hold, and the reason (preferably a *catalog.Error, which callers may show) once
-// one of them does not. Any error ends the entry: a check that cannot tell fails closed.
+// they hold, and the reason, a *catalog.Error that callers may show, once one of them
+// does not; that error becomes the context's cause. Any other error ends the entry too
+// (a check that cannot tell fails closed), with a TEMPORARILY_UNAVAILABLE cause, and
+// goes to the log only.
 type Check func(ctx context.Context) error
 
 // Watcher announces committed changes; catalog.Store is one.
@@ -300,8 +303,21 @@ func (r *Registry) recheck(x *entry) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.ctx), r.timeout)
 	err := x.check(ctx)
 	cancel()
-	if err != nil {
-		r.log.Info("revoke: ending an open call or tunnel", "reason", err.Error())
-		x.cancel(err)
+	if err == nil {
+		return
 	}
+	var ce *catalog.Error
+	if !errors.As(err, &ce) {
+		// A check that cannot tell (the store failed, the check ran out of time) fails
+		// closed. Its detail goes to the log only; the cause, which callers may show,
+		// says what happened in words a user may see.
+		r.log.Warn("revoke: a re-check failed; ending the open call or tunnel", "err", err)
+		x.cancel(errUnchecked)
+		return
+	}
+	r.log.Info("revoke: ending an open call or tunnel", "reason", ce.Message)
+	x.cancel(ce)
 }
+
+// errUnchecked is the cause for an entry whose check failed without a decision.
+var errUnchecked = catalog.Errorf(catalog.TemporarilyUnavailable, "access could not be re-checked after a change, so the call was ended; try again")
