@@ -186,7 +186,7 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 		defer release()
 	}
 	out, err := c.s.Proxy.Forward(ctx, w, t, pc)
-	err = revokedCause(c.r.Context(), ctx, err)
+	err = revokedCause(ctx, err)
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
@@ -232,11 +232,13 @@ func (c *call) recheck(ctx context.Context) error {
 	return nil
 }
 
-// revokedCause returns, for a call that a revoke ended (tracked ended while the
-// caller's own context did not), the revoke's reason instead of err, so that the caller
-// and the audit record say why; otherwise err.
-func revokedCause(caller, tracked context.Context, err error) error {
-	if err == nil || tracked.Err() == nil || caller.Err() != nil {
+// revokedCause returns, for a call that a revoke ended, the revoke's reason instead of
+// err, so that the caller and the audit record say why; otherwise err. The tracked
+// context's cause tells: a revoke (or the token's expiry) is a *catalog.Error, while the
+// caller going away first leaves its own context.Canceled. The caller's context ends
+// anyway once a streamed response is cut, so its state cannot tell.
+func revokedCause(tracked context.Context, err error) error {
+	if err == nil || tracked.Err() == nil {
 		return err
 	}
 	var ce *catalog.Error

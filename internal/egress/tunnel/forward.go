@@ -160,12 +160,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 			s.dialFailed(w, t, derr)
 			return
 		}
-		switch {
+		switch ce := revocation(tracked); {
+		case ce != nil:
+			s.revoked(w, t, ce)
 		case r.Context().Err() != nil:
 			// Nobody is left to answer; 499 is the customary record of that.
 			t.status, t.allowed, t.reason = 499, true, "client closed the request"
-		case tracked.Err() != nil:
-			s.revoked(w, t, tracked)
 		case s.base.Err() != nil:
 			s.refuse(w, t, http.StatusServiceUnavailable, catalog.TemporarilyUnavailable,
 				"the egress proxy is shutting down", reasonShutdown)
@@ -214,14 +214,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 			_ = rc.Flush() // stream: server-sent events and the like arrive as sent
 			touch()
 		}
-		if errors.Is(rerr, io.EOF) {
+		// An EOF after the request's context ended (a revoke, a timeout) may be the
+		// destination answering the closing of its connection: not a whole body.
+		if errors.Is(rerr, io.EOF) && ctx.Err() == nil {
 			break
 		}
 		if rerr != nil {
 			switch {
 			case idled.Load():
 				t.reason = reasonIdle
-			case tracked.Err() != nil && r.Context().Err() == nil:
+			case revocation(tracked) != nil:
 				t.reason = revokedReason(tracked)
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				t.reason = reasonTotal

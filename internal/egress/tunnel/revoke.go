@@ -24,27 +24,32 @@ func (s *Server) track(ctx context.Context, t *trip) (context.Context, func()) {
 	return s.cfg.Revoke.TrackEntry(ctx, e)
 }
 
+// revocation returns why a revoke ended the tracked context ctx, or nil when ctx has
+// not ended or ended with its parent (the client went away): the registry's causes, the
+// token's expiry included, are *catalog.Error values, a parent's are not.
+func revocation(ctx context.Context) *catalog.Error {
+	var ce *catalog.Error
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &ce) {
+		return ce
+	}
+	return nil
+}
+
 // revokedReason is the audit reason of a tunnel or request whose tracked context
 // ended: a revoke, or the client going away.
 func revokedReason(ctx context.Context) string {
-	cause := context.Cause(ctx)
-	var ce *catalog.Error
-	switch {
-	case errors.As(cause, &ce):
+	if ce := revocation(ctx); ce != nil {
 		return "access revoked: " + ce.Message
-	case errors.Is(cause, context.Canceled):
-		return "client gone"
 	}
-	return "access revoked: the re-check failed"
+	return "client gone"
 }
 
 // revoked answers a request that a revoke ended before the destination answered.
-func (s *Server) revoked(w http.ResponseWriter, t *trip, ctx context.Context) {
-	var ce *catalog.Error
-	if errors.As(context.Cause(ctx), &ce) && ce.Code == catalog.Unauthenticated {
+func (s *Server) revoked(w http.ResponseWriter, t *trip, ce *catalog.Error) {
+	if ce.Code == catalog.Unauthenticated {
 		s.unauthenticated(w, t, ce.Message)
 		return
 	}
-	msg := revokedReason(ctx)
-	s.refuse(w, t, http.StatusForbidden, catalog.PermissionDenied, msg, msg)
+	msg := "access revoked: " + ce.Message
+	s.refuse(w, t, ce.HTTPStatus(), ce.Code, msg, msg)
 }
