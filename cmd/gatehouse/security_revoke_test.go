@@ -209,6 +209,9 @@ func (s *sseStream) endedBy(t *testing.T, up *revokeUpstream, deadline time.Time
 	case <-timer.C:
 		t.Fatalf("stream %s still open %s after the revoke", s.name, revokeWithin)
 	}
+	if s.err == io.EOF {
+		t.Errorf("stream %s ended cleanly; a stream cut by a revoke must look broken to the caller", s.name)
+	}
 	select {
 	case <-up.endedChan(s.path):
 	case <-timer.C:
@@ -307,6 +310,29 @@ func (w *revokeWorld) wantClosedEvent(t *testing.T, query string) {
 	t.Errorf("no DROP network event (%s) for the closed connection to %s", query, w.localhostDest)
 }
 
+// wantRevokeAudit asserts that the useConnection record of the stream to path names
+// the revoke's reason.
+func (w *revokeWorld) wantRevokeAudit(t *testing.T, path, reason string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var seen []string
+		for _, e := range w.ts.waitAudit("action=useConnection", 1).Events {
+			if e.RequestParams["path"] != path {
+				continue
+			}
+			if strings.Contains(e.RequestParams["reason"], reason) && e.Response.ErrorCode != "" {
+				return
+			}
+			seen = append(seen, fmt.Sprintf("%+v", e))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no useConnection record for %s with reason %q; records for it: %v", path, reason, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestRevokeEndsOpenStreams is the table for proxied streams.
 func TestRevokeEndsOpenStreams(t *testing.T) {
 	tests := []struct {
@@ -317,27 +343,30 @@ func TestRevokeEndsOpenStreams(t *testing.T) {
 		revoke     func(w *revokeWorld, t *testing.T)
 		ended      []string
 		unaffected []string
+		// reason is in the audit record of alice's ended echo stream ("" for a policy
+		// change, which the network layer records as a network event instead).
+		reason string
 	}{
 		{name: "principal deactivated", revoke: (*revokeWorld).deactivateAlice,
-			ended: []string{"alice/echo", "alice/other"}, unaffected: []string{"bob/echo"}},
+			ended: []string{"alice/echo", "alice/other"}, unaffected: []string{"bob/echo"}, reason: "is deactivated"},
 		{name: "token deleted", revoke: func(w *revokeWorld, t *testing.T) { w.deleteToken(w.aliceTokenID)(t) },
-			ended: []string{"alice/echo", "alice/other"}, unaffected: []string{"bob/echo"}},
+			ended: []string{"alice/echo", "alice/other"}, unaffected: []string{"bob/echo"}, reason: "was deleted"},
 		{name: "token expiry", expiring: true,
-			ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}},
+			ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}, reason: "expired at"},
 		{name: "grant revoked", revoke: func(w *revokeWorld, t *testing.T) {
 			w.ts.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/echo", w.ts.Admin,
 				map[string]any{"changes": []map[string]any{{"principal": "team", "remove": []string{"USE_CONNECTION"}}}}, nil)
-		}, ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}},
+		}, ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}, reason: "no longer has USE_CONNECTION"},
 		{name: "group membership removed", revoke: func(w *revokeWorld, t *testing.T) {
 			w.ts.must("PATCH", "/api/2.0/preview/scim/v2/Groups/"+w.teamID, w.ts.Admin, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 				"Operations": []map[string]any{{"op": "remove", "path": `members[value eq "` + w.aliceID + `"]`}}}, nil)
-		}, ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}},
+		}, ended: []string{"alice/echo"}, unaffected: []string{"bob/echo", "alice/other"}, reason: "no longer has USE_CONNECTION"},
 		{name: "connection disabled", revoke: func(w *revokeWorld, t *testing.T) {
 			w.ts.must("PATCH", "/api/2.1/unity-catalog/connections/echo", w.ts.Admin, map[string]any{"enabled": false}, nil)
-		}, ended: []string{"alice/echo", "bob/echo"}, unaffected: []string{"alice/other"}},
+		}, ended: []string{"alice/echo", "bob/echo"}, unaffected: []string{"alice/other"}, reason: "connection echo is disabled"},
 		{name: "connection deleted", revoke: func(w *revokeWorld, t *testing.T) {
 			w.ts.must("DELETE", "/api/2.1/unity-catalog/connections/echo", w.ts.Admin, nil, nil)
-		}, ended: []string{"alice/echo", "bob/echo"}, unaffected: []string{"alice/other"}},
+		}, ended: []string{"alice/echo", "bob/echo"}, unaffected: []string{"alice/other"}, reason: "connection echo was deleted"},
 		{name: "network policy refuses the upstream", revoke: (*revokeWorld).refuseLocalhost,
 			ended: []string{"alice/echo", "bob/echo"}, unaffected: []string{"alice/other"}},
 	}
@@ -376,6 +405,9 @@ func TestRevokeEndsOpenStreams(t *testing.T) {
 			}
 			if tc.revoke != nil && strings.HasPrefix(tc.name, "network policy") {
 				w.wantClosedEvent(t, "source=proxy")
+			}
+			if tc.reason != "" {
+				w.wantRevokeAudit(t, streams["alice/echo"].path, tc.reason)
 			}
 			if strings.Contains(w.ts.responses.String(), w.canary) {
 				t.Error("a response carried the connection's secret")
