@@ -9,8 +9,8 @@
 // as a deadline.
 //
 // The registry sits on the hot path of every proxied call, so Track and release are
-// cheap: entries live in a sharded set (a release is one delete under one shard's lock)
-// and no lock is held while checks run.
+// cheap: entries live in sharded intrusive lists (a release is an unlink under one
+// shard's lock: no hashing, no map growth) and no lock is held while checks run.
 package revoke
 
 import (
@@ -101,10 +101,12 @@ type Registry struct {
 	sweeps    atomic.Uint64
 }
 
+// shard is one lock and the doubly linked list of its entries.
 type shard struct {
-	mu sync.Mutex
-	m  map[*entry]struct{}
-	_  [40]byte // keeps neighbouring shards' locks off one cache line
+	mu   sync.Mutex
+	head *entry
+	n    int
+	_    [40]byte // keeps neighbouring shards' locks off one cache line
 }
 
 type entry struct {
@@ -113,6 +115,10 @@ type entry struct {
 	stopDeadline context.CancelFunc
 	check        Check
 	sh           *shard
+	// prev and next link the entry into its shard's list, guarded by sh.mu; linked
+	// is false once it has been removed.
+	prev, next *entry
+	linked     bool
 }
 
 // New returns a registry that re-checks on the changes w announces. Create it after
@@ -135,9 +141,6 @@ func New(w Watcher, o Options) *Registry {
 	r := &Registry{delay: o.Delay, timeout: o.CheckTimeout, workers: o.Workers, log: o.Log, after: time.After,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	r.gen.Store(1)
-	for i := range r.shards {
-		r.shards[i].m = map[*entry]struct{}{}
-	}
 	if w != nil {
 		w.Watch(r.changed)
 	}
@@ -201,9 +204,15 @@ func (r *Registry) TrackEntry(ctx context.Context, e Entry) (context.Context, fu
 		}
 		x.ctx, x.stopDeadline = context.WithDeadlineCause(x.ctx, e.Expires, cause)
 	}
-	x.sh.mu.Lock()
-	x.sh.m[x] = struct{}{}
-	x.sh.mu.Unlock()
+	sh := x.sh
+	sh.mu.Lock()
+	x.next, x.linked = sh.head, true
+	if sh.head != nil {
+		sh.head.prev = x
+	}
+	sh.head = x
+	sh.n++
+	sh.mu.Unlock()
 	if e.Since != 0 && r.gen.Load() != e.Since {
 		r.schedule()
 	}
@@ -211,9 +220,21 @@ func (r *Registry) TrackEntry(ctx context.Context, e Entry) (context.Context, fu
 }
 
 func (x *entry) release() {
-	x.sh.mu.Lock()
-	delete(x.sh.m, x)
-	x.sh.mu.Unlock()
+	sh := x.sh
+	sh.mu.Lock()
+	if x.linked {
+		if x.prev != nil {
+			x.prev.next = x.next
+		} else {
+			sh.head = x.next
+		}
+		if x.next != nil {
+			x.next.prev = x.prev
+		}
+		x.prev, x.next, x.linked = nil, nil, false
+		sh.n--
+	}
+	sh.mu.Unlock()
 	x.cancel(context.Canceled)
 	if x.stopDeadline != nil {
 		x.stopDeadline()
@@ -226,7 +247,7 @@ func (r *Registry) Len() int {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.n
 		sh.mu.Unlock()
 	}
 	return n
@@ -271,7 +292,7 @@ func (r *Registry) sweep() {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for x := range sh.m {
+		for x := sh.head; x != nil; x = x.next {
 			all = append(all, x)
 		}
 		sh.mu.Unlock()

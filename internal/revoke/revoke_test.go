@@ -380,3 +380,42 @@ func BenchmarkWithCancelBaseline(b *testing.B) {
 		cancel(nil)
 	}
 }
+
+// TestReleaseInAnyOrder: entries leave their shard's list from the head, the middle or
+// the tail, and a re-check sees exactly the ones left.
+func TestReleaseInAnyOrder(t *testing.T) {
+	m := newManual(t)
+	flags := make([]flag, 3*numShards)
+	releases := make([]func(), len(flags))
+	for i := range flags {
+		_, releases[i] = m.Track(context.Background(), flags[i].check)
+	}
+	kept := map[int]bool{}
+	for i := range flags {
+		if i%3 == 1 {
+			kept[i] = true
+			continue
+		}
+		releases[i]()
+	}
+	if got, want := m.Len(), len(kept); got != want {
+		t.Fatalf("Len = %d, want %d", got, want)
+	}
+	m.st.announce(catalog.ChangeGrant)
+	m.sweepOnce(t)
+	for i := range flags {
+		want := int64(0)
+		if kept[i] {
+			want = 1
+		}
+		if got := flags[i].calls.Load(); got != want {
+			t.Errorf("entry %d checked %d times, want %d", i, got, want)
+		}
+	}
+	for i := range releases {
+		releases[i]()
+	}
+	if m.Len() != 0 {
+		t.Fatalf("Len = %d after releasing everything", m.Len())
+	}
+}
