@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 	"github.com/gatehouse/gatehouse/internal/seal"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/webui"
@@ -408,6 +409,11 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		}
 	}()
 	az := access.New(st)
+	// What is already open ends when a revoke undoes what it was opened under. Created
+	// after the authenticator and the access index, so its store callback runs after
+	// theirs have dropped what the change made stale.
+	revokes := revoke.New(st, revoke.Options{Log: log})
+	defer revokes.Close()
 
 	// The perimeter: every outbound connection — proxied calls, OAuth token calls and
 	// egress tunnels — goes through one safe dialer that reads the current policy.
@@ -427,6 +433,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	// ones so the next request dials, and is decided, again.
 	ns.OnPolicyChange(px.CloseIdleConnections)
 	ns.OnPolicyChange(oc.CloseIdleConnections)
+	// Open connections too: those the new policy (or the new set of connection hosts it
+	// may open) refuses are closed, tunnels and streams alike.
+	st.Watch(func(c catalog.Change) {
+		if c.Kind == catalog.ChangeNetworkPolicy || c.Kind == catalog.ChangeConnection {
+			dialer.CloseDenied()
+		}
+	})
 	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending})
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
 		FormTimeout: cfg.BodyTimeout})
@@ -442,6 +455,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Web:             web,
 		NormalizePolicy: egress.NormalizePolicy,
 		NetworkCounts:   dialer.Counts,
+		Revoke:          revokes,
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server
@@ -459,6 +473,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		ecfg.Annotate = func(ctx context.Context, principal string) context.Context {
 			return egress.WithSource(ctx, egress.Source{Kind: catalog.SourceEgress, Principal: principal})
 		}
+		ecfg.Revoke, ecfg.Recheck = revokes, auth.Recheck
 		etun = tunnel.New(ecfg, dialer, auth, rec)
 		// A connection between requests (one that only ever got a 407, say) is idle
 		// like a tunnel with no bytes moving, and closed after the same time.

@@ -64,6 +64,8 @@ type Dialer struct {
 	counts     map[string]int64
 	local      []netip.Addr
 	localAt    time.Time
+
+	live liveSet // the open connections it made (live.go)
 }
 
 // Decision is the outcome of Decide.
@@ -130,7 +132,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		conn, err := d.o.Dial(actx, tcpNetwork(a), netip.AddrPortFrom(a, uint16(port)).String())
 		acancel()
 		if err == nil {
-			return conn, nil
+			return d.track(ctx, conn, network, host, port, a), nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
@@ -217,7 +219,7 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 	addrs := []netip.Addr{ip}
 	if name != "" {
 		var err error
-		addrs, err = d.o.Resolver.LookupNetIP(ctx, family, name)
+		addrs, err = d.lookup(ctx, family, name)
 		if err != nil {
 			return Decision{}, nil, &quietError{text: "resolve " + name + ": " + causeText(err), err: err}
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 )
 
 // Recorder records audit events; it must not block on I/O.
@@ -36,6 +38,8 @@ type call struct {
 	// streamed is true when the caller's body is streamed to the upstream (the
 	// transparent proxy) rather than read first (external-function).
 	streamed bool
+	// since is the revoke generation read before the decisions (revoke.Entry.Since).
+	since uint64
 }
 
 // record writes the useConnection audit event for the call.
@@ -139,6 +143,11 @@ func (c *call) authenticate() error {
 	if c.who != nil {
 		return nil
 	}
+	// The revoke generation is read before the first decision, so that a change that
+	// lands between the decisions and the tracking is re-checked (revoke.Entry.Since).
+	if c.s.Revoke != nil {
+		c.since = c.s.Revoke.Generation()
+	}
 	who, err := c.s.authenticate(c.r)
 	if err != nil {
 		return err
@@ -194,7 +203,13 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	// The network layer decides on its own, but its denials name who and through what.
 	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name})
+	if c.s.Revoke != nil {
+		var release func()
+		ctx, release = c.s.Revoke.TrackEntry(ctx, c.revokeEntry())
+		defer release()
+	}
 	out, err := c.s.Proxy.Forward(ctx, w, t, pc)
+	err = revokedCause(ctx, err)
 	c.out = out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
@@ -205,6 +220,60 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 		}
 		c.s.writeError(w, c.r, err)
 	}
+}
+
+// revokeEntry tracks the call until its token expires, with recheck.
+func (c *call) revokeEntry() revoke.Entry {
+	e := revoke.Entry{Check: c.recheck, Since: c.since}
+	if !c.who.ExpiresAt.IsZero() {
+		e.Expires, e.Expired = c.who.ExpiresAt, c.who.Expired()
+	}
+	return e
+}
+
+// recheck repeats the decisions of authorize for a call under way: the caller is still
+// authenticated, the connection still exists (read from the store, not a cache that may
+// not have seen the change yet) and is enabled, and the caller still holds
+// USE_CONNECTION.
+func (c *call) recheck(ctx context.Context) error {
+	s := c.s
+	if err := s.Auth.Recheck(ctx, c.who); err != nil {
+		return err
+	}
+	conn, err := s.Store.GetConnectionByID(ctx, c.conn.ID)
+	if catalog.IsNotFound(err) {
+		return catalog.Errorf(catalog.PermissionDenied, "connection %s was deleted", c.conn.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("recheck connection %s: %w", c.conn.Name, err)
+	}
+	if !conn.Enabled {
+		return catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
+	}
+	privs, err := s.Access.Connection(ctx, c.who.Principal, conn)
+	if err != nil {
+		return fmt.Errorf("recheck connection %s: %w", conn.Name, err)
+	}
+	if !privs.Has(catalog.UseConnection) {
+		return catalog.Errorf(catalog.PermissionDenied, "User %s no longer has USE_CONNECTION on connection %s", c.who.Principal.Name, conn.Name)
+	}
+	return nil
+}
+
+// revokedCause returns, for a call that a revoke ended, the revoke's reason instead of
+// err, so that the caller and the audit record say why; otherwise err. The tracked
+// context's cause tells: a revoke (or the token's expiry) is a *catalog.Error, while the
+// caller going away first leaves its own context.Canceled. The caller's context ends
+// anyway once a streamed response is cut, so its state cannot tell.
+func revokedCause(tracked context.Context, err error) error {
+	if err == nil || tracked.Err() == nil {
+		return err
+	}
+	var ce *catalog.Error
+	if errors.As(context.Cause(tracked), &ce) {
+		return ce
+	}
+	return err
 }
 
 // externalFunction serves POST /api/2.0/external-function: a call described in JSON.

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/proxy"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
@@ -71,6 +72,10 @@ type Deps struct {
 	NetworkCounts func() map[string]int64
 	// Governance runs the management operations; nil builds them from these Deps.
 	Governance *governance.Service
+	// Revoke tracks every call through a connection while it is forwarded, so that a
+	// revoke (deactivation, token deletion or expiry, grant revocation, connection
+	// disable or delete) ends a streaming response within a second; nil tracks none.
+	Revoke *revoke.Registry
 }
 
 // Server serves the API.

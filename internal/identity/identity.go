@@ -42,6 +42,17 @@ func HashToken(value string) []byte {
 type Identity struct {
 	Principal *catalog.Principal
 	TokenID   string
+	// ExpiresAt is when the token it was authenticated with expires; zero: never. What
+	// stays open on this identity (a stream, a tunnel) ends then.
+	ExpiresAt time.Time
+	// tokenHash is the stored form of the token, for Recheck; never the token itself.
+	tokenHash []byte
+}
+
+// Expired is the error for an identity whose token has expired, as Authenticate words
+// it.
+func (id *Identity) Expired() error {
+	return catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", id.TokenID, id.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // Store is what the authenticator reads and writes.
@@ -137,7 +148,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
 		return nil, errBadToken
 	}
-	t, p, err := a.lookup(ctx, HashToken(token))
+	hash := HashToken(token)
+	t, p, err := a.lookup(ctx, hash)
 	if catalog.IsNotFound(err) {
 		return nil, errBadToken
 	}
@@ -154,7 +166,36 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	a.mu.Lock()
 	a.touched[t.ID] = now
 	a.mu.Unlock()
-	return &Identity{Principal: p, TokenID: t.ID}, nil
+	return &Identity{Principal: p, TokenID: t.ID, ExpiresAt: t.ExpiresAt, tokenHash: hash}, nil
+}
+
+// Recheck says whether an identity that Authenticate returned earlier still holds: its
+// token still exists and has not expired, and its principal is still active. It reads
+// through the same cache as Authenticate (which every token or principal change
+// empties), so it costs no store read while nothing changed, and it records no use.
+// Something kept open on the identity (a stream, a tunnel, a browser session) calls it
+// to end when the access it was opened with is taken back.
+func (a *Authenticator) Recheck(ctx context.Context, id *Identity) error {
+	if id == nil || id.Principal == nil || len(id.tokenHash) == 0 {
+		return catalog.Errorf(catalog.Unauthenticated, "the identity carries no token to check")
+	}
+	t, p, err := a.lookup(ctx, id.tokenHash)
+	if catalog.IsNotFound(err) {
+		return catalog.Errorf(catalog.Unauthenticated, "access token %s was deleted", id.TokenID)
+	}
+	if err != nil {
+		return fmt.Errorf("recheck token: %w", err)
+	}
+	if t.ID != id.TokenID || p.ID != id.Principal.ID {
+		return errBadToken
+	}
+	if t.Expired(a.now()) {
+		return catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", t.ID, t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if !p.Active || p.Kind == catalog.KindGroup {
+		return catalog.Errorf(catalog.Unauthenticated, "principal %s is deactivated", p.Name)
+	}
+	return nil
 }
 
 // Flush writes the recorded last-used times.

@@ -123,3 +123,90 @@ func TestBootstrapTokenFromEnvironment(t *testing.T) {
 		t.Fatalf("Bootstrap = %q, %v; want the given token", got, err)
 	}
 }
+
+// TestRecheck: an identity authenticated earlier stops holding when its token is
+// deleted or expires or its principal is deactivated, and holds otherwise.
+func TestRecheck(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		revoke func(t *testing.T, st *sqlite.DB, p *catalog.Principal, tokenID string, now *time.Time)
+		want   string // "" = still valid
+	}{
+		{"unchanged", func(*testing.T, *sqlite.DB, *catalog.Principal, string, *time.Time) {}, ""},
+		{"token deleted", func(t *testing.T, st *sqlite.DB, _ *catalog.Principal, id string, _ *time.Time) {
+			if err := st.DeleteToken(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+		}, "was deleted"},
+		{"token expired", func(_ *testing.T, _ *sqlite.DB, _ *catalog.Principal, _ string, now *time.Time) {
+			*now = base.Add(time.Hour)
+		}, "expired"},
+		{"principal deactivated", func(t *testing.T, st *sqlite.DB, p *catalog.Principal, _ string, _ *time.Time) {
+			p.Active = false
+			if err := st.UpdatePrincipal(context.Background(), p); err != nil {
+				t.Fatal(err)
+			}
+		}, "deactivated"},
+		{"principal deleted", func(t *testing.T, st *sqlite.DB, p *catalog.Principal, _ string, _ *time.Time) {
+			if err := st.DeletePrincipal(context.Background(), p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, "was deleted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			now := base
+			a := identity.NewAuthenticator(st, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+			p := &catalog.Principal{ID: catalog.NewID(), Kind: catalog.KindUser, Name: "alice", Active: true}
+			if err := st.CreatePrincipal(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			v := identity.NewTokenValue()
+			tok := &catalog.Token{ID: catalog.NewID(), PrincipalID: p.ID, Hash: identity.HashToken(v), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := st.CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			id, err := a.Authenticate(ctx, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !id.ExpiresAt.Equal(tok.ExpiresAt) {
+				t.Fatalf("ExpiresAt = %v, want %v", id.ExpiresAt, tok.ExpiresAt)
+			}
+			if err := a.Recheck(ctx, id); err != nil {
+				t.Fatalf("Recheck before the change = %v", err)
+			}
+			tc.revoke(t, st, p, tok.ID, &now)
+			err = a.Recheck(ctx, id)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Recheck = %v, want nil", err)
+				}
+				return
+			}
+			if catalog.CodeOf(err) != catalog.Unauthenticated || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Recheck = %v, want UNAUTHENTICATED with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), v) {
+				t.Fatal("Recheck's error carries the token")
+			}
+		})
+	}
+	t.Run("identity without token", func(t *testing.T) {
+		a := identity.NewAuthenticator(nopStore{}, nil, slog.New(slog.DiscardHandler))
+		if err := a.Recheck(context.Background(), &identity.Identity{Principal: &catalog.Principal{ID: "p"}}); catalog.CodeOf(err) != catalog.Unauthenticated {
+			t.Fatalf("Recheck(no token) = %v, want UNAUTHENTICATED", err)
+		}
+	})
+}
+
+type nopStore struct{ identity.Store }
+
+func (nopStore) Watch(func(catalog.Change)) {}

@@ -298,6 +298,14 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 			x.touch()
 		}
 		if rerr == io.EOF {
+			// Cancelling the call closes the upstream connection, and TLS sends
+			// close_notify before it closes: a quick upstream answers that by ending its
+			// response cleanly, so an EOF can follow a cancel (a revoke, a timeout, the
+			// caller leaving). Such a call did not complete, and the caller must not
+			// take the part it got for the whole: cut the response.
+			if ctx.Err() != nil {
+				return out, x.failStreaming(context.Cause(ctx), parent, true)
+			}
 			break
 		}
 		if rerr != nil {

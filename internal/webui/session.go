@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
 // maxSessionsPerPrincipal bounds the sessions one principal holds; signing in past it
@@ -21,6 +23,9 @@ type sessionKey [sha256.Size]byte
 // session is one signed-in browser.
 type session struct {
 	principalID string
+	// who is the identity the session signed in with: it carries the token's id and
+	// hash, never its value, and every request re-checks it (Authenticator.Recheck).
+	who *identity.Identity
 	// csrf is the session's CSRF token: forms posted with this session must carry it.
 	csrf    string
 	created time.Time
@@ -65,13 +70,18 @@ func validSecret(s string) bool {
 
 func keyOf(raw string) sessionKey { return sha256.Sum256([]byte(raw)) }
 
-// create starts a session for the principal and returns its id (for the cookie only).
-// It also drops expired sessions and the principal's oldest past the limit; sign-ins
-// are rare enough for a full scan.
-func (s *sessionStore) create(principalID string, ttl time.Duration) (string, session) {
+// create starts a session for the identity and returns its id (for the cookie only).
+// The session ends at ttl or when the token it signed in with expires, whichever comes
+// first. It also drops expired sessions and the principal's oldest past the limit;
+// sign-ins are rare enough for a full scan.
+func (s *sessionStore) create(who *identity.Identity, ttl time.Duration) (string, session) {
 	now := s.now()
 	raw := newSecret()
-	sess := session{principalID: principalID, csrf: newSecret(), created: now, expires: now.Add(ttl)}
+	principalID := who.Principal.ID
+	sess := session{principalID: principalID, who: who, csrf: newSecret(), created: now, expires: now.Add(ttl)}
+	if !who.ExpiresAt.IsZero() && who.ExpiresAt.Before(sess.expires) {
+		sess.expires = who.ExpiresAt
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var oldest sessionKey

@@ -82,6 +82,11 @@ func (e *ProviderError) Error() string {
 // Authenticator checks a Gatehouse personal access token; *identity.Authenticator is one.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*identity.Identity, error)
+	// Recheck says whether an identity Authenticate returned still holds (its token
+	// not deleted or expired, its principal active). Every request through a browser
+	// session re-checks the identity it signed in with, so the session ends with its
+	// token.
+	Recheck(ctx context.Context, id *identity.Identity) error
 }
 
 // PrincipalGetter reads a principal by id; catalog.Store is one.
@@ -264,6 +269,20 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request) (*current, string, 
 		u.log.Info("session ended: principal inactive or gone", "principal", name, "principal_id", s.principalID)
 		return nil, notice, nil
 	}
+	if s.who != nil {
+		var ce *catalog.Error
+		switch err := u.d.Auth.Recheck(r.Context(), s.who); {
+		case errors.As(err, &ce):
+			u.sessions.delete(key)
+			if w != nil {
+				http.SetCookie(w, u.cookie(SessionCookie, "", -1, http.SameSiteLaxMode))
+			}
+			u.log.Info("session ended: its token no longer holds", "principal", p.Name, "token_id", s.who.TokenID, "reason", ce.Message)
+			return nil, "Your session has ended: " + ce.Message + ". Sign in again.", nil
+		case err != nil:
+			return nil, "", fmt.Errorf("recheck session token: %w", err)
+		}
+	}
 	return &current{key: key, sess: s, principal: p}, "", nil
 }
 
@@ -387,7 +406,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	if hadSession {
 		u.sessions.delete(oldKey)
 	}
-	raw, s := u.sessions.create(who.Principal.ID, u.d.SessionTTL)
+	raw, s := u.sessions.create(who, u.d.SessionTTL)
 	http.SetCookie(w, u.cookie(SessionCookie, raw, u.d.SessionTTL, http.SameSiteLaxMode))
 	// The CSRF token is rotated with the session and bound to it.
 	http.SetCookie(w, u.cookie(u.csrfCookie, s.csrf, u.d.SessionTTL, http.SameSiteStrictMode))

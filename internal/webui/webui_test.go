@@ -84,6 +84,27 @@ type fakeAuth struct {
 	tokens     map[string]string // token → principal id
 	mu         sync.Mutex
 	calls      int
+	deleted    map[string]bool      // token id → deleted since sign-in
+	expiresAt  map[string]time.Time // principal id → expiry of its token
+}
+
+// Recheck refuses an identity whose token was deleted since it signed in.
+func (f *fakeAuth) Recheck(_ context.Context, id *identity.Identity) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleted[id.TokenID] {
+		return catalog.Errorf(catalog.Unauthenticated, "access token %s was deleted", id.TokenID)
+	}
+	return nil
+}
+
+func (f *fakeAuth) deleteToken(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleted == nil {
+		f.deleted = map[string]bool{}
+	}
+	f.deleted[id] = true
 }
 
 func (f *fakeAuth) Authenticate(ctx context.Context, token string) (*identity.Identity, error) {
@@ -101,7 +122,10 @@ func (f *fakeAuth) Authenticate(ctx context.Context, token string) (*identity.Id
 	if !p.Active {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "principal %s is deactivated", p.Name)
 	}
-	return &identity.Identity{Principal: p, TokenID: "tok-" + id}, nil
+	f.mu.Lock()
+	exp := f.expiresAt[id]
+	f.mu.Unlock()
+	return &identity.Identity{Principal: p, TokenID: "tok-" + id, ExpiresAt: exp}, nil
 }
 
 func (f *fakeAuth) count() int {
@@ -882,6 +906,44 @@ func TestInactivePrincipalSessionRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSessionEndsWithItsToken: a browser session signed in with a token ends when that
+// token is deleted (the next request shows the sign-in page and the session is gone),
+// and never outlives the token's expiry; another session of another token stays.
+func TestSessionEndsWithItsToken(t *testing.T) {
+	e := newEnv(t, "http://127.0.0.1:8080")
+	alice, bob := e.browser(t), e.browser(t)
+	alice.mustSignIn(aliceToken)
+	bob.mustSignIn(bobToken)
+	e.auth.deleteToken("tok-id-alice")
+	rec := alice.do("GET", "/connections/github/login", nil)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "was deleted") || !strings.Contains(rec.Body.String(), `name="token"`) {
+		t.Fatalf("after the token's deletion: GET /connections/github/login = %d, want 401 and the sign-in page saying why:\n%s", rec.Code, rec.Body)
+	}
+	if c := findCookie(rec, SessionCookie); c == nil || c.MaxAge >= 0 {
+		t.Error("session cookie not deleted")
+	}
+	if n := e.sessionCount(); n != 1 {
+		t.Errorf("sessions = %d, want only bob's", n)
+	}
+	if rec := bob.do("GET", "/connections/github/login", nil); rec.Code != http.StatusFound {
+		t.Errorf("bob's session after alice's token was deleted = %d, want 302", rec.Code)
+	}
+
+	t.Run("token expiry ends the session", func(t *testing.T) {
+		e := newEnv(t, "http://127.0.0.1:8080")
+		e.auth.expiresAt = map[string]time.Time{"id-alice": e.clock.Now().Add(time.Minute)}
+		b := e.browser(t)
+		b.mustSignIn(aliceToken)
+		e.clock.Advance(time.Minute)
+		if rec := b.do("GET", "/connections/github/login", nil); rec.Code != http.StatusSeeOther {
+			t.Fatalf("at the token's expiry = %d, want 303 to sign-in", rec.Code)
+		}
+		if e.sessionCount() != 0 {
+			t.Error("session kept past its token's expiry")
+		}
+	})
 }
 
 func TestInactivePrincipalAtCallback(t *testing.T) {

@@ -26,7 +26,9 @@ const (
 // tunnel serves an authenticated CONNECT that holds a slot: dial, take over the client's
 // connection, splice.
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, t *trip) {
-	upstream, err := s.dial(r.Context(), t.principal, "tcp", t.destination)
+	ctx, release := s.track(r.Context(), t)
+	defer release()
+	upstream, err := s.dial(ctx, t.principal, "tcp", t.destination)
 	if err != nil {
 		s.dialFailed(w, t, err)
 		return
@@ -45,6 +47,9 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, t *trip) {
 	// Close ends the tunnel too.
 	stop := context.AfterFunc(s.base, func() { l.abort(reasonShutdown) })
 	defer stop()
+	// So does a revoke of the access it was opened with.
+	stopRevoked := context.AfterFunc(ctx, func() { l.abort(revokedReason(ctx)) })
+	defer stopRevoked()
 
 	// The server may have left its own deadlines on the connection.
 	_ = client.SetDeadline(time.Time{})

@@ -122,7 +122,9 @@ func (b *countingBody) Close() error { return b.rc.Close() }
 // forward serves an authenticated absolute-form request that holds a slot: send it to
 // its destination and stream the answer back.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.TotalTimeout)
+	tracked, release := s.track(r.Context(), t)
+	defer release()
+	ctx, cancel := context.WithTimeout(tracked, s.cfg.TotalTimeout)
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel)
 	defer stop()
@@ -158,7 +160,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 			s.dialFailed(w, t, derr)
 			return
 		}
-		switch {
+		switch ce := revocation(tracked); {
+		case ce != nil:
+			s.revoked(w, t, ce)
 		case r.Context().Err() != nil:
 			// Nobody is left to answer; 499 is the customary record of that.
 			t.status, t.allowed, t.reason = 499, true, "client closed the request"
@@ -210,13 +214,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 			_ = rc.Flush() // stream: server-sent events and the like arrive as sent
 			touch()
 		}
-		if errors.Is(rerr, io.EOF) {
+		// An EOF after the request's context ended (a revoke, a timeout) may be the
+		// destination answering the closing of its connection: not a whole body.
+		if errors.Is(rerr, io.EOF) && ctx.Err() == nil {
 			break
 		}
 		if rerr != nil {
 			switch {
 			case idled.Load():
 				t.reason = reasonIdle
+			case revocation(tracked) != nil:
+				t.reason = revokedReason(tracked)
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
 				t.reason = reasonTotal
 			case s.base.Err() != nil:

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/revoke"
 )
 
 // AuditAction is the action name of the audit event recorded for every tunnel and every
@@ -93,6 +94,13 @@ type Config struct {
 	// Now is the clock of audit durations; nil means time.Now. Socket deadlines always
 	// use the real clock.
 	Now func() time.Time
+	// Revoke, with Recheck, tracks every tunnel and request while it is open: when a
+	// re-check of its identity fails (principal deactivated, token deleted) or its
+	// token expires, the tunnel's two connections are closed. Nil tracks nothing.
+	Revoke *revoke.Registry
+	// Recheck re-authenticates an identity that Authenticate returned
+	// (identity.Authenticator.Recheck).
+	Recheck func(ctx context.Context, id *identity.Identity) error
 }
 
 // Server is the egress proxy, an http.Handler for the egress listener. It must be served
@@ -202,6 +210,8 @@ type trip struct {
 	method      string
 	destination string // host:port
 	principal   string // name; "" before authentication
+	who         *identity.Identity
+	since       uint64 // revoke generation before authentication
 	sourceIP    string
 	start       time.Time
 	bytesUp     atomic.Int64 // client → destination
@@ -314,6 +324,9 @@ var proxyAuthRealm = []string{`Basic realm="gatehouse"`, `Bearer realm="gatehous
 // authenticate checks the Proxy-Authorization of r and records the principal in t. On
 // a failure it answers and returns false.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, t *trip) bool {
+	if s.cfg.Revoke != nil {
+		t.since = s.cfg.Revoke.Generation()
+	}
 	token, problem := proxyToken(r.Header)
 	if problem != "" {
 		s.unauthenticated(w, t, problem)
@@ -350,7 +363,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, t *trip) b
 		s.unauthenticated(w, t, "principal "+id.Principal.Name+" is deactivated")
 		return false
 	}
-	t.principal = id.Principal.Name
+	t.principal, t.who = id.Principal.Name, id
 	// The token was for Gatehouse; nothing after this point may see it.
 	r.Header.Del("Proxy-Authorization")
 	return true
