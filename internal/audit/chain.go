@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"maps"
 	"slices"
 
@@ -76,9 +77,24 @@ const keyedHashDomain = "gatehouse-audit-v2\x00"
 // nobody can compute it, so someone who can write the store but does not hold the
 // master key cannot change an event and rehash the chain after it.
 func KeyedHashOf(key []byte, prevHash string, c Canonical) string {
-	m := hmac.New(sha256.New, key)
-	m.Write(encode(keyedHashDomain, prevHash, c))
-	return hex.EncodeToString(m.Sum(nil))
+	return newKeyedHasher(key).sum(prevHash, c)
+}
+
+// keyedHasher computes KeyedHashOf with one HMAC state kept between events, so that
+// the key's padded blocks are hashed once, not once per event. Not safe for concurrent
+// use: the recorder's one writer owns one.
+type keyedHasher struct {
+	m   hash.Hash
+	buf []byte
+}
+
+func newKeyedHasher(key []byte) *keyedHasher { return &keyedHasher{m: hmac.New(sha256.New, key)} }
+
+func (k *keyedHasher) sum(prevHash string, c Canonical) string {
+	k.m.Reset()
+	k.m.Write(encode(keyedHashDomain, prevHash, c))
+	k.buf = k.m.Sum(k.buf[:0])
+	return hex.EncodeToString(k.buf)
 }
 
 // ChainKeyInfo is the HKDF info label of the chain key: a key derived for this one

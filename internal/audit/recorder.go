@@ -131,7 +131,8 @@ type Recorder struct {
 	err    error         // why the writer lost events; read after done
 
 	closeOnce sync.Once
-	head      string // hash of the newest stored event; the writer's alone
+	head      string       // hash of the newest stored event; the writer's alone
+	hasher    *keyedHasher // the writer's alone; nil without a chain key
 
 	events, batches, largest, failures, lost atomic.Int64
 }
@@ -593,7 +594,10 @@ func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
 	for _, e := range batch {
 		e.PrevHash = prev
 		if len(r.opts.ChainKey) > 0 {
-			e.Hash = KeyedHashOf(r.opts.ChainKey, prev, LinkOf(e).Canonical)
+			if r.hasher == nil {
+				r.hasher = newKeyedHasher(r.opts.ChainKey)
+			}
+			e.Hash = r.hasher.sum(prev, LinkOf(e).Canonical)
 		} else {
 			e.Hash = HashOf(prev, LinkOf(e).Canonical)
 		}
