@@ -8,6 +8,9 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
 // inventoryCommand is `gatehouse inventory`: every credential held, with its state.
@@ -83,6 +86,9 @@ func (c *clientCLI) loginCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := cliHasLogin(info); err != nil {
+				return err
+			}
 			u := api.BaseURL() + "/connections/" + url.PathEscape(info.Name) + "/login"
 			if c.output == "json" {
 				return c.printJSON(map[string]string{"connection": info.Name, "login_url": u})
@@ -139,4 +145,21 @@ func (c *clientCLI) connectionsDisconnect() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&user, "user", "", "the user whose token to delete (default: you)")
 	return cmd
+}
+
+// cliHasLogin refuses, before any URL is printed, a connection whose credential type has
+// no browser login: only the user-to-machine types are authorized by a person.
+func cliHasLogin(info *httpapi.ConnectionInfo) error {
+	switch catalog.CredentialType(info.CredentialType) {
+	case catalog.OAuthU2M, catalog.OAuthU2MPerUser:
+		return nil
+	case catalog.OAuthM2M:
+		return fmt.Errorf("connection %s uses %s, which has no login: Gatehouse fetches its tokens itself with the client credentials; only %s and %s connections have a login",
+			info.Name, info.CredentialType, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+	case catalog.BearerToken:
+		return fmt.Errorf("connection %s uses %s, which has no login: its token is set by its owner with `gatehouse connections update %s --option bearer_token=@FILE`; only %s and %s connections have a login",
+			info.Name, info.CredentialType, info.Name, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+	}
+	return fmt.Errorf("connection %s uses credential type %q, which has no login; only %s and %s connections have a login",
+		info.Name, info.CredentialType, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
 }
