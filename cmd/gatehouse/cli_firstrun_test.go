@@ -8,6 +8,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
 func TestCLILoginChecksCredentialType(t *testing.T) {
@@ -58,5 +61,56 @@ func TestCLILoginChecksCredentialType(t *testing.T) {
 				t.Errorf("stdout = %q, want no URL printed", stdout)
 			}
 		})
+	}
+}
+
+func TestInventoryListsConnectionsNobodyLoggedIn(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t, time.Hour)
+	for _, c := range []struct{ name, typ string }{{"shared", "OAUTH_U2M"}, {"peruser", "OAUTH_U2M_PER_USER"}, {"offline", "OAUTH_U2M_PER_USER"}} {
+		if status, b := w.connection(c.name, c.typ, basicClient, nil); status != 200 {
+			t.Fatalf("create %s = %d %s", c.name, status, b)
+		}
+	}
+	w.ts.grant("connection", "shared", "alice", "MANAGE") // a shared login needs MANAGE
+	w.ts.must("PATCH", "/api/2.1/unity-catalog/connections/offline", w.ts.Admin, map[string]any{"enabled": false}, nil)
+
+	inventory := func() string {
+		t.Helper()
+		var inv httpapi.InventoryResponse
+		w.ts.must("GET", "/api/2.0/gatehouse/inventory", w.ts.Admin, nil, &inv)
+		got := []string{}
+		for _, c := range inv.Credentials {
+			got = append(got, c.Connection+"/"+c.Holder+"/"+c.State)
+			if c.State == "NEEDS_LOGIN" && !strings.Contains(c.Reason, w.ts.URL+"/connections/"+c.Connection+"/login") {
+				t.Errorf("%s: reason %q does not give the login URL", c.Connection, c.Reason)
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	tests := []struct {
+		name  string
+		login []string // user/connection logins done before the step
+		want  string
+	}{
+		{name: "nobody logged in: one row per connection", want: "offline/(no user yet)/DISABLED,peruser/(no user yet)/NEEDS_LOGIN,shared/shared/NEEDS_LOGIN"},
+		{name: "a login replaces the row by the credential", login: []string{"bob/peruser", "alice/shared"},
+			want: "offline/(no user yet)/DISABLED,peruser/bob/ACTIVE,shared/shared/ACTIVE"},
+	}
+	for _, tt := range tests {
+		// Steps in order: each builds on the logins of the previous.
+		for _, l := range tt.login {
+			user, conn, _ := strings.Cut(l, "/")
+			if status, page := w.login(user, conn); status != 200 {
+				t.Fatalf("%s: login %s = %d %s", tt.name, l, status, page)
+			}
+		}
+		if got := inventory(); got != tt.want {
+			t.Errorf("%s: inventory = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	out, err := w.ts.cli(w.ts.Admin, "", "inventory")
+	if err != nil || !strings.Contains(out, "(no user yet)") || !strings.Contains(out, "DISABLED") {
+		t.Errorf("gatehouse inventory: %v\n%s", err, out)
 	}
 }

@@ -18,7 +18,13 @@ func (c *clientCLI) inventoryCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "inventory",
 		Short: "List every credential Gatehouse holds: shared and per user, with state and expirations (admins)",
-		Args:  cobra.NoArgs,
+		Long: `List every credential Gatehouse holds: shared and per user, with state and expirations (admins).
+
+A user-to-machine connection nobody has logged in to yet holds no credential; it is
+listed as one NEEDS_LOGIN row with the holder "shared" (OAUTH_U2M) or "(no user yet)"
+(OAUTH_U2M_PER_USER). Once one user of a per-user connection has logged in, the rows
+are the users who have; those who have not are not listed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
 			if err != nil {
