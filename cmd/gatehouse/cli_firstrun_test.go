@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/httpapi"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 func TestCLILoginChecksCredentialType(t *testing.T) {
@@ -112,5 +114,60 @@ func TestInventoryListsConnectionsNobodyLoggedIn(t *testing.T) {
 	out, err := w.ts.cli(w.ts.Admin, "", "inventory")
 	if err != nil || !strings.Contains(out, "(no user yet)") || !strings.Contains(out, "DISABLED") {
 		t.Errorf("gatehouse inventory: %v\n%s", err, out)
+	}
+}
+
+func TestCLICheckFitsEightyColumns(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t, time.Hour)
+	for _, c := range []struct{ name, typ string }{{"peruser", "OAUTH_U2M_PER_USER"}, {"m2m", "OAUTH_M2M"}} {
+		if status, b := w.connection(c.name, c.typ, basicClient, nil); status != 200 {
+			t.Fatalf("create %s = %d %s", c.name, status, b)
+		}
+	}
+	// A provider that refuses and quotes at length: the longest evidence and fix texts.
+	long := "The token endpoint refused the client ID and secret (invalid_client: client authentication failed because the client secret does not match the registered one for this tenant)."
+	fake := newCLIFakeAPI(t, map[string]cliResponse{
+		"GET /api/2.0/gatehouse/connections/strict/check": {body: `{"redirect_uri":"https://gatehouse.internal.example.com/login/oauth/http.html","checks":[
+			{"name":"confidential_client","result":"fail","evidence":"` + long + `","fix":"Check client_id and client_secret; if they are right, set oauth_credential_exchange_method to one of header_and_body, body_only or header_only that the server lists in token_endpoint_auth_methods_supported."},
+			{"name":"https","result":"pass","evidence":"Every endpoint uses https."}]}`},
+	})
+	tests := []struct {
+		name string
+		env  map[string]string
+		conn string
+		want []string
+	}{
+		{name: "per-user against fosite", env: map[string]string{"GATEHOUSE_HOST": w.ts.URL, "GATEHOUSE_TOKEN": w.ts.Admin}, conn: "peruser",
+			want: []string{"Redirect URI to register:", w.ts.URL + "/login/oauth/http.html", "Evidence: "}},
+		{name: "machine-to-machine against fosite", env: map[string]string{"GATEHOUSE_HOST": w.ts.URL, "GATEHOUSE_TOKEN": w.ts.Admin}, conn: "m2m",
+			want: []string{oauth.CheckClientCredentials, "PASS"}},
+		{name: "long refusal wraps", env: cliEnv(fake), conn: "strict",
+			want: []string{"FAIL     confidential_client", "         Evidence: The token endpoint", "         Fix: Check client_id", "tenant).", "token_endpoint_auth_methods_supported."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, _, err := cliRun(t, tt.env, "", "connections", "check", tt.conn)
+			if err != nil {
+				t.Fatalf("connections check %s: %v", tt.conn, err)
+			}
+			lines := strings.Split(stdout, "\n")
+			if len(lines) < 6 {
+				t.Fatalf("output has %d lines:\n%s", len(lines), stdout)
+			}
+			if testing.Verbose() {
+				t.Log("\n" + stdout)
+			}
+			for i, l := range lines {
+				if n := utf8.RuneCountInString(l); n > 80 {
+					t.Errorf("line %d is %d columns, want at most 80: %q", i+1, n, l)
+				}
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("output lacks %q:\n%s", s, stdout)
+				}
+			}
+		})
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -63,12 +66,7 @@ func (c *clientCLI) connectionsCheck() *cobra.Command {
 				return err
 			}
 			return c.show(res, func() error {
-				fmt.Fprintf(c.e.stdout, "Redirect URI to register: %s\n\n", res.RedirectURI)
-				rows := [][]string{}
-				for _, ch := range res.Checks {
-					rows = append(rows, []string{ch.Name, ch.Result, ch.Evidence, ch.Fix})
-				}
-				return c.table([]string{"CHECK", "RESULT", "EVIDENCE", "FIX"}, rows)
+				return c.printChecks(res)
 			})
 		},
 	}
@@ -168,4 +166,52 @@ func cliHasLogin(info *httpapi.ConnectionInfo) error {
 	}
 	return fmt.Errorf("connection %s uses credential type %q, which has no login; only %s and %s connections have a login",
 		info.Name, info.CredentialType, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+}
+
+// cliCheckWidth is the terminal width check output fits: every line is at most this
+// long, but for a single word (a URL) too long to wrap, kept whole so it can be copied.
+const cliCheckWidth = 80
+
+// printChecks prints provider checks for an 80-column terminal: one line per check with
+// its result and name, then its evidence and fix wrapped and indented under it.
+func (c *clientCLI) printChecks(res *httpapi.ProviderCheckResponse) error {
+	var b strings.Builder
+	b.WriteString("Redirect URI to register:\n")
+	cliWrap(&b, cliCell(res.RedirectURI), "    ", "    ")
+	for _, ch := range res.Checks {
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "%-7s  %s\n", strings.ToUpper(cliCell(ch.Result)), cliCell(ch.Name))
+		if ch.Evidence != "" {
+			cliWrap(&b, "Evidence: "+cliCell(ch.Evidence), "         ", "                   ")
+		}
+		if ch.Fix != "" {
+			cliWrap(&b, "Fix: "+cliCell(ch.Fix), "         ", "              ")
+		}
+	}
+	_, err := io.WriteString(c.e.stdout, b.String())
+	return err
+}
+
+// cliWrap writes text to b in lines of at most cliCheckWidth columns, the first line
+// after first and the others after rest. A word longer than a line gets a line of its own.
+func cliWrap(b *strings.Builder, text, first, rest string) {
+	prefix, n := first, 0
+	for _, word := range strings.Fields(text) {
+		w := utf8.RuneCountInString(word)
+		if n > 0 && utf8.RuneCountInString(prefix)+n+1+w > cliCheckWidth {
+			b.WriteString("\n")
+			prefix, n = rest, 0
+		}
+		if n == 0 {
+			b.WriteString(prefix)
+		} else {
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(word)
+		n += w
+	}
+	if n > 0 {
+		b.WriteString("\n")
+	}
 }
