@@ -6,11 +6,13 @@ package main
 // privileges not held.
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/buildinfo"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 )
@@ -169,5 +171,45 @@ func TestCLICheckFitsEightyColumns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	info := buildinfo.Get()
+	text := "gatehouse " + info.Version + "\ncommit: " + info.Commit + "\ngo: " + runtime.Version() + "\n"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "version command", args: []string{"version"}, want: text},
+		{name: "--version flag", args: []string{"--version"}, want: text},
+		{name: "json for programs", args: []string{"version", "-o", "json"},
+			want: `{"version":"` + info.Version + `","commit":"` + info.Commit + `","go_version":"` + runtime.Version() + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// No host, no token: version needs no server.
+			stdout, _, err := cliRun(t, nil, "", tt.args...)
+			if err != nil {
+				t.Fatalf("gatehouse %v: %v", tt.args, err)
+			}
+			if strings.HasPrefix(tt.want, "{") {
+				if d := cliJSONDiff(t, tt.want, stdout); d != "" {
+					t.Errorf("stdout (-want +got):\n%s", d)
+				}
+			} else if stdout != tt.want {
+				t.Errorf("stdout = %q, want %q", stdout, tt.want)
+			}
+		})
+	}
+	// /metrics shows the same build.
+	ts := startServer(t, "", nil)
+	status, body := ts.do("GET", "/metrics", "", nil)
+	want := `gatehouse_build_info{version="` + info.Version + `",commit="` + info.Commit + `",goversion="` + runtime.Version() + `"} 1` + "\n"
+	if status != 200 || !strings.Contains(string(body), want) {
+		t.Errorf("/metrics = %d, want it to contain %q:\n%s", status, want, body)
 	}
 }
