@@ -6,7 +6,9 @@ package main
 // privileges not held.
 
 import (
+	"encoding/json"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +214,185 @@ func TestVersion(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), want) {
 		t.Errorf("/metrics = %d, want it to contain %q:\n%s", status, want, body)
 	}
+}
+
+func TestCLIParseLifetime(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	tests := []struct {
+		name    string
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{name: "days", in: "30d", want: 30 * day},
+		{name: "days and hours", in: "1d12h", want: day + 12*time.Hour},
+		{name: "days and a compound duration", in: "2d3h4m5s", want: 2*day + 3*time.Hour + 4*time.Minute + 5*time.Second},
+		{name: "Go duration", in: "8h", want: 8 * time.Hour},
+		{name: "Go duration with minutes", in: "90m", want: 90 * time.Minute},
+		{name: "ten years in days", in: "3650d", want: 3650 * day},
+		{name: "zero days", in: "0d", wantErr: "at least 1s"},
+		{name: "under a second", in: "500ms", wantErr: "at least 1s"},
+		{name: "negative", in: "-1h", wantErr: "want days or a Go duration"},
+		{name: "days then a negative duration", in: "1d-1h", wantErr: "want days or a Go duration"},
+		{name: "days then a signed duration", in: "1d+1h", wantErr: "want days or a Go duration"},
+		{name: "fractional days", in: "1.5d", wantErr: "want days or a Go duration"},
+		{name: "a word", in: "30days", wantErr: "want days or a Go duration"},
+		{name: "d alone", in: "d", wantErr: "want days or a Go duration"},
+		{name: "empty", in: "", wantErr: "want days or a Go duration"},
+		{name: "too many digits", in: "1000000d", wantErr: "want days or a Go duration"},
+		{name: "days beyond the bound", in: "100001d", wantErr: "at most 100000 days"},
+		{name: "overflow", in: "100000d2562047h", wantErr: "too long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := cliParseLifetime(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("cliParseLifetime(%q) = %v, %v; want error %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("cliParseLifetime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzCLIParseLifetime(f *testing.F) {
+	for _, s := range []string{"30d", "1d12h", "8h", "0d", "1d-1h", "100000d2562047h", "9223372036s", "1d1d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := cliParseLifetime(s)
+		if err != nil {
+			return
+		}
+		if d < time.Second {
+			t.Fatalf("cliParseLifetime(%q) = %v, below 1s", s, d)
+		}
+		// Whatever is accepted is whole days then a non-negative Go duration.
+		days, rest, hasDays := strings.Cut(s, "d")
+		if !hasDays {
+			if g, err := time.ParseDuration(s); err != nil || g != d {
+				t.Fatalf("cliParseLifetime(%q) = %v; time.ParseDuration = %v, %v", s, d, g, err)
+			}
+			return
+		}
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n < 0 || n > cliMaxLifetimeDays {
+			t.Fatalf("cliParseLifetime(%q) = %v with day part %q", s, d, days)
+		}
+		var r time.Duration
+		if rest != "" {
+			if r, err = time.ParseDuration(rest); err != nil || r < 0 {
+				t.Fatalf("cliParseLifetime(%q) = %v with rest %q", s, d, rest)
+			}
+		}
+		if d != time.Duration(n)*24*time.Hour+r {
+			t.Fatalf("cliParseLifetime(%q) = %v, want %dd + %v", s, d, n, r)
+		}
+	})
+}
+
+func TestCLITokensLifetimeDays(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		wantBody string // "" when the CLI refuses before any call
+		wantErr  string
+	}{
+		{name: "days", args: []string{"--lifetime", "30d"}, wantBody: `{"lifetime_seconds":2592000}`},
+		{name: "days and hours", args: []string{"--lifetime", "1d12h"}, wantBody: `{"lifetime_seconds":129600}`},
+		{name: "Go duration", args: []string{"--lifetime", "8h"}, wantBody: `{"lifetime_seconds":28800}`},
+		{name: "no lifetime leaves the server's default", args: nil, wantBody: `{}`},
+		{name: "on behalf of, in days", args: []string{"--for-user", "alice", "--lifetime", "7d"}, wantBody: `{"user_name":"alice","lifetime_seconds":604800}`},
+		{name: "bad lifetime", args: []string{"--lifetime", "1.5d"}, wantErr: "want days or a Go duration"},
+		{name: "zero lifetime", args: []string{"--lifetime", "0d"}, wantErr: "at least 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			created := cliResponse{body: `{"token_value":"dapi-new-value","token_info":{"token_id":"t-1","expiry_time":1780000000000}}`}
+			f := newCLIFakeAPI(t, map[string]cliResponse{"POST /api/2.0/token/create": created, "POST /api/2.0/token-management/on-behalf-of/tokens": created})
+			_, _, err := cliRun(t, cliEnv(f), "", append([]string{"tokens", "create"}, tt.args...)...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error = %v, want %q", err, tt.wantErr)
+				}
+				if n := len(f.requests()); n != 0 {
+					t.Errorf("%d API calls, want none", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cliJSONDiff(t, tt.wantBody, f.last(t, "POST").Body); d != "" {
+				t.Errorf("body (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestTokenDefaultLifetime(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ts.mkUser("alice")
+	const day = 24 * time.Hour
+	tests := []struct {
+		name       string
+		path       string
+		body       map[string]any
+		wantStatus int
+		want       time.Duration // lifetime from now
+		wantMsg    string
+	}{
+		{name: "own token, lifetime left out", path: "/api/2.0/token/create", body: map[string]any{}, wantStatus: 200, want: 90 * day},
+		{name: "own token, lifetime 0", path: "/api/2.0/token/create", body: map[string]any{"lifetime_seconds": 0}, wantStatus: 200, want: 90 * day},
+		{name: "on behalf of, lifetime left out", path: "/api/2.0/token-management/on-behalf-of/tokens", body: map[string]any{"user_name": "alice"}, wantStatus: 200, want: 90 * day},
+		{name: "a longer lifetime may be asked for", path: "/api/2.0/token/create", body: map[string]any{"lifetime_seconds": 3650 * 86400}, wantStatus: 200, want: 3650 * day},
+		{name: "a short one too", path: "/api/2.0/token-management/on-behalf-of/tokens", body: map[string]any{"user_name": "alice", "lifetime_seconds": 60}, wantStatus: 200, want: time.Minute},
+		{name: "beyond ten years", path: "/api/2.0/token/create", body: map[string]any{"lifetime_seconds": 3651 * 86400}, wantStatus: 400, wantMsg: "every token expires"},
+		{name: "negative", path: "/api/2.0/token/create", body: map[string]any{"lifetime_seconds": -1}, wantStatus: 400, wantMsg: "default of 7776000 (90 days)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := time.Now()
+			status, b := ts.do("POST", tt.path, ts.Admin, tt.body)
+			after := time.Now()
+			if status != tt.wantStatus {
+				t.Fatalf("status = %d %s, want %d", status, b, tt.wantStatus)
+			}
+			if status != 200 {
+				if e := decodeErr(t, b); e.ErrorCode != "INVALID_PARAMETER_VALUE" || !strings.Contains(e.Message, tt.wantMsg) {
+					t.Errorf("error = %+v, want INVALID_PARAMETER_VALUE with %q", e, tt.wantMsg)
+				}
+				return
+			}
+			var resp httpapi.CreateTokenResponse
+			if err := json.Unmarshal(b, &resp); err != nil {
+				t.Fatal(err)
+			}
+			exp := time.UnixMilli(resp.TokenInfo.ExpiryTime)
+			if lo, hi := before.Add(tt.want).Add(-time.Second), after.Add(tt.want).Add(time.Second); exp.Before(lo) || exp.After(hi) {
+				t.Errorf("expiry = %v, want between %v and %v", exp, lo, hi)
+			}
+		})
+	}
+	// Through the CLI: no --lifetime prints an expiry 90 days out, not "never".
+	out, err := runCLIStderr(t, ts, "tokens", "create", "--comment", "default")
+	if err != nil || strings.Contains(out, "never") || !strings.Contains(out, time.Now().Add(90*day).UTC().Format("2006-01-02")) {
+		t.Errorf("tokens create: %v\n%s", err, out)
+	}
+}
+
+// runCLIStderr runs a CLI command against ts with the admin token and returns stderr.
+func runCLIStderr(t *testing.T, ts *testServer, args ...string) (string, error) {
+	t.Helper()
+	_, stderr, err := cliRun(t, map[string]string{"GATEHOUSE_HOST": ts.URL, "GATEHOUSE_TOKEN": ts.Admin}, "", args...)
+	return stderr, err
 }
