@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -426,7 +427,11 @@ func (c *clientCLI) grantsChange(verb string) *cobra.Command {
 			}
 			privs := make([]string, 0, len(rest)-1)
 			for _, p := range rest[1:] {
-				privs = append(privs, cliPrivilege(p))
+				priv := cliPrivilege(p)
+				if st := catalog.SecurableType(strings.ToUpper(typ)); !catalog.ValidPrivilege(st, catalog.Privilege(priv)) {
+					return fmt.Errorf("%s is not a privilege on a %s; the privileges on a %s are %s", cliQuote(p), typ, typ, catalog.PrivilegeList(st))
+				}
+				privs = append(privs, priv)
 			}
 			change := httpapi.PermissionsChange{Principal: rest[0]}
 			if verb == "grant" {
@@ -507,4 +512,12 @@ func (c *clientCLI) showPermissions(pl *httpapi.PermissionsList) error {
 // cliPrivilege accepts use_connection, USE-CONNECTION and "USE CONNECTION" (as in SQL).
 func cliPrivilege(p string) string {
 	return strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToUpper(strings.TrimSpace(p)))
+}
+
+// cliQuote quotes an argument for a message, cut to 64 bytes.
+func cliQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }

@@ -396,3 +396,61 @@ func runCLIStderr(t *testing.T, ts *testServer, args ...string) (string, error) 
 	_, stderr, err := cliRun(t, map[string]string{"GATEHOUSE_HOST": ts.URL, "GATEHOUSE_TOKEN": ts.Admin}, "", args...)
 	return stderr, err
 }
+
+func TestGrantUnknownPrivilegeListsValidOnes(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ts.mkUser("alice")
+	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "github", "credential_type": "BEARER_TOKEN",
+		"options": map[string]string{"host": "https://api.github.com", "bearer_token": "CANARY-grant-bearer-5521"}}, nil)
+	connValid := "the privileges on a connection are USE_CONNECTION, MANAGE, ALL_PRIVILEGES"
+	metaValid := "the privileges on a metastore are CREATE_CONNECTION"
+	tests := []struct {
+		name string
+		args []string // CLI; nil for an API-only case
+		body map[string]any
+		path string
+		want string
+	}{
+		{name: "CLI grant of a typo", args: []string{"grants", "grant", "github", "alice", "USE_CONECTION"}, want: `"USE_CONECTION" is not a privilege on a connection; ` + connValid},
+		{name: "CLI grant of a metastore privilege on a connection", args: []string{"grants", "grant", "github", "alice", "CREATE_CONNECTION"}, want: connValid},
+		{name: "CLI revoke of an unknown privilege", args: []string{"grants", "revoke", "github", "alice", "read"}, want: `"read" is not a privilege on a connection; ` + connValid},
+		{name: "CLI metastore grant of a connection privilege", args: []string{"grants", "grant", "--metastore", "alice", "MANAGE"}, want: `"MANAGE" is not a privilege on a metastore; ` + metaValid},
+		{name: "API add of an unknown privilege", path: "/api/2.1/unity-catalog/permissions/connection/github",
+			body: map[string]any{"changes": []map[string]any{{"principal": "alice", "add": []string{"SELECT"}}}}, want: `"SELECT" is not a privilege on a connection; ` + connValid},
+		{name: "API remove on the metastore", path: "/api/2.1/unity-catalog/permissions/metastore/default",
+			body: map[string]any{"changes": []map[string]any{{"principal": "alice", "remove": []string{"USE_CONNECTION"}}}}, want: `"USE_CONNECTION" is not a privilege on a metastore; ` + metaValid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := grantsOf(t, ts)
+			if tt.args != nil {
+				// Client-side: refused before any call, so even a server that accepted
+				// anything would not see it; the message is the same either way.
+				out, err := ts.cli(ts.Admin, "", tt.args...)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("gatehouse %v = %v\n%s\nwant an error with %q", tt.args, err, out, tt.want)
+				}
+			} else {
+				status, b := ts.do("PATCH", tt.path, ts.Admin, tt.body)
+				if e := decodeErr(t, b); status != 400 || e.ErrorCode != "INVALID_PARAMETER_VALUE" || !strings.Contains(e.Message, tt.want) {
+					t.Errorf("PATCH = %d %+v, want 400 INVALID_PARAMETER_VALUE with %q", status, e, tt.want)
+				}
+			}
+			if after := grantsOf(t, ts); after != before {
+				t.Errorf("grants changed from %s to %s", before, after)
+			}
+		})
+	}
+}
+
+// grantsOf is the grants on connection github and on the metastore, as text.
+func grantsOf(t *testing.T, ts *testServer) string {
+	t.Helper()
+	var out []string
+	for _, p := range []string{"connection/github", "metastore/default"} {
+		_, b := ts.do("GET", "/api/2.1/unity-catalog/permissions/"+p, ts.Admin, nil)
+		out = append(out, string(b))
+	}
+	return strings.Join(out, " ")
+}
