@@ -454,3 +454,71 @@ func grantsOf(t *testing.T, ts *testServer) string {
 	}
 	return strings.Join(out, " ")
 }
+
+func TestRevokeOfPrivilegeNotHeld(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ts.mkUser("alice")
+	bobID, _ := ts.mkUser("bob")
+	carolID, _ := ts.mkUser("carol")
+	ts.mkGroup("data-eng", bobID)
+	ts.mkGroup("github-owners", carolID)
+	for _, name := range []string{"github", "jira"} {
+		ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": name, "credential_type": "BEARER_TOKEN",
+			"options": map[string]string{"host": "https://api." + name + ".example.com", "bearer_token": "CANARY-revoke-bearer-7719"}}, nil)
+	}
+	ts.must("PATCH", "/api/2.1/unity-catalog/connections/jira", ts.Admin, map[string]any{"owner": "github-owners"}, nil)
+	ts.grant("connection", "github", "alice", "USE_CONNECTION")
+	ts.grant("connection", "github", "data-eng", "USE_CONNECTION")
+	ts.grant("connection", "github", "bob", "USE_CONNECTION")
+	ts.grant("connection", "github", "carol", "ALL_PRIVILEGES")
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    string // "" for exit status 0
+		wantStderr string // "" for no note
+		wantGone   string // a "principal:PRIVILEGE" no longer granted directly afterwards
+	}{
+		{name: "held directly: revoked, no note", args: []string{"github", "alice", "USE_CONNECTION"}, wantGone: "alice:USE_CONNECTION"},
+		{name: "not held at all: a note, exit 0", args: []string{"github", "alice", "MANAGE"},
+			wantStderr: "alice does not hold MANAGE on github directly; nothing to revoke."},
+		{name: "held directly and through a group: revoked, still held is an error", args: []string{"github", "bob", "USE_CONNECTION"},
+			wantErr: "bob still holds USE_CONNECTION on github through group data-eng", wantGone: "bob:USE_CONNECTION"},
+		{name: "held only through a group: note and error", args: []string{"github", "bob", "USE_CONNECTION"},
+			wantStderr: "bob does not hold USE_CONNECTION on github directly; nothing to revoke.", wantErr: "through group data-eng"},
+		{name: "implied by a direct ALL_PRIVILEGES", args: []string{"github", "carol", "USE_CONNECTION"},
+			wantStderr: "carol does not hold USE_CONNECTION on github directly", wantErr: "carol still holds USE_CONNECTION on github through a direct ALL_PRIVILEGES grant"},
+		{name: "held as a member of the owner group", args: []string{"jira", "carol", "MANAGE"},
+			wantStderr: "carol does not hold MANAGE on jira directly", wantErr: "carol still holds MANAGE on jira as the connection's owner (github-owners)"},
+		{name: "metastore privilege not held", args: []string{"--metastore", "alice", "CREATE_CONNECTION"},
+			wantStderr: "alice does not hold CREATE_CONNECTION on the metastore directly; nothing to revoke."},
+	}
+	for _, tt := range tests {
+		// In order: the third case's revoke is what the fourth finds done.
+		env := map[string]string{"GATEHOUSE_HOST": ts.URL, "GATEHOUSE_TOKEN": ts.Admin}
+		stdout, stderr, err := cliRun(t, env, "", append([]string{"grants", "revoke"}, tt.args...)...)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: error %v, want exit status 0", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+		}
+		if tt.wantStderr == "" && stderr != "" || !strings.Contains(stderr, tt.wantStderr) {
+			t.Errorf("%s: stderr %q, want %q", tt.name, stderr, tt.wantStderr)
+		}
+		if !strings.Contains(stdout, "PRINCIPAL") {
+			t.Errorf("%s: stdout %q, want the assignments after the revoke", tt.name, stdout)
+		}
+		if tt.wantGone != "" {
+			principal, priv, _ := strings.Cut(tt.wantGone, ":")
+			var pl httpapi.PermissionsList
+			ts.must("GET", "/api/2.1/unity-catalog/permissions/connection/github", ts.Admin, nil, &pl)
+			for _, a := range pl.PrivilegeAssignments {
+				if a.Principal == principal && strings.Contains(strings.Join(a.Privileges, ","), priv) {
+					t.Errorf("%s: %s still granted %s directly: %+v", tt.name, principal, priv, a)
+				}
+			}
+		}
+	}
+}
