@@ -31,8 +31,11 @@ const (
 
 // Info is what a build says about itself.
 type Info struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
+	// Version is the release version, e.g. v1.2.3, or UnknownVersion.
+	Version string `json:"version"`
+	// Commit is the VCS revision (with "-modified" for a dirty work tree), or UnknownCommit.
+	Commit string `json:"commit"`
+	// GoVersion is the Go release that built the binary, e.g. go1.26.0.
 	GoVersion string `json:"go_version"`
 }
 
