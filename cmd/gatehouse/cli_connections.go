@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -426,7 +427,11 @@ func (c *clientCLI) grantsChange(verb string) *cobra.Command {
 			}
 			privs := make([]string, 0, len(rest)-1)
 			for _, p := range rest[1:] {
-				privs = append(privs, cliPrivilege(p))
+				priv := cliPrivilege(p)
+				if st := catalog.SecurableType(strings.ToUpper(typ)); !catalog.ValidPrivilege(st, catalog.Privilege(priv)) {
+					return fmt.Errorf("%s is not a privilege on a %s; the privileges on a %s are %s", cliQuote(p), typ, typ, catalog.PrivilegeList(st))
+				}
+				privs = append(privs, priv)
 			}
 			change := httpapi.PermissionsChange{Principal: rest[0]}
 			if verb == "grant" {
@@ -438,15 +443,99 @@ func (c *clientCLI) grantsChange(verb string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var before *httpapi.PermissionsList
+			if verb == "revoke" {
+				if before, err = api.GetPermissions(cmd.Context(), typ, name); err != nil {
+					return err
+				}
+			}
 			pl, err := api.UpdatePermissions(cmd.Context(), typ, name, httpapi.UpdatePermissions{Changes: []httpapi.PermissionsChange{change}})
 			if err != nil {
 				return err
 			}
-			return c.showPermissions(pl)
+			if err := c.showPermissions(pl); err != nil {
+				return err
+			}
+			if verb != "revoke" {
+				return nil
+			}
+			after, err := api.GetEffectivePermissions(cmd.Context(), typ, name, change.Principal)
+			if err != nil {
+				c.warnf("revoked, but could not check what %s still holds on %s: %v", change.Principal, cliSecurableName(typ, name), err)
+				return nil
+			}
+			return c.revokeReport(typ, name, change.Principal, privs, before, after)
 		},
 	}
 	cmd.Flags().BoolVar(&metastore, "metastore", false, "the metastore (CREATE_CONNECTION) instead of a connection")
+	if verb == "revoke" {
+		cmd.Long = `Take privileges back from a principal; effective with the next request.
+
+A privilege the principal does not hold directly draws a note on stderr: there was
+nothing to revoke. A privilege the principal still holds afterwards, through a group,
+as (a member of) the connection's owner, through the admins group, or through a direct
+ALL_PRIVILEGES grant, is an error naming where it comes from: the exit status is 0
+only when the principal no longer holds any of the privileges named.`
+	}
 	return cmd
+}
+
+func cliSecurableName(typ, name string) string {
+	if typ == "metastore" {
+		return "the metastore"
+	}
+	return name
+}
+
+// revokeReport compares what principal held directly before a revoke of privs with
+// what it holds effectively after: a privilege not held directly gets a note, and one
+// still held (inherited) is an error that says where it comes from.
+func (c *clientCLI) revokeReport(typ, name, principal string, privs []string, before *httpapi.PermissionsList, after *httpapi.EffectivePermissionsList) error {
+	on := cliSecurableName(typ, name)
+	direct := map[string]bool{}
+	for _, a := range before.PrivilegeAssignments {
+		if strings.EqualFold(a.Principal, principal) {
+			for _, p := range a.Privileges {
+				direct[p] = true
+			}
+		}
+	}
+	var still []string
+	for _, priv := range privs {
+		if !direct[priv] {
+			fmt.Fprintf(c.e.stderr, "%s does not hold %s on %s directly; nothing to revoke.\n", cliCell(principal), priv, on)
+		}
+		for _, a := range after.PrivilegeAssignments {
+			if !strings.EqualFold(a.Principal, principal) {
+				continue
+			}
+			for _, p := range a.Privileges {
+				if p.Privilege == priv {
+					still = append(still, fmt.Sprintf("%s still holds %s on %s %s", cliCell(principal), priv, on, cliSource(p)))
+				}
+			}
+		}
+	}
+	if len(still) > 0 {
+		return errors.New(strings.Join(still, "; ") + "; revoke it where it comes from (gatehouse grants effective shows every source)")
+	}
+	return nil
+}
+
+// cliSource says where an effective privilege comes from.
+func cliSource(p httpapi.EffectivePrivilege) string {
+	from := cliCell(p.InheritedFromName)
+	switch p.InheritedFromType {
+	case "":
+		return "through a direct ALL_PRIVILEGES grant"
+	case "GROUP":
+		return "through group " + from
+	case "OWNER":
+		return "as the connection's owner (" + from + ")"
+	case "ADMINS":
+		return "through the admins group"
+	}
+	return "through " + strings.ToLower(cliCell(p.InheritedFromType)) + " " + from
 }
 
 func (c *clientCLI) grantsEffective() *cobra.Command {
@@ -507,4 +596,12 @@ func (c *clientCLI) showPermissions(pl *httpapi.PermissionsList) error {
 // cliPrivilege accepts use_connection, USE-CONNECTION and "USE CONNECTION" (as in SQL).
 func cliPrivilege(p string) string {
 	return strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToUpper(strings.TrimSpace(p)))
+}
+
+// cliQuote quotes an argument for a message, cut to 64 bytes.
+func cliQuote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,28 +28,29 @@ func (c *clientCLI) tokensCommand() *cobra.Command {
 
 func (c *clientCLI) tokensCreate() *cobra.Command {
 	var (
-		lifetime        time.Duration
+		lifetime        cliLifetime
 		lifetimeSeconds int64
 		comment         string
 		forUser         string
 		forSP           string
 	)
 	cmd := &cobra.Command{
-		Use:   "create [--lifetime 24h] [--comment C] [--for-user NAME | --for-service-principal APPID]",
+		Use:   "create [--lifetime 30d] [--comment C] [--for-user NAME | --for-service-principal APPID]",
 		Short: "Create a token for yourself, or (admins) for a user or service principal",
 		Long: `Create a token. The token value is printed once, alone on stdout, so that it can be
 captured; it is stored only as a hash and cannot be shown again. The note and the
-token's id go to stderr.`,
-		Example: `  gatehouse tokens create --lifetime 720h --comment "laptop"
-  AGENT_TOKEN=$(gatehouse tokens create --for-service-principal billing-agent --lifetime 24h)`,
+token's id go to stderr.
+
+Every token expires: without --lifetime it lives 90 days (the server's default), and
+--lifetime asks for another lifetime, in days (30d, 1d12h) or as a Go duration (8h,
+90m), up to ten years (3650d). There is no token that never expires.`,
+		Example: `  gatehouse tokens create --lifetime 30d --comment "laptop"
+  AGENT_TOKEN=$(gatehouse tokens create --for-service-principal billing-agent --lifetime 1d12h)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			secs := lifetimeSeconds
 			if cmd.Flags().Changed("lifetime") {
-				if lifetime < time.Second {
-					return errors.New("--lifetime: want at least 1s")
-				}
-				secs = int64(lifetime / time.Second)
+				secs = int64(time.Duration(lifetime) / time.Second)
 			}
 			if cmd.Flags().Changed("lifetime-seconds") && secs <= 0 {
 				return errors.New("--lifetime-seconds: want a positive number")
@@ -80,7 +82,7 @@ token's id go to stderr.`,
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&lifetime, "lifetime", 0, "lifetime, e.g. 1h or 720h (default: the server's)")
+	f.Var(&lifetime, "lifetime", "lifetime in days or as a Go duration, e.g. 30d, 1d12h or 8h (default 90d, the server's)")
 	f.Int64Var(&lifetimeSeconds, "lifetime-seconds", 0, "lifetime in seconds")
 	f.StringVar(&comment, "comment", "", "what the token is for")
 	f.StringVar(&forUser, "for-user", "", "admins: create the token for this user (userName)")
@@ -685,4 +687,73 @@ func (c *clientCLI) whoamiCommand() *cobra.Command {
 			})
 		},
 	}
+}
+
+// cliMaxLifetimeDays bounds the days of --lifetime well below a time.Duration overflow;
+// the server's bound (ten years) is lower still.
+const cliMaxLifetimeDays = 100_000
+
+// cliLifetime is the value of --lifetime: a Go duration, optionally led by whole days
+// ("30d", "1d12h", "8h"), of at least one second.
+type cliLifetime time.Duration
+
+func (l *cliLifetime) String() string {
+	if *l == 0 {
+		return ""
+	}
+	return time.Duration(*l).String()
+}
+
+// Type names the value in help text.
+func (l *cliLifetime) Type() string { return "lifetime" }
+
+// Set parses a lifetime.
+func (l *cliLifetime) Set(s string) error {
+	d, err := cliParseLifetime(s)
+	if err != nil {
+		return err
+	}
+	*l = cliLifetime(d)
+	return nil
+}
+
+// cliParseLifetime parses "Nd" followed by an optional Go duration, or a Go duration
+// alone. Errors quote the value: a lifetime is not a secret.
+func cliParseLifetime(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q: want days or a Go duration, e.g. 30d, 1d12h or 8h", s)
+	if s == "" {
+		return 0, bad
+	}
+	var days int64
+	rest := s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		if i == 0 || i > 6 {
+			return 0, bad
+		}
+		for _, r := range s[:i] {
+			if r < '0' || r > '9' {
+				return 0, bad
+			}
+			days = days*10 + int64(r-'0')
+		}
+		if days > cliMaxLifetimeDays {
+			return 0, fmt.Errorf("%q: at most %d days", s, cliMaxLifetimeDays)
+		}
+		rest = s[i+1:]
+	}
+	var d time.Duration
+	if rest != "" {
+		var err error
+		if d, err = time.ParseDuration(rest); err != nil || d < 0 || (days > 0 && (rest[0] == '+' || rest[0] == '-')) {
+			return 0, bad
+		}
+	}
+	dayPart := time.Duration(days) * 24 * time.Hour
+	if d > math.MaxInt64-dayPart {
+		return 0, fmt.Errorf("%q: too long", s)
+	}
+	if dayPart+d < time.Second {
+		return 0, fmt.Errorf("%q: want at least 1s", s)
+	}
+	return dayPart + d, nil
 }

@@ -2,12 +2,18 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
 // inventoryCommand is `gatehouse inventory`: every credential held, with its state.
@@ -15,7 +21,13 @@ func (c *clientCLI) inventoryCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "inventory",
 		Short: "List every credential Gatehouse holds: shared and per user, with state and expirations (admins)",
-		Args:  cobra.NoArgs,
+		Long: `List every credential Gatehouse holds: shared and per user, with state and expirations (admins).
+
+A user-to-machine connection nobody has logged in to yet holds no credential; it is
+listed as one NEEDS_LOGIN row with the holder "shared" (OAUTH_U2M) or "(no user yet)"
+(OAUTH_U2M_PER_USER). Once one user of a per-user connection has logged in, the rows
+are the users who have; those who have not are not listed.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
 			if err != nil {
@@ -54,12 +66,7 @@ func (c *clientCLI) connectionsCheck() *cobra.Command {
 				return err
 			}
 			return c.show(res, func() error {
-				fmt.Fprintf(c.e.stdout, "Redirect URI to register: %s\n\n", res.RedirectURI)
-				rows := [][]string{}
-				for _, ch := range res.Checks {
-					rows = append(rows, []string{ch.Name, ch.Result, ch.Evidence, ch.Fix})
-				}
-				return c.table([]string{"CHECK", "RESULT", "EVIDENCE", "FIX"}, rows)
+				return c.printChecks(res)
 			})
 		},
 	}
@@ -81,6 +88,9 @@ func (c *clientCLI) loginCommand() *cobra.Command {
 			}
 			info, err := api.GetConnection(cmd.Context(), args[0])
 			if err != nil {
+				return err
+			}
+			if err := cliHasLogin(info); err != nil {
 				return err
 			}
 			u := api.BaseURL() + "/connections/" + url.PathEscape(info.Name) + "/login"
@@ -139,4 +149,69 @@ func (c *clientCLI) connectionsDisconnect() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&user, "user", "", "the user whose token to delete (default: you)")
 	return cmd
+}
+
+// cliHasLogin refuses, before any URL is printed, a connection whose credential type has
+// no browser login: only the user-to-machine types are authorized by a person.
+func cliHasLogin(info *httpapi.ConnectionInfo) error {
+	switch catalog.CredentialType(info.CredentialType) {
+	case catalog.OAuthU2M, catalog.OAuthU2MPerUser:
+		return nil
+	case catalog.OAuthM2M:
+		return fmt.Errorf("connection %s uses %s, which has no login: Gatehouse fetches its tokens itself with the client credentials; only %s and %s connections have a login",
+			info.Name, info.CredentialType, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+	case catalog.BearerToken:
+		return fmt.Errorf("connection %s uses %s, which has no login: its token is set by its owner with `gatehouse connections update %s --option bearer_token=@FILE`; only %s and %s connections have a login",
+			info.Name, info.CredentialType, info.Name, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+	}
+	return fmt.Errorf("connection %s uses credential type %q, which has no login; only %s and %s connections have a login",
+		info.Name, info.CredentialType, catalog.OAuthU2M, catalog.OAuthU2MPerUser)
+}
+
+// cliCheckWidth is the terminal width check output fits: every line is at most this
+// long, but for a single word (a URL) too long to wrap, kept whole so it can be copied.
+const cliCheckWidth = 80
+
+// printChecks prints provider checks for an 80-column terminal: one line per check with
+// its result and name, then its evidence and fix wrapped and indented under it.
+func (c *clientCLI) printChecks(res *httpapi.ProviderCheckResponse) error {
+	var b strings.Builder
+	b.WriteString("Redirect URI to register:\n")
+	cliWrap(&b, cliCell(res.RedirectURI), "    ", "    ")
+	for _, ch := range res.Checks {
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "%-7s  %s\n", strings.ToUpper(cliCell(ch.Result)), cliCell(ch.Name))
+		if ch.Evidence != "" {
+			cliWrap(&b, "Evidence: "+cliCell(ch.Evidence), "         ", "                   ")
+		}
+		if ch.Fix != "" {
+			cliWrap(&b, "Fix: "+cliCell(ch.Fix), "         ", "              ")
+		}
+	}
+	_, err := io.WriteString(c.e.stdout, b.String())
+	return err
+}
+
+// cliWrap writes text to b in lines of at most cliCheckWidth columns, the first line
+// after first and the others after rest. A word longer than a line gets a line of its own.
+func cliWrap(b *strings.Builder, text, first, rest string) {
+	prefix, n := first, 0
+	for _, word := range strings.Fields(text) {
+		w := utf8.RuneCountInString(word)
+		if n > 0 && utf8.RuneCountInString(prefix)+n+1+w > cliCheckWidth {
+			b.WriteString("\n")
+			prefix, n = rest, 0
+		}
+		if n == 0 {
+			b.WriteString(prefix)
+		} else {
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(word)
+		n += w
+	}
+	if n > 0 {
+		b.WriteString("\n")
+	}
 }

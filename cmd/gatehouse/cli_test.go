@@ -490,6 +490,9 @@ func TestCLIGrants(t *testing.T) {
 		wantQuery string
 		wantBody  string // "" for none
 		wantOut   string
+		// wantAround are the calls a revoke makes before and after its PATCH: the
+		// direct grants, then the effective privileges left.
+		wantAround [2]string
 	}{
 		{
 			name:     "grant on a connection",
@@ -499,10 +502,11 @@ func TestCLIGrants(t *testing.T) {
 			wantOut:  "alice@example.com",
 		},
 		{
-			name:     "revoke on a connection",
-			args:     []string{"grants", "revoke", "github", "data-eng", "USE_CONNECTION"},
-			wantCall: "PATCH /api/2.1/unity-catalog/permissions/connection/github",
-			wantBody: `{"changes":[{"principal":"data-eng","remove":["USE_CONNECTION"]}]}`,
+			name:       "revoke on a connection",
+			args:       []string{"grants", "revoke", "github", "data-eng", "USE_CONNECTION"},
+			wantCall:   "PATCH /api/2.1/unity-catalog/permissions/connection/github",
+			wantBody:   `{"changes":[{"principal":"data-eng","remove":["USE_CONNECTION"]}]}`,
+			wantAround: [2]string{"GET /api/2.1/unity-catalog/permissions/connection/github", "GET /api/2.1/unity-catalog/effective-permissions/connection/github"},
 		},
 		{
 			name:     "grant CREATE_CONNECTION on the metastore",
@@ -511,10 +515,11 @@ func TestCLIGrants(t *testing.T) {
 			wantBody: `{"changes":[{"principal":"billing-agent","add":["CREATE_CONNECTION"]}]}`,
 		},
 		{
-			name:     "revoke on the metastore",
-			args:     []string{"grants", "revoke", "--metastore", "bob", "create-connection"},
-			wantCall: "PATCH /api/2.1/unity-catalog/permissions/metastore/default",
-			wantBody: `{"changes":[{"principal":"bob","remove":["CREATE_CONNECTION"]}]}`,
+			name:       "revoke on the metastore",
+			args:       []string{"grants", "revoke", "--metastore", "bob", "create-connection"},
+			wantCall:   "PATCH /api/2.1/unity-catalog/permissions/metastore/default",
+			wantBody:   `{"changes":[{"principal":"bob","remove":["CREATE_CONNECTION"]}]}`,
+			wantAround: [2]string{"GET /api/2.1/unity-catalog/permissions/metastore/default", "GET /api/2.1/unity-catalog/effective-permissions/metastore/default"},
 		},
 		{
 			name:     "show grants",
@@ -534,9 +539,11 @@ func TestCLIGrants(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newCLIFakeAPI(t, map[string]cliResponse{
-				"GET /api/2.1/unity-catalog/permissions/connection/github":   {body: assignments},
-				"PATCH /api/2.1/unity-catalog/permissions/connection/github": {body: assignments},
-				"PATCH /api/2.1/unity-catalog/permissions/metastore/default": {body: `{"privilege_assignments":[]}`},
+				"GET /api/2.1/unity-catalog/permissions/connection/github":           {body: assignments},
+				"PATCH /api/2.1/unity-catalog/permissions/connection/github":         {body: assignments},
+				"PATCH /api/2.1/unity-catalog/permissions/metastore/default":         {body: `{"privilege_assignments":[]}`},
+				"GET /api/2.1/unity-catalog/permissions/metastore/default":           {body: `{"privilege_assignments":[]}`},
+				"GET /api/2.1/unity-catalog/effective-permissions/metastore/default": {body: `{"privilege_assignments":[]}`},
 				"GET /api/2.1/unity-catalog/effective-permissions/connection/github": {body: `{"privilege_assignments":[{"principal":"alice@example.com",
 					"privileges":[{"privilege":"USE_CONNECTION","inherited_from_type":"GROUP","inherited_from_name":"data-eng"}]}]}`},
 			})
@@ -545,6 +552,12 @@ func TestCLIGrants(t *testing.T) {
 				t.Fatalf("gatehouse %v: %v", tt.args, err)
 			}
 			reqs := f.requests()
+			if tt.wantAround[0] != "" {
+				if len(reqs) != 3 || reqs[0].Method+" "+reqs[0].Path != tt.wantAround[0] || reqs[2].Method+" "+reqs[2].Path != tt.wantAround[1] {
+					t.Fatalf("requests = %+v, want %s, the PATCH, %s", reqs, tt.wantAround[0], tt.wantAround[1])
+				}
+				reqs = reqs[1:2]
+			}
 			if len(reqs) != 1 {
 				t.Fatalf("requests = %+v, want one", reqs)
 			}

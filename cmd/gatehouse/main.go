@@ -46,5 +46,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	root.AddCommand(serverCommand(e))
 	addClientCommands(root, e)
+	addVersion(root, e)
 	return root.ExecuteContext(ctx)
 }

@@ -3,6 +3,8 @@ package catalog
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -107,13 +109,36 @@ const (
 
 // ValidPrivilege reports whether p may be granted on a securable of type t.
 func ValidPrivilege(t SecurableType, p Privilege) bool {
+	return slices.Contains(Privileges(t), p)
+}
+
+var (
+	connectionPrivileges = []Privilege{UseConnection, Manage, AllPrivileges}
+	metastorePrivileges  = []Privilege{CreateConnection}
+)
+
+// Privileges lists the privileges that may be granted on a securable of type t, for
+// validation and for the messages that name them. The caller must not modify it.
+func Privileges(t SecurableType) []Privilege {
 	switch t {
 	case SecurableConnection:
-		return p == UseConnection || p == Manage || p == AllPrivileges
+		return connectionPrivileges
 	case SecurableMetastore:
-		return p == CreateConnection
+		return metastorePrivileges
 	}
-	return false
+	return nil
+}
+
+// PrivilegeList is Privileges(t) as text: "USE_CONNECTION, MANAGE, ALL_PRIVILEGES".
+func PrivilegeList(t SecurableType) string {
+	var b strings.Builder
+	for i, p := range Privileges(t) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(p))
+	}
+	return b.String()
 }
 
 // Grant gives PrincipalID the privilege on one securable.

@@ -146,6 +146,34 @@ func (s *Server) inventory(w http.ResponseWriter, r *http.Request, who *identity
 			State: js.State, Reason: js.Reason, AccessTokenExpiration: js.AccessTokenExpiration, RefreshTokenExpiration: js.RefreshTokenExpiration,
 			LastUsedAt: js.LastUsedAt, LastRefreshedAt: js.LastRefreshedAt, AuthorizedBy: js.AuthorizedBy, GranteeCount: n})
 	}
+	// A user-to-machine connection nobody has logged in to yet holds no credential,
+	// yet it is where a newcomer is stuck: it gets one NEEDS_LOGIN row, whose holder is
+	// "shared" or, per user, InventoryNoUserYet. A per-user connection that some users
+	// logged in to lists only theirs: the users who have not are not enumerated.
+	held := map[string]bool{}
+	for _, c := range conns {
+		held[c.ID] = true
+	}
+	for _, c := range all {
+		if held[c.ID] || (c.CredentialType != catalog.OAuthU2M && c.CredentialType != catalog.OAuthU2MPerUser) {
+			continue
+		}
+		item := InventoryItem{Connection: c.Name, CredentialType: string(c.CredentialType), Holder: "shared", State: string(catalog.StateNeedsLogin),
+			Reason: "nobody has authorized this connection yet; the owner or a MANAGE holder logs in at " + s.Broker.LoginURL(c.Name)}
+		if c.CredentialType == catalog.OAuthU2MPerUser {
+			item.Holder = InventoryNoUserYet
+			item.Reason = "no user has logged in to this connection yet; each user logs in at " + s.Broker.LoginURL(c.Name)
+		}
+		if !c.Enabled {
+			item.State, item.Reason = string(catalog.StateDisabled), "the connection is disabled"
+		}
+		n, err := grantees(c)
+		if err != nil {
+			return err
+		}
+		item.GranteeCount = n
+		out.Credentials = append(out.Credentials, item)
+	}
 	sort.SliceStable(out.Credentials, func(i, j int) bool {
 		a, b := out.Credentials[i], out.Credentials[j]
 		if a.Connection != b.Connection {

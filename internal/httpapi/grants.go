@@ -151,7 +151,8 @@ func (s *Server) updatePermissions(w http.ResponseWriter, r *http.Request, who *
 			for _, pv := range list.privs {
 				priv := catalog.Privilege(strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(pv), " ", "_")))
 				if !catalog.ValidPrivilege(t, priv) {
-					return catalog.Errorf(catalog.InvalidParameterValue, "changes[%d].%s: %q is not a privilege on a %s", i, list.field, truncateName(pv), strings.ToLower(string(t)))
+					return catalog.Errorf(catalog.InvalidParameterValue, "changes[%d].%s: %q is not a privilege on a %s; the privileges on a %s are %s",
+						i, list.field, truncateName(pv), strings.ToLower(string(t)), strings.ToLower(string(t)), catalog.PrivilegeList(t))
 				}
 				*list.into = append(*list.into, catalog.Grant{SecurableType: t, SecurableID: id, PrincipalID: p.ID, Privilege: priv})
 				summary = append(summary, list.field+" "+string(priv)+" "+p.Name)

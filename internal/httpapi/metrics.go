@@ -3,11 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/buildinfo"
 )
 
 // metricsContentType is the Prometheus text exposition format, version 0.0.4.
@@ -22,12 +22,9 @@ const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 
-	version := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	writeMetricHeader(&b, "gatehouse_build_info", "gauge", "Build information of the running Gatehouse; always 1.")
-	writeSample(&b, "gatehouse_build_info", []metricLabel{{"goversion", runtime.Version()}, {"version", version}}, 1)
+	bi := buildinfo.Get()
+	writeMetricHeader(&b, "gatehouse_build_info", "gauge", "Build information of the running Gatehouse (as `gatehouse version` prints it); always 1.")
+	writeSample(&b, "gatehouse_build_info", []metricLabel{{"version", bi.Version}, {"commit", bi.Commit}, {"goversion", bi.GoVersion}}, 1)
 
 	writeMetricHeader(&b, "gatehouse_network_denials_total", "counter",
 		"Outbound connections the network policy denied (access_type DROP) or, in DRY_RUN, would have denied (DRY_RUN_DENIAL), by source (proxy, oauth, egress).")

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/buildinfo"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
@@ -566,12 +567,13 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("body does not end in a newline")
 	}
 	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
-	if len(lines) < 3 || !strings.HasPrefix(lines[2], `gatehouse_build_info{goversion="go`) || !strings.HasSuffix(lines[2], `"} 1`) {
+	bi := buildinfo.Get()
+	if len(lines) < 3 || lines[2] != `gatehouse_build_info{version="`+bi.Version+`",commit="`+bi.Commit+`",goversion="`+bi.GoVersion+`"} 1` {
 		t.Fatalf("build info missing or malformed:\n%s", body)
 	}
 	lines[2] = "gatehouse_build_info{...} 1"
 	want := []string{
-		"# HELP gatehouse_build_info Build information of the running Gatehouse; always 1.",
+		"# HELP gatehouse_build_info Build information of the running Gatehouse (as `gatehouse version` prints it); always 1.",
 		"# TYPE gatehouse_build_info gauge",
 		"gatehouse_build_info{...} 1",
 		"# HELP gatehouse_network_denials_total Outbound connections the network policy denied (access_type DROP) or, in DRY_RUN, would have denied (DRY_RUN_DENIAL), by source (proxy, oauth, egress).",

@@ -10,9 +10,16 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
-// maxTokenLifetime bounds lifetime_seconds (ten years): beyond it a caller should ask
-// for no expiry explicitly by leaving the lifetime out.
-const maxTokenLifetime = 10 * 365 * 24 * time.Hour
+// Token lifetimes. Every token minted through the API expires: lifetime_seconds 0 or
+// left out means DefaultTokenLifetime, and a longer one may be asked for up to
+// MaxTokenLifetime. There is no token that never expires (only the bootstrap admin
+// token, which the operator supplies, is outside this API).
+const (
+	// DefaultTokenLifetime is the lifetime of a token created without lifetime_seconds.
+	DefaultTokenLifetime = 90 * 24 * time.Hour
+	// MaxTokenLifetime bounds lifetime_seconds (ten years).
+	MaxTokenLifetime = 10 * 365 * 24 * time.Hour
+)
 
 func (s *Server) requireAdmin(ctx context.Context, who *identity.Identity) error {
 	admin, err := s.Access.IsAdmin(ctx, who.Principal)
@@ -28,10 +35,13 @@ func (s *Server) requireAdmin(ctx context.Context, who *identity.Identity) error
 // mintToken creates a token for p and answers with its value, shown this once.
 func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, who *identity.Identity, p *catalog.Principal, lifetime int64, comment string) error {
 	if lifetime < 0 {
-		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must not be negative; leave it out for a token that does not expire")
+		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must not be negative; leave it out for the default of %d (90 days)", int64(DefaultTokenLifetime/time.Second))
 	}
-	if lifetime > int64(maxTokenLifetime/time.Second) {
-		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must be at most %d (ten years)", int64(maxTokenLifetime/time.Second))
+	if lifetime > int64(MaxTokenLifetime/time.Second) {
+		return catalog.Errorf(catalog.InvalidParameterValue, "lifetime_seconds must be at most %d (ten years); every token expires", int64(MaxTokenLifetime/time.Second))
+	}
+	if lifetime == 0 {
+		lifetime = int64(DefaultTokenLifetime / time.Second)
 	}
 	if len(comment) > 1024 {
 		return catalog.Errorf(catalog.InvalidParameterValue, "comment must be at most 1024 characters")
@@ -42,14 +52,10 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, who *identity
 	now := s.Now()
 	value := identity.NewTokenValue()
 	t := &catalog.Token{ID: catalog.NewID(), PrincipalID: p.ID, Hash: identity.HashToken(value), Comment: comment, CreatedBy: who.Principal.ID, CreatedAt: now}
-	if lifetime > 0 {
-		t.ExpiresAt = now.Add(time.Duration(lifetime) * time.Second)
-	}
+	t.ExpiresAt = now.Add(time.Duration(lifetime) * time.Second)
 	note(r, "token_id", t.ID)
 	note(r, "token_principal", p.Name)
-	if lifetime > 0 {
-		note(r, "lifetime_seconds", strconv.FormatInt(lifetime, 10))
-	}
+	note(r, "lifetime_seconds", strconv.FormatInt(lifetime, 10))
 	if err := s.Store.CreateToken(r.Context(), t); err != nil {
 		return err
 	}

@@ -334,11 +334,16 @@ type UserCredentialInfo struct {
 	CredentialStatus CredentialStatus `json:"credential_status"`
 }
 
-// InventoryItem is one credential Gatehouse holds.
+// InventoryNoUserYet is the holder of the NEEDS_LOGIN row of a per-user connection no
+// user has logged in to yet.
+const InventoryNoUserYet = "(no user yet)"
+
+// InventoryItem is one credential Gatehouse holds, or the NEEDS_LOGIN row of a
+// user-to-machine connection that holds none yet.
 type InventoryItem struct {
 	Connection             string `json:"connection"`
 	CredentialType         string `json:"credential_type"`
-	Holder                 string `json:"holder"` // "shared" or the user's name
+	Holder                 string `json:"holder"` // "shared", the user's name, or InventoryNoUserYet
 	State                  string `json:"state"`
 	Reason                 string `json:"reason,omitempty"`
 	AccessTokenExpiration  int64  `json:"access_token_expiration,omitempty"`
