@@ -135,6 +135,9 @@ func New(cfg Config) *Proxy {
 // CloseIdleConnections closes the pooled upstream connections that are not in use.
 func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
+// TotalTimeout is the longest a call through the proxy can last (Config.TotalTimeout).
+func (p *Proxy) TotalTimeout() time.Duration { return p.cfg.TotalTimeout }
+
 // Target is where a connection's calls go and the credential header to add.
 type Target struct {
 	// Scheme is "https", or "http" only with Config.AllowHTTP.
