@@ -225,8 +225,8 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 // revokeEntry tracks the call until its token expires, with recheck.
 //
 // A token that outlives the longest possible call (with a minute to spare) needs no
-// deadline (the call ends
-// first), which keeps a timer off the common path: most tokens live for days.
+// deadline, since the call ends first; that keeps a timer off the common path, where
+// tokens live for days.
 func (c *call) revokeEntry() revoke.Entry {
 	e := revoke.Entry{Check: c.recheck, Since: c.since}
 	if exp := c.who.ExpiresAt; !exp.IsZero() && exp.Before(c.start.Add(c.s.Proxy.TotalTimeout() + time.Minute)) {
