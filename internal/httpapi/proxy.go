@@ -229,7 +229,7 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 // tokens live for days.
 func (c *call) revokeEntry() revoke.Entry {
 	e := revoke.Entry{Check: c.recheck, Since: c.since}
-	if exp := c.who.ExpiresAt; !exp.IsZero() && exp.Before(c.start.Add(c.s.Proxy.TotalTimeout() + time.Minute)) {
+	if exp := c.who.ExpiresAt; !exp.IsZero() && exp.Before(c.start.Add(c.s.Proxy.TotalTimeout()+time.Minute)) {
 		e.Expires, e.Expired = c.who.ExpiresAt, c.who.Expired()
 	}
 	return e
