@@ -370,6 +370,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	// A shared hold on the data folder while the server runs: `gatehouse admin recover`
+	// takes it exclusively, so it cannot write under a running server.
+	unlock, err := lockDataDir(cfg.DataDir, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "gatehouse.db"))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -379,13 +386,26 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Bind every listener before the first admin is created: a start that cannot bind
+	// (port in use) must fail before it makes a token that it could never print.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // after Serve has closed it, a no-op; before, on an early return
+	var eln net.Listener
+	if cfg.EgressListen != "" {
+		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
+			return fmt.Errorf("egress-listen: %w", err)
+		}
+		defer eln.Close()
+	}
 	token, err := identity.Bootstrap(ctx, st, cfg.BootstrapToken, time.Now())
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if token == "" && cfg.BootstrapToken != "" {
+		log.Warn("GATEHOUSE_BOOTSTRAP_TOKEN ignored: the store already has an admin; use gatehouse admin recover")
 	}
 	apiLimit := limitConns(ln, cfg.MaxConnections)
 	ln = apiLimit
@@ -459,11 +479,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server
-	var eln net.Listener
-	if cfg.EgressListen != "" {
-		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
-			return fmt.Errorf("egress-listen: %w", err)
-		}
+	if eln != nil {
 		egressLimit := limitConns(eln, cfg.MaxConnections)
 		eln = egressLimit
 		ns.addOwn(eln.Addr())
