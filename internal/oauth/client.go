@@ -242,7 +242,7 @@ func (c *Client) do(req *http.Request, kind, endpoint string) (*http.Response, [
 	if err != nil {
 		e := &Error{Class: ClassDegraded, kind: kind, Endpoint: cleanEndpoint(endpoint), Detail: "no answer", Err: err}
 		if errors.As(err, new(x509.UnknownAuthorityError)) {
-			e.Hint = "its certificate is signed by an unknown authority; if it is a private CA, give it to the server with --upstream-ca-file"
+			e.Hint = "if its CA is a private one, give it to the server with --upstream-ca-file"
 		}
 		return nil, nil, e
 	}
