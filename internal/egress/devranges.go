@@ -1,9 +1,6 @@
 package egress
 
-import (
-	"net/netip"
-	"strings"
-)
+import "net/netip"
 
 // DevIPRanges are the ranges that `gatehouse server --dev` opens in the dialer's view of
 // the policy (never in the stored policy): loopback and the private ranges, where a
@@ -31,7 +28,7 @@ func inDevRange(a netip.Addr) bool {
 }
 
 // literalFix is the fix named to a caller refused an address it gave itself (an IP
-// literal, or localhost): the one range that opens exactly it. "" when the address is
+// literal): the one range that opens exactly it. "" when the address is
 // not one a deployment opens on purpose (cloud metadata, multicast ...), or invalid (the
 // zero Addr: refused as Gatehouse's own listener, which no range opens).
 func literalFix(a netip.Addr) string {
@@ -45,9 +42,3 @@ func literalFix(a netip.Addr) string {
 // nameFix is the fix named to a caller refused a name for its addresses. It is the same
 // whatever the addresses are, so that it betrays neither them nor their class.
 const nameFix = "; for a private API, an admin opens its range with gatehouse network set --allow-ip-range CIDR (or, on a laptop, gatehouse server --dev)"
-
-// isLocalhost reports whether a normalized name is localhost, whose addresses the caller
-// knows without being told.
-func isLocalhost(name string) bool {
-	return name == "localhost" || strings.HasSuffix(name, ".localhost")
-}

@@ -12,7 +12,7 @@ import (
 
 // TestDenialMessagesNameTheFix: a newcomer refused a loopback or private address is told
 // the command that opens it (and --dev); the range is named only when the caller gave
-// the address itself (an IP literal or localhost); for another name the fix is generic,
+// the address itself (an IP literal); for a name, localhost included, the fix is generic,
 // so it betrays neither the resolved address nor its class. Addresses no deployment opens
 // on purpose, and Gatehouse's own listener, get no such advice.
 func TestDenialMessagesNameTheFix(t *testing.T) {
@@ -29,7 +29,7 @@ func TestDenialMessagesNameTheFix(t *testing.T) {
 		{"IPv6 loopback literal", "[::1]", "", []string{"--allow-ip-range ::1/128", "--dev"}, nil},
 		{"private literal", "10.1.2.3", "", []string{"--allow-ip-range 10.1.2.3/32", "--dev"}, nil},
 		{"unique local literal", "[fd00::5]", "", []string{"--allow-ip-range fd00::5/128"}, nil},
-		{"localhost", "localhost", "127.0.0.1", []string{"--allow-ip-range 127.0.0.1/32", "--dev"}, nil},
+		{"localhost, a name like any other", "localhost", "127.0.0.1", []string{"--allow-ip-range CIDR", "--dev"}, []string{"127.0.0.1", "loopback"}},
 		{"name resolving to loopback", "internal.test", "127.0.0.1", []string{"--allow-ip-range CIDR", "--dev"}, []string{"127.0.0.1", "loopback"}},
 		{"name resolving to private", "internal.test", "10.0.0.5", []string{"--allow-ip-range CIDR"}, []string{"10.0.0.5", "RFC 1918"}},
 		{"name resolving to metadata", "internal.test", "169.254.169.254", []string{"--allow-ip-range CIDR"}, []string{"169.254", "metadata"}},

@@ -277,13 +277,9 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 			reason = fmt.Sprintf("%s resolves only to refused addresses (%s)", name, strings.Join(refused, "; "))
 		}
 		if name != "" {
-			public = name + " resolves only to addresses the network policy refuses"
-			// localhost's addresses are no secret to the caller; any other name's are.
-			if fix := literalFix(firstAddr); isLocalhost(name) && fix != "" {
-				public += fix
-			} else {
-				public += nameFix
-			}
+			// Even for localhost: the permanent denial-message table of issue 8 holds
+			// every name to the same rule.
+			public = name + " resolves only to addresses the network policy refuses" + nameFix
 		}
 		if policyReason != "" {
 			reason = policyReason + "; " + reason
