@@ -112,8 +112,10 @@ func serverCommand(e *env) *cobra.Command {
 Every flag can also be set with the GATEHOUSE_* variable named in its help; a flag on the
 command line wins. The master key comes from GATEHOUSE_MASTER_KEY (base64 of 32 bytes) or
 --master-key-file; with neither, a development key is generated in the data folder.
-On an empty store the first start creates the user "admin" and prints its token once
-(or uses GATEHOUSE_BOOTSTRAP_TOKEN).`,
+On an empty store the first start binds its listeners, then creates the user "admin" and
+prints its token once (or uses GATEHOUSE_BOOTSTRAP_TOKEN, which later starts ignore with a
+warning). A lost admin token is replaced with "gatehouse admin recover" (server stopped).
+--dev is the laptop mode; each of its relaxations is announced at start.`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
