@@ -39,7 +39,7 @@ func lockDataDir(dir string, exclusive bool) (func(), error) {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			if exclusive {
-				return nil, fmt.Errorf("%w: a gatehouse server is running on %s; stop the server first", errDataDirBusy, dir)
+				return nil, fmt.Errorf("%w: a gatehouse server (or another admin command) is using %s; stop the server first", errDataDirBusy, dir)
 			}
 			return nil, fmt.Errorf("%w: gatehouse admin recover is writing to %s; start the server when it has finished", errDataDirBusy, dir)
 		}
