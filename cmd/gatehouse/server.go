@@ -53,15 +53,12 @@ type serverConfig struct {
 	LogFormat       string
 	LogLevel        string
 	InsecureHTTP    bool
-	// Dev (--dev) is the laptop mode: http:// upstreams, loopback and private ranges
-	// open in the dialer's view of the policy, the development key when none is set.
-	Dev            bool
-	UpstreamCAFile string
-	Proxy          proxy.Config
-	LoginTTL       time.Duration
-	MaxPending     int // pending OAuth logins held at most
-	EgressListen   string
-	Egress         tunnel.Config
+	UpstreamCAFile  string
+	Proxy           proxy.Config
+	LoginTTL        time.Duration
+	MaxPending      int // pending OAuth logins held at most
+	EgressListen    string
+	Egress          tunnel.Config
 	// AuditUnauthRate is the events per second per source address written one by one
 	// for callers without a valid token; past it they are counted in summaries.
 	AuditUnauthRate float64
@@ -69,6 +66,10 @@ type serverConfig struct {
 	// AuditAnchorLegacy accepts an audit log written without a chain key as the
 	// unkeyed start of the keyed chain (a one-time upgrade step).
 	AuditAnchorLegacy bool
+
+	// Dev (--dev) is the laptop mode: http:// upstreams, loopback and private ranges
+	// open in the dialer's view of the policy, the development key when none is set.
+	Dev bool
 }
 
 // flagEnv names the variable behind each flag.
