@@ -72,7 +72,7 @@ func (c *clientCLI) showNetworkPolicy(p *httpapi.NetworkPolicyInfo) error {
 				updated += " by " + p.UpdatedBy
 			}
 		}
-		return c.fields([][2]string{
+		rows := [][2]string{
 			{"restriction mode", p.RestrictionMode},
 			{"enforcement mode", p.EnforcementMode},
 			{"allowed destinations", strings.Join(cliDestinationNames(p.AllowedInternetDestinations), ", ")},
@@ -81,7 +81,11 @@ func (c *clientCLI) showNetworkPolicy(p *httpapi.NetworkPolicyInfo) error {
 			{"allowed IP ranges", strings.Join(p.AllowedIPRanges, ", ")},
 			{"version", strconv.FormatInt(p.Version, 10)},
 			{"updated", updated},
-		})
+		}
+		if len(p.DevAllowedIPRanges) > 0 {
+			rows = append(rows, [2]string{"open while --dev is on", strings.Join(p.DevAllowedIPRanges, ", ") + " (not stored)"})
+		}
+		return c.fields(rows)
 	})
 }
 

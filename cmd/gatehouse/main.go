@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serverCommand(e))
+	root.AddCommand(adminCommand(e))
 	addClientCommands(root, e)
 	addVersion(root, e)
 	return root.ExecuteContext(ctx)

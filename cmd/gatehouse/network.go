@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +26,15 @@ type netState struct {
 	own      atomic.Pointer[[]netip.AddrPort]
 	mu       sync.Mutex
 	onPolicy []func()
+	// extraRanges are allowed_ip_ranges added to the dialer's view of the stored policy
+	// (--dev), never written to the store.
+	extraRanges []string
 }
 
-func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger) (*netState, error) {
-	n := &netState{st: st, log: log}
+// newNetState loads the policy and the connection destinations; extraRanges (--dev)
+// open more address ranges in the dialer's view of the policy only.
+func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger, extraRanges []string) (*netState, error) {
+	n := &netState{st: st, log: log, extraRanges: extraRanges}
 	if err := n.loadPolicy(ctx); err != nil {
 		return nil, err
 	}
@@ -85,6 +91,16 @@ func (n *netState) loadPolicy(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(n.extraRanges) > 0 {
+		view := *p
+		view.AllowedIPRanges = append([]string{}, p.AllowedIPRanges...)
+		for _, r := range n.extraRanges {
+			if !slices.Contains(view.AllowedIPRanges, r) {
+				view.AllowedIPRanges = append(view.AllowedIPRanges, r)
+			}
+		}
+		p = &view
 	}
 	n.policy.Store(p)
 	return nil

@@ -66,6 +66,10 @@ type serverConfig struct {
 	// AuditAnchorLegacy accepts an audit log written without a chain key as the
 	// unkeyed start of the keyed chain (a one-time upgrade step).
 	AuditAnchorLegacy bool
+
+	// Dev (--dev) is the laptop mode: http:// upstreams, loopback and private ranges
+	// open in the dialer's view of the policy, the development key when none is set.
+	Dev bool
 }
 
 // flagEnv names the variable behind each flag.
@@ -79,6 +83,7 @@ var flagEnv = map[string]string{
 	"log-format":                       "GATEHOUSE_LOG_FORMAT",
 	"log-level":                        "GATEHOUSE_LOG_LEVEL",
 	"insecure-http-upstreams":          "GATEHOUSE_INSECURE_HTTP_UPSTREAMS",
+	"dev":                              "GATEHOUSE_DEV",
 	"upstream-ca-file":                 "GATEHOUSE_UPSTREAM_CA_FILE",
 	"proxy-max-body-bytes":             "GATEHOUSE_PROXY_MAX_BODY_BYTES",
 	"upstream-max-header-bytes":        "GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES",
@@ -108,8 +113,10 @@ func serverCommand(e *env) *cobra.Command {
 Every flag can also be set with the GATEHOUSE_* variable named in its help; a flag on the
 command line wins. The master key comes from GATEHOUSE_MASTER_KEY (base64 of 32 bytes) or
 --master-key-file; with neither, a development key is generated in the data folder.
-On an empty store the first start creates the user "admin" and prints its token once
-(or uses GATEHOUSE_BOOTSTRAP_TOKEN).`,
+On an empty store the first start binds its listeners, then creates the user "admin" and
+prints its token once (or uses GATEHOUSE_BOOTSTRAP_TOKEN, which later starts ignore with a
+warning). A lost admin token is replaced with "gatehouse admin recover" (server stopped).
+--dev is the laptop mode; each of its relaxations is announced at start.`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -124,6 +131,7 @@ On an empty store the first start creates the user "admin" and prints its token 
 	f.String("log-format", "text", "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 	f.String("log-level", "info", "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
 	f.Bool("insecure-http-upstreams", false, "accept http:// hosts and endpoints; for development only (GATEHOUSE_INSECURE_HTTP_UPSTREAMS)")
+	f.Bool("dev", false, "laptop mode, never for production: the development master key unless one is set, loopback and private ranges ("+strings.Join(egress.DevIPRanges, ", ")+") open in the network policy as the server applies it (the stored policy is unchanged), and http:// upstreams accepted; each is announced at start (GATEHOUSE_DEV)")
 	f.String("upstream-ca-file", "", "PEM file of extra CA certificates trusted for upstreams, e.g. a private CA (GATEHOUSE_UPSTREAM_CA_FILE)")
 	f.Int64("proxy-max-body-bytes", 10<<20, "largest request body forwarded to an upstream (GATEHOUSE_PROXY_MAX_BODY_BYTES)")
 	f.Int64("upstream-max-header-bytes", 1<<20, "largest upstream response header accepted (GATEHOUSE_UPSTREAM_MAX_HEADER_BYTES)")
@@ -209,6 +217,13 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	} else {
 		cfg.InsecureHTTP = b
 		cfg.Proxy.AllowHTTP = b
+	}
+	if b, err := strconv.ParseBool(val("dev")); err != nil {
+		problems = append(problems, fmt.Errorf("dev: %q must be true or false", val("dev")))
+	} else if b {
+		cfg.Dev = true
+		cfg.InsecureHTTP = true
+		cfg.Proxy.AllowHTTP = true
 	}
 	if b, err := strconv.ParseBool(val("audit-anchor-legacy-chain")); err != nil {
 		problems = append(problems, fmt.Errorf("audit-anchor-legacy-chain: %q must be true or false", val("audit-anchor-legacy-chain")))
@@ -370,6 +385,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	// A shared hold on the data folder while the server runs: `gatehouse admin recover`
+	// takes it exclusively, so it cannot write under a running server.
+	unlock, err := lockDataDir(cfg.DataDir, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "gatehouse.db"))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -379,13 +401,26 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Bind every listener before the first admin is created: a start that cannot bind
+	// (port in use) must fail before it makes a token that it could never print.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // after Serve has closed it, a no-op; before, on an early return
+	var eln net.Listener
+	if cfg.EgressListen != "" {
+		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
+			return fmt.Errorf("egress-listen: %w", err)
+		}
+		defer eln.Close()
+	}
 	token, err := identity.Bootstrap(ctx, st, cfg.BootstrapToken, time.Now())
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if token == "" && cfg.BootstrapToken != "" {
+		log.Warn("GATEHOUSE_BOOTSTRAP_TOKEN ignored: the store already has an admin; use gatehouse admin recover")
 	}
 	apiLimit := limitConns(ln, cfg.MaxConnections)
 	ln = apiLimit
@@ -393,8 +428,27 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + addr
 	}
+	// Each relaxation is said loudly: one WARN line each, and on stdout by the
+	// listening line.
+	var notices []string
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		notices = append(notices, "DEVELOPMENT MASTER KEY: secrets are sealed with a key stored in the data folder; set GATEHOUSE_MASTER_KEY or --master-key-file in production")
+	}
+	var devRanges []string
+	if cfg.Dev {
+		devRanges = egress.DevIPRanges
+		msg := "DEV: loopback and private ranges (" + strings.Join(devRanges, ", ") + ") are open in the network policy while --dev is on (the stored policy is unchanged); outbound calls may reach this machine and its network"
+		log.Warn(msg)
+		notices = append(notices, msg)
+	}
 	if cfg.InsecureHTTP {
-		log.Warn("INSECURE: http:// upstreams are accepted (--insecure-http-upstreams); credentials may cross the network in clear text. Development only.")
+		flag := "--insecure-http-upstreams"
+		if cfg.Dev {
+			flag = "--dev"
+		}
+		msg := "INSECURE: http:// upstreams are accepted (" + flag + "); credentials may cross the network in clear text. Development only."
+		log.Warn(msg)
+		notices = append(notices, msg)
 	}
 	auth := identity.NewAuthenticator(st, time.Now, log)
 	rec, err := audit.New(st, log, audit.Options{UnauthenticatedRate: cfg.AuditUnauthRate, ChainKey: chainKey, AnchorLegacy: cfg.AuditAnchorLegacy})
@@ -417,7 +471,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 
 	// The perimeter: every outbound connection — proxied calls, OAuth token calls and
 	// egress tunnels — goes through one safe dialer that reads the current policy.
-	ns, err := newNetState(ctx, st, log)
+	ns, err := newNetState(ctx, st, log, devRanges)
 	if err != nil {
 		return fmt.Errorf("load network policy: %w", err)
 	}
@@ -455,15 +509,12 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Web:             web,
 		NormalizePolicy: egress.NormalizePolicy,
 		NetworkCounts:   dialer.Counts,
+		DevIPRanges:     devRanges,
 		Revoke:          revokes,
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server
-	var eln net.Listener
-	if cfg.EgressListen != "" {
-		if eln, err = net.Listen("tcp", cfg.EgressListen); err != nil {
-			return fmt.Errorf("egress-listen: %w", err)
-		}
+	if eln != nil {
 		egressLimit := limitConns(eln, cfg.MaxConnections)
 		eln = egressLimit
 		ns.addOwn(eln.Addr())
@@ -517,6 +568,9 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if token != "" {
 		fmt.Fprintf(e.stdout, "Created user admin. Admin token (shown once, keep it safe):\n\n    %s\n\n", token)
 		fmt.Fprintf(e.stdout, "Try:  GATEHOUSE_HOST=%s GATEHOUSE_TOKEN=<token> gatehouse whoami\n", cfg.PublicURL)
+	}
+	for _, n := range notices {
+		fmt.Fprintf(e.stdout, "WARNING: %s\n", n)
 	}
 	fmt.Fprintf(e.stdout, "Gatehouse is listening on http://%s\n", addr)
 	log.Info("gatehouse listening", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)

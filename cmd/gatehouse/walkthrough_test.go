@@ -2,15 +2,34 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // TestWalkthrough drives the README's five-minute walkthrough through the CLI code
 // against a real server: create a bearer connection, grant USE_CONNECTION to a group,
-// see the privilege arrive through the group, rotate the token, revoke.
+// see the privilege arrive through the group, rotate the token, revoke. It runs as
+// configured in production and again as a newcomer runs it, with --dev.
 func TestWalkthrough(t *testing.T) {
-	ts := startServer(t, "", nil)
+	for _, v := range []struct {
+		name string
+		args []string
+	}{{"default", nil}, {"dev", []string{"--dev"}}} {
+		t.Run(v.name, func(t *testing.T) { walkthrough(t, v.args...) })
+	}
+}
+
+// walkthrough is TestWalkthrough on a server started with args.
+func walkthrough(t *testing.T, args ...string) {
+	ts := startServer(t, "", nil, args...)
+	if slices.Contains(args, "--dev") {
+		for _, w := range devWarnings {
+			if !strings.Contains(ts.Stdout.String(), "WARNING: "+w) {
+				t.Errorf("--dev start does not say %q:\n%s", w, ts.Stdout.String())
+			}
+		}
+	}
 	admin := func(stdin string, args ...string) string {
 		t.Helper()
 		out, err := ts.cli(ts.Admin, stdin, args...)

@@ -231,6 +231,7 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 	var cands []netip.Addr
 	var refused []string
 	firstRefused := ""
+	var firstAddr netip.Addr // firstRefused, when refused for its class (not as Gatehouse's own listener)
 	seen := make(map[netip.Addr]bool, len(addrs))
 	for _, a := range addrs {
 		a = a.Unmap()
@@ -245,6 +246,9 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 		if why != "" {
 			if firstRefused == "" {
 				firstRefused = a.String()
+				if r.addrReason(a) != "" {
+					firstAddr = a
+				}
 			}
 			if len(refused) < maxListedAddrs {
 				refused = append(refused, a.String()+": "+why)
@@ -264,7 +268,8 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 		var reason, public string
 		switch {
 		case name == "":
-			reason = refused[0]
+			// The caller gave the address: the fix may name it.
+			reason = refused[0] + literalFix(firstAddr)
 			public = reason
 		case len(seen) > len(refused):
 			reason = fmt.Sprintf("%s resolves only to refused addresses (%s; and %d more)", name, strings.Join(refused, "; "), len(seen)-len(refused))
@@ -272,7 +277,9 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 			reason = fmt.Sprintf("%s resolves only to refused addresses (%s)", name, strings.Join(refused, "; "))
 		}
 		if name != "" {
-			public = name + " resolves only to addresses the network policy refuses"
+			// Even for localhost: the permanent denial-message table of issue 8 holds
+			// every name to the same rule.
+			public = name + " resolves only to addresses the network policy refuses" + nameFix
 		}
 		if policyReason != "" {
 			reason = policyReason + "; " + reason

@@ -33,6 +33,9 @@ type NetworkPolicyInfo struct {
 	Version                     int64                 `json:"version"`
 	UpdatedAt                   int64                 `json:"updated_at,omitempty"` // epoch ms
 	UpdatedBy                   string                `json:"updated_by,omitempty"`
+	// DevAllowedIPRanges are the ranges that `gatehouse server --dev` opens on top of
+	// the stored policy while it runs (not stored; a PUT ignores them).
+	DevAllowedIPRanges []string `json:"dev_allowed_ip_ranges,omitempty"`
 }
 
 // InternetDestination is one entry of a destination list: a DNS name, exact or a
@@ -91,7 +94,9 @@ func (s *Server) getNetworkPolicy(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
-	return ok(w, networkPolicyInfo(p, names[0]))
+	info := networkPolicyInfo(p, names[0])
+	info.DevAllowedIPRanges = s.DevIPRanges
+	return ok(w, info)
 }
 
 // putNetworkPolicy answers PUT /api/2.0/gatehouse/network-policy, for metastore admins:
@@ -133,7 +138,9 @@ func (s *Server) putNetworkPolicy(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
-	return ok(w, networkPolicyInfo(p, who.Principal.Name))
+	info := networkPolicyInfo(p, who.Principal.Name)
+	info.DevAllowedIPRanges = s.DevIPRanges
+	return ok(w, info)
 }
 
 // putNetworkPolicyLatest stores p over whatever version is stored: the caller gave no

@@ -70,6 +70,9 @@ type Deps struct {
 	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
 	// NetworkCounts reports network denials for /metrics, keyed "source/access_type".
 	NetworkCounts func() map[string]int64
+	// DevIPRanges are the ranges --dev opens in the dialer's view of the network policy,
+	// shown beside the stored policy.
+	DevIPRanges []string
 	// Governance runs the management operations; nil builds them from these Deps.
 	Governance *governance.Service
 	// Revoke tracks every call through a connection while it is forwarded, so that a

@@ -240,7 +240,11 @@ func (c *Client) post(ctx context.Context, kind, endpoint string, cfg Config, fo
 func (c *Client) do(req *http.Request, kind, endpoint string) (*http.Response, []byte, *Error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, nil, &Error{Class: ClassDegraded, kind: kind, Endpoint: cleanEndpoint(endpoint), Detail: "no answer", Err: err}
+		e := &Error{Class: ClassDegraded, kind: kind, Endpoint: cleanEndpoint(endpoint), Detail: "no answer", Err: err}
+		if errors.As(err, new(x509.UnknownAuthorityError)) {
+			e.Hint = "if its CA is a private one, give it to the server with --upstream-ca-file"
+		}
+		return nil, nil, e
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))

@@ -248,7 +248,7 @@ func TestForwardUpstreamErrors(t *testing.T) {
 		message string
 	}{
 		{"closed port", Config{}, tgt(closedAddr), catalog.UpstreamError, 502, "refused the connection"},
-		{"untrusted certificate", Config{RootCAs: x509.NewCertPool()}, up.target(), catalog.UpstreamError, 502, "unknown authority"},
+		{"untrusted certificate", Config{RootCAs: x509.NewCertPool()}, up.target(), catalog.UpstreamError, 502, "unknown authority; if it is a private CA, give it to the server with --upstream-ca-file"},
 		{"certificate for another host", Config{}, tgt("localhost:" + port), catalog.UpstreamError, 502, "not valid for this host"},
 		{"upstream that does not speak TLS", Config{}, tgt(plain.Listener.Addr().String()), catalog.UpstreamError, 502, "does not speak TLS"},
 		{"response header over MaxResponseHeaderBytes", Config{MaxResponseHeaderBytes: 1024}, bigHeader.target(), catalog.UpstreamError, 502, "larger than 1024 bytes"},

@@ -484,7 +484,7 @@ func upstreamError(host string, connected bool, err error, connectTimeout time.D
 	case errors.As(err, &hostErr):
 		return tlsFailed("its certificate is not valid for this host")
 	case errors.As(err, &unknown):
-		return tlsFailed("its certificate is signed by an unknown authority")
+		return tlsFailed("its certificate is signed by an unknown authority; if it is a private CA, give it to the server with --upstream-ca-file")
 	case errors.As(err, &invalid):
 		return tlsFailed("its certificate is invalid or expired")
 	case errors.As(err, &verify):

@@ -1,0 +1,201 @@
+package main
+
+// `gatehouse admin`: operations on the store itself, run on the server's host with the
+// server stopped. `admin recover` is the one way back in when the admin token is lost.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/bound"
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/seal"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+// recoverParam marks the tokenCreate audit event that `admin recover` writes.
+const recoverParam = "recovered"
+
+func adminCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Offline operations on the store (run on the server's host, server stopped)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(adminRecoverCommand(e))
+	return cmd
+}
+
+func adminRecoverCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "recover",
+		Short: "Mint a new token for the user admin when no admin token is left",
+		Long: `Mint a new token for the user "admin" and print it once: the way back in when the
+admin token is lost (never printed, deleted, expired, or admin deactivated).
+
+Run it on the server's host with the server stopped: it opens the SQLite store in
+--data-dir directly and refuses while a server holds it ("stop the server first").
+It needs the master key the server runs with, from the same sources: GATEHOUSE_MASTER_KEY,
+--master-key-file (GATEHOUSE_MASTER_KEY_FILE), or else the development key in the data
+folder. The key is proven by opening the store's keyring; a wrong key is refused and
+nothing changes.
+
+It makes sure the user admin exists, is active and is a member of "admins" (creating or
+reactivating it as needed), mints a token that expires after --lifetime, and writes a
+tokenCreate audit event with recovered=true to the keyed audit chain.`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.String("data-dir", "./gatehouse-data", "the server's data folder (GATEHOUSE_DATA_DIR)")
+	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
+	f.String("lifetime", "24h", "lifetime of the new token, e.g. 24h, 90m or 7d")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		val := func(name, envName string) string {
+			fl := cmd.Flags().Lookup(name)
+			if fl.Changed {
+				return fl.Value.String()
+			}
+			if envName != "" {
+				if v := e.getenv(envName); v != "" {
+					return v
+				}
+			}
+			return fl.DefValue
+		}
+		lifetime, err := parseLifetime(val("lifetime", ""))
+		if err != nil {
+			return err
+		}
+		return adminRecover(cmd.Context(), e, recoverConfig{
+			DataDir:       val("data-dir", "GATEHOUSE_DATA_DIR"),
+			MasterKey:     e.getenv("GATEHOUSE_MASTER_KEY"),
+			MasterKeyFile: val("master-key-file", "GATEHOUSE_MASTER_KEY_FILE"),
+			Lifetime:      lifetime,
+			Now:           time.Now,
+		})
+	}
+	return cmd
+}
+
+// parseLifetime reads a positive duration; a whole number of days may be written Nd.
+func parseLifetime(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d > 0 && d <= 3650 {
+			return time.Duration(d) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("lifetime: %q must be a positive duration like 24h or 7d", s)
+}
+
+// recoverConfig is what `admin recover` runs with.
+type recoverConfig struct {
+	DataDir       string
+	MasterKey     string
+	MasterKeyFile string
+	Lifetime      time.Duration
+	Now           func() time.Time
+}
+
+func adminRecover(ctx context.Context, e *env, cfg recoverConfig) (err error) {
+	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
+		return errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both")
+	}
+	dbPath := filepath.Join(cfg.DataDir, "gatehouse.db")
+	if _, err := os.Stat(dbPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no store at %s: is --data-dir the server's data folder? (a server that never started has no admin to recover; start it and it prints the first token)", dbPath)
+		}
+		return fmt.Errorf("open store: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	keyFile := cfg.MasterKeyFile
+	if cfg.MasterKey == "" && keyFile == "" {
+		// The development key the server generated, never a new one: a new key could
+		// not open the keyring anyway.
+		keyFile = filepath.Join(cfg.DataDir, "master.key")
+		if _, err := os.Stat(keyFile); err != nil {
+			return errors.New("master key: none given and no development key in the data folder; set GATEHOUSE_MASTER_KEY or --master-key-file to the key the server runs with")
+		}
+	}
+	master, source, _, err := seal.LoadMasterKey(cfg.MasterKey, keyFile, "")
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	blob, err := st.GetMeta(ctx, "keyring")
+	if catalog.IsNotFound(err) {
+		return fmt.Errorf("the store at %s has no keyring: it was never started by a server", dbPath)
+	}
+	if err != nil {
+		return fmt.Errorf("read keyring: %w", err)
+	}
+	if _, err := seal.ImportKeyring(master, blob); err != nil {
+		return fmt.Errorf("the master key from %s does not open this store's keyring (wrong key?); nothing was changed", source)
+	}
+	chainKey, err := audit.ChainKey(master)
+	if err != nil {
+		return err
+	}
+	log := slog.New(bound.NewHandler(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), bound.Limit))
+	// The recorder checks the chain's head against the key before it accepts events: a
+	// chain it cannot continue is refused here, before a token exists.
+	rec, err := audit.New(st, log, audit.Options{Now: cfg.Now, ChainKey: chainKey})
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	now := cfg.Now()
+	r, err := identity.RecoverAdmin(ctx, st, now, now.Add(cfg.Lifetime))
+	if err != nil {
+		_ = rec.Close(ctx)
+		return err
+	}
+	params := map[string]string{recoverParam: "true", "token_id": r.Record.ID, "lifetime_seconds": strconv.FormatInt(int64(cfg.Lifetime/time.Second), 10)}
+	if r.Created {
+		params["admin_created"] = "true"
+	}
+	if r.Reactivated {
+		params["admin_reactivated"] = "true"
+	}
+	rec.Record(ctx, &catalog.AuditEvent{ActionName: catalog.ActionTokenCreate, Principal: "admin", SourceIP: "local",
+		Params: params, Decision: catalog.DecisionAllow, StatusCode: 200})
+	if err := rec.Close(ctx); err != nil {
+		// Unaudited, the token must not stay usable.
+		if derr := st.DeleteToken(context.WithoutCancel(ctx), r.Record.ID); derr != nil {
+			return fmt.Errorf("audit event not written (%w), and the new token could not be deleted: %w", err, derr)
+		}
+		return fmt.Errorf("audit event not written, the new token was deleted: %w", err)
+	}
+	switch {
+	case r.Created:
+		fmt.Fprintln(e.stdout, "The user admin did not exist: created it in admins.")
+	case r.Reactivated:
+		fmt.Fprintln(e.stdout, "The user admin was deactivated: reactivated it.")
+	}
+	fmt.Fprintf(e.stdout, "New admin token (shown once, keep it safe; expires %s):\n\n    %s\n\n", r.Record.ExpiresAt.UTC().Format(time.RFC3339), r.Token)
+	fmt.Fprintln(e.stdout, "Start the server, then: GATEHOUSE_TOKEN=<token> gatehouse whoami")
+	return nil
+}
