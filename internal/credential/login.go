@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"time"
 
@@ -132,13 +133,35 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	if code == "" {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "the provider sent neither a code nor an error")
 	}
-	tok, err := b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.Verifier)
+	exchange := func(cfg oauth.Config) (*oauth.Token, error) {
+		return b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.Verifier)
+	}
+	var (
+		tok     *oauth.Token
+		learned oauth.ExchangeMethod
+	)
+	if cfg.Method == "" {
+		// The option is unset because the provider publishes no metadata: the first
+		// redemption finds the method. Only a refusal about client authentication
+		// retries, and such a refusal leaves the code unused.
+		tok, learned, err = oauth.TryMethods(cfg, exchange)
+	} else {
+		tok, err = exchange(cfg)
+	}
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
 			return nil, catalog.Errorf(catalog.UpstreamError, "the token endpoint refused the authorization code: %s", oe.Error())
 		}
 		return nil, err
+	}
+	params := map[string]string{}
+	if learned != "" {
+		if err := b.learnMethod(ctx, c, learned); err != nil {
+			b.opts.Log.Error("store the exchange method learned at login", "connection", c.Name, "err", err)
+		} else {
+			params["options."+catalog.OptCredentialExchange+".new"] = string(learned)
+		}
 	}
 	principalID := ""
 	if c.CredentialType == catalog.OAuthU2MPerUser {
@@ -157,12 +180,35 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 		return nil, err
 	}
 	b.forget(credKey{conn: c.ID, principal: principalID})
-	b.record(ctx, catalog.ActionOAuthLogin, c, p.ID, catalog.DecisionAllow, map[string]string{"shared": boolString(principalID == ""), "state": string(cred.State)})
+	params["shared"], params["state"] = boolString(principalID == ""), string(cred.State)
+	b.record(ctx, catalog.ActionOAuthLogin, c, p.ID, catalog.DecisionAllow, params)
 	res := &LoginResult{Connection: c.Name, Shared: principalID == ""}
 	if cred.State == catalog.StateExpiring {
 		res.Warning = cred.Reason
 	}
 	return res, nil
+}
+
+// learnMethod stores the exchange method the first code redemption found in the
+// connection's options, unless the connection changed meanwhile (another id or token
+// endpoint, or a method set by someone). It changes nothing else: not the secrets,
+// not the destination (the method is not a destination option), not UpdatedAt/By. The
+// caller records it in the oauthLogin audit event.
+func (b *Broker) learnMethod(ctx context.Context, c *catalog.Connection, m oauth.ExchangeMethod) error {
+	cur, err := b.store.GetConnection(ctx, c.Name)
+	if err != nil {
+		return fmt.Errorf("read connection %s: %w", c.Name, err)
+	}
+	if cur.ID != c.ID || cur.Options[catalog.OptTokenEndpoint] != c.Options[catalog.OptTokenEndpoint] || cur.Options[catalog.OptCredentialExchange] != "" {
+		return fmt.Errorf("connection %s changed during the login; the method was not stored", c.Name)
+	}
+	next := *cur
+	next.Options = maps.Clone(cur.Options)
+	next.Options[catalog.OptCredentialExchange] = string(m)
+	if err := b.store.UpdateConnection(ctx, &next); err != nil {
+		return fmt.Errorf("update connection %s: %w", c.Name, err)
+	}
+	return nil
 }
 
 // Disconnect deletes a user's token of a per-user connection, revoking it at the

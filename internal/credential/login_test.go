@@ -31,6 +31,13 @@ func (s *memStore) GetConnection(_ context.Context, name string) (*catalog.Conne
 	return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "no connection %s", name)
 }
 
+func (s *memStore) UpdateConnection(_ context.Context, c *catalog.Connection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c.Name] = c
+	return nil
+}
+
 func (s *memStore) GetPrincipal(_ context.Context, id string) (*catalog.Principal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

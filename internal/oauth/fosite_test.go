@@ -121,7 +121,7 @@ func TestFositeExchangeMethods(t *testing.T) {
 				return
 			}
 			e := wantClass(t, err, oauth.ClassMisconfigured, "invalid_client")
-			want := "check oauth_credential_exchange_method (now " + string(tc.method) + "; the server's metadata lists client_secret_basic, client_secret_post)"
+			want := "check oauth_credential_exchange_method: Gatehouse sent " + string(tc.method) + "; the provider's metadata lists client_secret_basic (header_only), client_secret_post (body_only)"
 			if !strings.Contains(err.Error(), want) || e.State() != catalog.StateMisconfigured {
 				t.Fatalf("error %q lacks %q", err, want)
 			}
