@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,58 @@ func TestInteropSendResource(t *testing.T) {
 	}
 	if status, b := w.connection("bad-send", "OAUTH_M2M", basicClient, map[string]string{"oauth_send_resource": "yes"}); status != 400 || !strings.Contains(string(b), "oauth_send_resource") {
 		t.Errorf("oauth_send_resource=yes = %d %s", status, b)
+	}
+}
+
+// TestInteropMethodsRefusalNamed: against a strict server with metadata, a code
+// redemption and a refresh refused for sending the secret both ways each name
+// oauth_credential_exchange_method, the method sent and the methods the metadata lists
+// in Gatehouse's names: the login page says it, and the credential's MISCONFIGURED
+// reason says it.
+func TestInteropMethodsRefusalNamed(t *testing.T) {
+	w := newOAuthWorldWith(t, oauthtest.Options{AccessTokenLifespan: time.Second, Clients: []oauthtest.Client{basicClient, postClient}, StrictClientAuth: true})
+	const want = "check oauth_credential_exchange_method: Gatehouse sent header_and_body; the provider's metadata lists client_secret_basic (header_only), client_secret_post (body_only)"
+	if status, b := w.connection("both", "OAUTH_U2M_PER_USER", basicClient, map[string]string{"oauth_credential_exchange_method": "header_and_body"}); status != 200 {
+		t.Fatalf("create = %d %s", status, b)
+	}
+	if code, page := w.login("alice", "both"); code == 200 || !strings.Contains(html.UnescapeString(page), want) {
+		t.Errorf("login with header_and_body = %d, want a refusal naming the option:\n%s", code, page)
+	}
+
+	// A refresh refused the same way: log in with header_only, then switch the method
+	// (not a destination option, so the token stays) and let the access token expire.
+	opts := map[string]string{"host": w.up.URL, "client_id": basicClient.ID, "token_endpoint": w.as.TokenURL,
+		"authorization_endpoint": w.as.AuthorizeURL, "oauth_scope": "offline_access", "oauth_credential_exchange_method": "header_only"}
+	if status, b := w.connection("refresh", "OAUTH_U2M_PER_USER", basicClient, map[string]string{"oauth_credential_exchange_method": "header_only"}); status != 200 {
+		t.Fatalf("create refresh = %d %s", status, b)
+	}
+	if code, page := w.login("alice", "refresh"); code != 200 {
+		t.Fatalf("login = %d %s", code, page)
+	}
+	opts["oauth_credential_exchange_method"] = "header_and_body"
+	w.ts.must("PATCH", "/api/2.1/unity-catalog/connections/refresh", w.ts.Admin, map[string]any{"options": opts}, nil)
+	var uc struct {
+		CredentialStatus struct {
+			State  string `json:"state"`
+			Reason string `json:"reason"`
+		} `json:"credential_status"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, _, b := w.call(w.users["alice"], "refresh")
+		if status != 200 {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("refused refresh = %d %s, want it to name the option", status, b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the access token was never refreshed")
+		}
+		time.Sleep(100 * time.Millisecond) // the access token expires on the server's clock
+	}
+	w.ts.must("GET", "/api/2.1/unity-catalog/connections/refresh/user-credentials/alice", w.users["alice"], nil, &uc)
+	if uc.CredentialStatus.State != "MISCONFIGURED" || !strings.Contains(uc.CredentialStatus.Reason, want) {
+		t.Errorf("credential status = %+v, want MISCONFIGURED with a reason naming the option", uc.CredentialStatus)
 	}
 }
