@@ -142,9 +142,10 @@ func TestInteropMethodsU2MFirstLogin(t *testing.T) {
 
 // TestInteropSendResource: oauth_send_resource unset (true) sends RFC 8707 resource —
 // the connection's URL, or oauth_resource when set — on the authorization request and
-// on the client_credentials and authorization_code token requests; "false" sends none.
+// on the client_credentials, authorization_code and refresh_token token requests;
+// "false" sends none.
 func TestInteropSendResource(t *testing.T) {
-	w := newOAuthWorld(t, time.Hour)
+	w := newOAuthWorld(t, 3*time.Second)
 	last := func(kind string) string {
 		r := w.as.Resources(kind)
 		if len(r) == 0 {
@@ -180,6 +181,20 @@ func TestInteropSendResource(t *testing.T) {
 		if got := last("authorization_code"); got != tc.want {
 			t.Errorf("%s: authorization_code resource = %q, want %q", tc.name, got, tc.want)
 		}
+		// The refresh after the access token expires carries it too.
+		before := w.as.TokenRequests("refresh_token")
+		for deadline := time.Now().Add(15 * time.Second); w.as.TokenRequests("refresh_token") == before; {
+			if status, sub, b := w.call(w.users["alice"], u2m); status != 200 || sub != "alice" {
+				t.Fatalf("%s: call = %d %q %s", tc.name, status, sub, b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no refresh", tc.name)
+			}
+			time.Sleep(100 * time.Millisecond) // the access token expires on the server's clock
+		}
+		if got := last("refresh_token"); got != tc.want {
+			t.Errorf("%s: refresh_token resource = %q, want %q", tc.name, got, tc.want)
+		}
 		if v, _ := json.Marshal(w.connectionOptions(u2m)); tc.extra["oauth_send_resource"] != "" && !strings.Contains(string(v), `"oauth_send_resource":"`+strings.ToLower(tc.extra["oauth_send_resource"])+`"`) {
 			t.Errorf("%s: options = %s, want oauth_send_resource normalized", tc.name, v)
 		}
@@ -195,7 +210,7 @@ func TestInteropSendResource(t *testing.T) {
 // in Gatehouse's names: the login page says it, and the credential's MISCONFIGURED
 // reason says it.
 func TestInteropMethodsRefusalNamed(t *testing.T) {
-	w := newOAuthWorldWith(t, oauthtest.Options{AccessTokenLifespan: time.Second, Clients: []oauthtest.Client{basicClient, postClient}, StrictClientAuth: true})
+	w := newOAuthWorldWith(t, oauthtest.Options{AccessTokenLifespan: 3 * time.Second, Clients: []oauthtest.Client{basicClient, postClient}, StrictClientAuth: true})
 	const want = "check oauth_credential_exchange_method: Gatehouse sent header_and_body; the provider's metadata lists client_secret_basic (header_only), client_secret_post (body_only)"
 	if status, b := w.connection("both", "OAUTH_U2M_PER_USER", basicClient, map[string]string{"oauth_credential_exchange_method": "header_and_body"}); status != 200 {
 		t.Fatalf("create = %d %s", status, b)
@@ -222,7 +237,7 @@ func TestInteropMethodsRefusalNamed(t *testing.T) {
 			Reason string `json:"reason"`
 		} `json:"credential_status"`
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		status, _, b := w.call(w.users["alice"], "refresh")
 		if status != 200 {
