@@ -53,6 +53,8 @@ type probe struct {
 	code   string // OAuth error code, "" if none
 	err    *Error // transport failure, redirect or http endpoint
 	text   string // a short description of the answer
+	// mechanism: an invalid_request about the client authentication mechanism.
+	mechanism bool
 }
 
 // CheckProvider tests the six prerequisites a provider must meet for Gatehouse
@@ -126,6 +128,8 @@ func (c *Client) probe(ctx context.Context, cfg Config, redirectURI string) prob
 	if f, ok := decodeFields(body, resp.Header.Get("Content-Type")); ok {
 		if code, _ := f["error"].(string); code != "" {
 			p.code = sanitizeCode(code, NewRedactor(cfg))
+			desc, _ := f["error_description"].(string)
+			p.mechanism = p.code == "invalid_request" && aboutAuthMechanism(desc)
 		}
 	}
 	switch {
@@ -235,7 +239,7 @@ func checkRedirectURI(cfg Config, redirectURI string) Check {
 
 func checkConfidential(cfg Config, md *Metadata, noMetadata string, p probe) Check {
 	ch := Check{Name: CheckConfidential}
-	if p.code == "invalid_client" || p.code == "" && p.status == http.StatusUnauthorized {
+	if p.code == "invalid_client" || p.code == "" && p.status == http.StatusUnauthorized || p.mechanism {
 		ch.Result = ResultFail
 		ch.Evidence = "The token endpoint refused the client ID and secret (" + p.text + ")."
 		ch.Fix = "Check client_id and client_secret; if they are right, " + methodAdvice(cfg, md) + "."

@@ -268,3 +268,20 @@ func FuzzClientAuthRefusal(f *testing.F) {
 		_ = e.Error()
 	})
 }
+
+// TestCheckProviderNamesARefusedMechanism: `connections check` fails the confidential
+// client check, naming the option, when the token endpoint refuses the mechanism with
+// invalid_request.
+func TestCheckProviderNamesARefusedMechanism(t *testing.T) {
+	srv, c := tlsServer(t, refusalServer(400, `{"error":"invalid_request","error_description":"client authentication must only be provided using one mechanism"}`, "-"))
+	for _, ch := range c.CheckProvider(context.Background(), cfgFor(srv), "https://gh.example/login/oauth/http.html", false) {
+		if ch.Name != oauth.CheckConfidential {
+			continue
+		}
+		if ch.Result != oauth.ResultFail || !strings.Contains(ch.Fix, "check oauth_credential_exchange_method: Gatehouse sent header_and_body; the provider publishes no metadata") {
+			t.Fatalf("confidential check = %+v", ch)
+		}
+		return
+	}
+	t.Fatal("no confidential client check")
+}
