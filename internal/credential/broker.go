@@ -25,8 +25,10 @@ type Store interface {
 	catalog.CredentialStore
 	GetPrincipal(ctx context.Context, id string) (*catalog.Principal, error)
 	GetConnection(ctx context.Context, name string) (*catalog.Connection, error)
-	// UpdateConnection stores the exchange method a first login found.
-	UpdateConnection(ctx context.Context, c *catalog.Connection) error
+	// SetConnectionOption sets one non-secret option while the options in expect
+	// hold their values ("" = unset), and reports whether it did; it stores the
+	// exchange method a first login found.
+	SetConnectionOption(ctx context.Context, id, key, value string, expect map[string]string) (bool, error)
 	Watch(fn func(catalog.Change))
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"time"
 
@@ -190,23 +189,18 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 }
 
 // learnMethod stores the exchange method the first code redemption found in the
-// connection's options, unless the connection changed meanwhile (another id or token
-// endpoint, or a method set by someone). It changes nothing else: not the secrets,
-// not the destination (the method is not a destination option), not UpdatedAt/By. The
-// caller records it in the oauthLogin audit event.
+// connection's options, in one store transaction and only while the connection still
+// has this token endpoint and no method (an admin's update meanwhile wins). It changes
+// nothing else: not the secrets, not the destination (the method is not a destination
+// option), not UpdatedAt/By. The caller records it in the oauthLogin audit event.
 func (b *Broker) learnMethod(ctx context.Context, c *catalog.Connection, m oauth.ExchangeMethod) error {
-	cur, err := b.store.GetConnection(ctx, c.Name)
+	ok, err := b.store.SetConnectionOption(ctx, c.ID, catalog.OptCredentialExchange, string(m),
+		map[string]string{catalog.OptCredentialExchange: "", catalog.OptTokenEndpoint: c.Options[catalog.OptTokenEndpoint]})
 	if err != nil {
-		return fmt.Errorf("read connection %s: %w", c.Name, err)
+		return fmt.Errorf("store the exchange method of connection %s: %w", c.Name, err)
 	}
-	if cur.ID != c.ID || cur.Options[catalog.OptTokenEndpoint] != c.Options[catalog.OptTokenEndpoint] || cur.Options[catalog.OptCredentialExchange] != "" {
-		return fmt.Errorf("connection %s changed during the login; the method was not stored", c.Name)
-	}
-	next := *cur
-	next.Options = maps.Clone(cur.Options)
-	next.Options[catalog.OptCredentialExchange] = string(m)
-	if err := b.store.UpdateConnection(ctx, &next); err != nil {
-		return fmt.Errorf("update connection %s: %w", c.Name, err)
+	if !ok {
+		return fmt.Errorf("connection %s changed during the login; the exchange method was not stored", c.Name)
 	}
 	return nil
 }
