@@ -48,6 +48,7 @@ const (
 	OptOAuthScope             = "oauth_scope"
 	OptOAuthResource          = "oauth_resource"
 	OptCredentialExchange     = "oauth_credential_exchange_method"
+	OptOAuthSendResource      = "oauth_send_resource"
 	DefaultAuthHeaderName     = "Authorization"
 	DefaultAuthHeaderPrefix   = "Bearer "
 	maxOptionValueLen         = 4096
@@ -69,7 +70,7 @@ const ConnectionTypeHTTP = connectionTypeHTTP
 var SecretOptions = map[string]bool{OptBearerToken: true, OptClientSecret: true}
 
 var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptAuthHeaderName, OptAuthHeaderPrefix}
-var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange}
+var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange, OptOAuthSendResource}
 
 // allowedOptions lists, per credential type, every option it accepts; required lists
 // those it needs.
@@ -213,10 +214,10 @@ func validateOption(k, v string, pol ValidationPolicy) (string, error) {
 		return v, nil
 	case OptBasePath:
 		return normalizeBasePath(v)
-	case OptIsMCP:
+	case OptIsMCP, OptOAuthSendResource:
 		lv := strings.ToLower(v)
 		if lv != optionValueTrue && lv != optionValueFalse {
-			return "", Errorf(InvalidParameterValue, "options.is_mcp_connection: must be \"true\" or \"false\"")
+			return "", Errorf(InvalidParameterValue, "options.%s: must be \"true\" or \"false\"", k)
 		}
 		return lv, nil
 	case OptAuthHeaderName:
@@ -463,4 +464,26 @@ func sorted(s []string) []string {
 	c := append([]string(nil), s...)
 	sort.Strings(c)
 	return c
+}
+
+// OAuthResource is the RFC 8707 resource indicator Gatehouse sends on the authorization
+// and token requests of an OAuth connection with these (normalized, non-secret)
+// options: "" when oauth_send_resource is "false" (Microsoft Entra refuses the
+// parameter), else oauth_resource when set, else the connection's URL
+// (host[:port]base_path, as the API shows it).
+func OAuthResource(opts map[string]string) string {
+	if opts[OptOAuthSendResource] == optionValueFalse {
+		return ""
+	}
+	if r := opts[OptOAuthResource]; r != "" {
+		return r
+	}
+	u := opts[OptHost]
+	if u == "" {
+		return ""
+	}
+	if p := opts[OptPort]; p != "" {
+		u += ":" + p
+	}
+	return u + opts[OptBasePath]
 }

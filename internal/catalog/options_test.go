@@ -92,6 +92,10 @@ func TestValidateOptions(t *testing.T) {
 		{name: "bad exchange method", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptCredentialExchange: "basic"}, wantErr: "oauth_credential_exchange_method"},
 		{name: "value too long", typ: BearerToken, opts: bearer(map[string]string{OptBearerToken: strings.Repeat("a", 5000)}), wantErr: "at most 4096"},
 		{name: "bad type", typ: "NOPE", opts: bearer(nil), wantErr: "must be one of"},
+		{name: "send resource yes", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptOAuthSendResource: "yes"}, wantErr: `options.oauth_send_resource: must be "true" or "false"`},
+		{name: "send resource on bearer", typ: BearerToken, opts: bearer(map[string]string{OptOAuthSendResource: "false"}), wantErr: "options.oauth_send_resource: not an option"},
+		{name: "send resource normalized", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptOAuthSendResource: "FALSE"},
+			want: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptOAuthSendResource: "false", OptIsMCP: "false"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,4 +239,24 @@ func FuzzValidateOptions(f *testing.F) {
 			t.Fatalf("validation is not idempotent (-first +second):\n%s", d)
 		}
 	})
+}
+
+func TestOAuthResource(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts map[string]string
+		want string
+	}{
+		{"default is the connection URL", map[string]string{OptHost: "https://api.example.com", OptPort: "8443", OptBasePath: "/v1"}, "https://api.example.com:8443/v1"},
+		{"host only", map[string]string{OptHost: "https://api.example.com"}, "https://api.example.com"},
+		{"oauth_resource wins", map[string]string{OptHost: "https://api.example.com", OptOAuthResource: "api://gatehouse"}, "api://gatehouse"},
+		{"true sends", map[string]string{OptHost: "https://api.example.com", OptOAuthSendResource: "true"}, "https://api.example.com"},
+		{"false sends none", map[string]string{OptHost: "https://api.example.com", OptOAuthResource: "api://x", OptOAuthSendResource: "false"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OAuthResource(tc.opts); got != tc.want {
+				t.Fatalf("OAuthResource = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

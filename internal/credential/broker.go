@@ -25,6 +25,10 @@ type Store interface {
 	catalog.CredentialStore
 	GetPrincipal(ctx context.Context, id string) (*catalog.Principal, error)
 	GetConnection(ctx context.Context, name string) (*catalog.Connection, error)
+	// SetConnectionOption sets one non-secret option while the options in expect
+	// hold their values ("" = unset), and reports whether it did; it stores the
+	// exchange method a first login found.
+	SetConnectionOption(ctx context.Context, id, key, value string, expect map[string]string) (bool, error)
 	Watch(fn func(catalog.Change))
 }
 
@@ -225,7 +229,7 @@ func (b *Broker) oauthConfig(c *catalog.Connection) (oauth.Config, error) {
 	return oauth.Config{
 		ClientID: c.Options[catalog.OptClientID], ClientSecret: secret,
 		AuthURL: c.Options[catalog.OptAuthorizationEndpoint], TokenURL: c.Options[catalog.OptTokenEndpoint],
-		Scope: c.Options[catalog.OptOAuthScope], Resource: c.Options[catalog.OptOAuthResource],
+		Scope: c.Options[catalog.OptOAuthScope], Resource: catalog.OAuthResource(c.Options),
 		Method: oauth.ExchangeMethod(c.Options[catalog.OptCredentialExchange]),
 	}, nil
 }
@@ -598,17 +602,29 @@ func (b *Broker) record(ctx context.Context, action string, c *catalog.Connectio
 
 // FetchM2M gets a first token for a machine-to-machine connection being created or
 // changed, so that a wrong secret is refused at once with the provider's words. The
-// caller stores the connection, then calls StoreM2M with the token.
-func (b *Broker) FetchM2M(ctx context.Context, cfg oauth.Config) (*oauth.Token, error) {
-	tok, err := b.oauth.ClientCredentials(ctx, cfg)
+// caller stores the connection, then calls StoreM2M with the token. With cfg.Method
+// "" (the option unset and no provider metadata) it tries the methods of
+// oauth.TryOrder and returns the one that worked, for the caller to store; otherwise it
+// returns cfg.Method.
+func (b *Broker) FetchM2M(ctx context.Context, cfg oauth.Config) (*oauth.Token, oauth.ExchangeMethod, error) {
+	var (
+		tok *oauth.Token
+		err error
+	)
+	method := cfg.Method
+	if method == "" {
+		tok, method, err = oauth.TryMethods(cfg, func(cfg oauth.Config) (*oauth.Token, error) { return b.oauth.ClientCredentials(ctx, cfg) })
+	} else {
+		tok, err = b.oauth.ClientCredentials(ctx, cfg)
+	}
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
-			return nil, catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint refused the client credentials: %s", oe.Error())
+			return nil, "", catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint refused the client credentials: %s", oe.Error())
 		}
-		return nil, err
+		return nil, "", err
 	}
-	return tok, nil
+	return tok, method, nil
 }
 
 // StoreM2M stores the token FetchM2M got, replacing the shared credential.

@@ -132,13 +132,35 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 	if code == "" {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "the provider sent neither a code nor an error")
 	}
-	tok, err := b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.Verifier)
+	exchange := func(cfg oauth.Config) (*oauth.Token, error) {
+		return b.oauth.Exchange(ctx, cfg, code, b.RedirectURI(), pl.Verifier)
+	}
+	var (
+		tok     *oauth.Token
+		learned oauth.ExchangeMethod
+	)
+	if cfg.Method == "" {
+		// The option is unset because the provider publishes no metadata: the first
+		// redemption finds the method. Only a refusal about client authentication
+		// retries, and such a refusal leaves the code unused.
+		tok, learned, err = oauth.TryMethods(cfg, exchange)
+	} else {
+		tok, err = exchange(cfg)
+	}
 	if err != nil {
 		var oe *oauth.Error
 		if errors.As(err, &oe) {
 			return nil, catalog.Errorf(catalog.UpstreamError, "the token endpoint refused the authorization code: %s", oe.Error())
 		}
 		return nil, err
+	}
+	params := map[string]string{}
+	if learned != "" {
+		if err := b.learnMethod(ctx, c, learned); err != nil {
+			b.opts.Log.Error("store the exchange method learned at login", "connection", c.Name, "err", err)
+		} else {
+			params["options."+catalog.OptCredentialExchange+".new"] = string(learned)
+		}
 	}
 	principalID := ""
 	if c.CredentialType == catalog.OAuthU2MPerUser {
@@ -157,12 +179,30 @@ func (b *Broker) FinishLogin(ctx context.Context, p *catalog.Principal, sessionI
 		return nil, err
 	}
 	b.forget(credKey{conn: c.ID, principal: principalID})
-	b.record(ctx, catalog.ActionOAuthLogin, c, p.ID, catalog.DecisionAllow, map[string]string{"shared": boolString(principalID == ""), "state": string(cred.State)})
+	params["shared"], params["state"] = boolString(principalID == ""), string(cred.State)
+	b.record(ctx, catalog.ActionOAuthLogin, c, p.ID, catalog.DecisionAllow, params)
 	res := &LoginResult{Connection: c.Name, Shared: principalID == ""}
 	if cred.State == catalog.StateExpiring {
 		res.Warning = cred.Reason
 	}
 	return res, nil
+}
+
+// learnMethod stores the exchange method the first code redemption found in the
+// connection's options, in one store transaction and only while the connection still
+// has this token endpoint and no method (an admin's update meanwhile wins). It changes
+// nothing else: not the secrets, not the destination (the method is not a destination
+// option), not UpdatedAt/By. The caller records it in the oauthLogin audit event.
+func (b *Broker) learnMethod(ctx context.Context, c *catalog.Connection, m oauth.ExchangeMethod) error {
+	ok, err := b.store.SetConnectionOption(ctx, c.ID, catalog.OptCredentialExchange, string(m),
+		map[string]string{catalog.OptCredentialExchange: "", catalog.OptTokenEndpoint: c.Options[catalog.OptTokenEndpoint]})
+	if err != nil {
+		return fmt.Errorf("store the exchange method of connection %s: %w", c.Name, err)
+	}
+	if !ok {
+		return fmt.Errorf("connection %s changed during the login; the exchange method was not stored", c.Name)
+	}
+	return nil
 }
 
 // Disconnect deletes a user's token of a per-user connection, revoking it at the

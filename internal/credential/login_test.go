@@ -31,6 +31,24 @@ func (s *memStore) GetConnection(_ context.Context, name string) (*catalog.Conne
 	return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "no connection %s", name)
 }
 
+func (s *memStore) SetConnectionOption(_ context.Context, id, key, value string, expect map[string]string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if c.ID != id {
+			continue
+		}
+		for k, v := range expect {
+			if c.Options[k] != v {
+				return false, nil
+			}
+		}
+		c.Options[key] = value
+		return true, nil
+	}
+	return false, nil
+}
+
 func (s *memStore) GetPrincipal(_ context.Context, id string) (*catalog.Principal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

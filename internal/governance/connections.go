@@ -333,7 +333,11 @@ func (s *Service) sealSecrets(c *catalog.Connection, opts map[string]string, kee
 // prepareOAuth readies an OAuth connection being created or changed: with no
 // oauth_credential_exchange_method it reads the provider's metadata and records the
 // method the server supports; for machine-to-machine it fetches a first token, so a
-// wrong secret is refused now, in the provider's words. opts holds plaintext options.
+// wrong secret is refused now, in the provider's words. When the provider publishes no
+// metadata, a machine-to-machine connection records the first method of
+// oauth.TryOrder that gets a token; a user-to-machine connection leaves the option
+// unset, and its first login records the method that redeems the code. opts holds
+// plaintext options.
 func (s *Service) prepareOAuth(ctx context.Context, c *catalog.Connection, opts map[string]string) (*oauth.Token, error) {
 	if !c.CredentialType.IsOAuth() {
 		return nil, nil
@@ -341,18 +345,27 @@ func (s *Service) prepareOAuth(ctx context.Context, c *catalog.Connection, opts 
 	if c.Options[catalog.OptCredentialExchange] == "" {
 		md, err := s.d.OAuth.Discover(ctx, opts[catalog.OptTokenEndpoint])
 		if err != nil {
-			s.d.Log.Warn("oauth metadata discovery failed; using header_and_body", "connection", c.Name, "err", err)
+			s.d.Log.Warn("oauth metadata discovery failed; the exchange method will be found by trying", "connection", c.Name, "err", err)
 		}
-		c.Options[catalog.OptCredentialExchange] = string(oauth.ChooseMethod(md))
+		if md != nil {
+			c.Options[catalog.OptCredentialExchange] = string(oauth.ChooseMethod(md))
+		} else {
+			delete(c.Options, catalog.OptCredentialExchange)
+		}
 	}
 	if c.CredentialType != catalog.OAuthM2M {
 		return nil, nil
 	}
-	return s.d.Broker.FetchM2M(ctx, oauth.Config{
+	tok, method, err := s.d.Broker.FetchM2M(ctx, oauth.Config{
 		ClientID: opts[catalog.OptClientID], ClientSecret: opts[catalog.OptClientSecret], TokenURL: opts[catalog.OptTokenEndpoint],
-		Scope: opts[catalog.OptOAuthScope], Resource: opts[catalog.OptOAuthResource],
+		Scope: opts[catalog.OptOAuthScope], Resource: catalog.OAuthResource(opts),
 		Method: oauth.ExchangeMethod(c.Options[catalog.OptCredentialExchange]),
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.Options[catalog.OptCredentialExchange] = string(method)
+	return tok, nil
 }
 
 // connectionExists words a duplicate-name error the way the API names connections.

@@ -53,6 +53,8 @@ type probe struct {
 	code   string // OAuth error code, "" if none
 	err    *Error // transport failure, redirect or http endpoint
 	text   string // a short description of the answer
+	// mechanism: an invalid_request about the client authentication mechanism.
+	mechanism bool
 }
 
 // CheckProvider tests the six prerequisites a provider must meet for Gatehouse
@@ -126,6 +128,8 @@ func (c *Client) probe(ctx context.Context, cfg Config, redirectURI string) prob
 	if f, ok := decodeFields(body, resp.Header.Get("Content-Type")); ok {
 		if code, _ := f["error"].(string); code != "" {
 			p.code = sanitizeCode(code, NewRedactor(cfg))
+			desc, _ := f["error_description"].(string)
+			p.mechanism = p.code == "invalid_request" && aboutAuthMechanism(desc)
 		}
 	}
 	switch {
@@ -235,7 +239,7 @@ func checkRedirectURI(cfg Config, redirectURI string) Check {
 
 func checkConfidential(cfg Config, md *Metadata, noMetadata string, p probe) Check {
 	ch := Check{Name: CheckConfidential}
-	if p.code == "invalid_client" || p.code == "" && p.status == http.StatusUnauthorized {
+	if p.code == "invalid_client" || p.code == "" && p.status == http.StatusUnauthorized || p.mechanism {
 		ch.Result = ResultFail
 		ch.Evidence = "The token endpoint refused the client ID and secret (" + p.text + ")."
 		ch.Fix = "Check client_id and client_secret; if they are right, " + methodAdvice(cfg, md) + "."
@@ -372,7 +376,7 @@ func (c *Client) checkClientCredentials(ctx context.Context, cfg Config, md *Met
 		switch {
 		case e.Class == ClassDegraded:
 			ch.Fix = "Try again later; check that Gatehouse can reach the token endpoint."
-		case e.Code == "invalid_client" || e.Code == "" && e.Status == http.StatusUnauthorized:
+		case e.MethodMayBeWrong():
 			ch.Fix = "Check client_id and client_secret; if they are right, " + methodAdvice(cfg, md) + "."
 		case e.Code == "unauthorized_client" || e.Code == "unsupported_grant_type":
 			ch.Fix = "Allow the client_credentials grant for this client in the provider's settings."
@@ -393,16 +397,25 @@ func (c *Client) checkClientCredentials(ctx context.Context, cfg Config, md *Met
 	return ch
 }
 
-// methodAdvice says which exchange method to check or try, from the metadata when
-// the server publishes its token_endpoint_auth_methods_supported.
+// methodAdvice names the option oauth_credential_exchange_method, the method
+// Gatehouse used and the methods the provider's metadata lists (in the provider's and
+// in Gatehouse's names), or says that the provider publishes no metadata and which
+// methods are left to try. It is the one wording of every refusal about client
+// authentication (see Error.AboutClientAuth).
 func methodAdvice(cfg Config, md *Metadata) string {
 	now := cfg.Method.effective()
-	if md != nil && len(md.TokenEndpointAuthMethods) > 0 {
-		s := fmt.Sprintf("check oauth_credential_exchange_method (now %s; the server's metadata lists %s)", now, list(md.TokenEndpointAuthMethods))
+	s := "check oauth_credential_exchange_method: Gatehouse sent " + string(now)
+	switch {
+	case md != nil && len(md.TokenEndpointAuthMethods) > 0:
+		s += "; the provider's metadata lists " + listMethods(md.TokenEndpointAuthMethods)
 		if want := ChooseMethod(md); want != now {
 			s += "; " + string(want) + " matches that"
 		}
 		return s
+	case md != nil:
+		s += "; the provider's metadata lists no token_endpoint_auth_methods_supported"
+	default:
+		s += "; the provider publishes no metadata"
 	}
 	var others []string
 	for _, m := range []ExchangeMethod{ExchangeHeaderAndBody, ExchangeBodyOnly, ExchangeHeaderOnly} {
@@ -410,7 +423,28 @@ func methodAdvice(cfg Config, md *Metadata) string {
 			others = append(others, string(m))
 		}
 	}
-	return fmt.Sprintf("try oauth_credential_exchange_method %s or %s (now %s)", others[0], others[1], now)
+	return s + fmt.Sprintf(", so try %s or %s", others[0], others[1])
+}
+
+// listMethods lists token_endpoint_auth_methods_supported with Gatehouse's name of
+// each method it can use: "client_secret_basic (header_only), private_key_jwt".
+func listMethods(methods []string) string {
+	out := make([]string, 0, len(methods))
+	for i, m := range methods {
+		if i == 8 {
+			out = append(out, "…")
+			break
+		}
+		m = sanitizeCode(m, nil)
+		switch m {
+		case "client_secret_basic":
+			m += " (" + string(ExchangeHeaderOnly) + ")"
+		case "client_secret_post":
+			m += " (" + string(ExchangeBodyOnly) + ")"
+		}
+		out = append(out, m)
+	}
+	return strings.Join(out, ", ")
 }
 
 func list(s []string) string { return sanitizeCode(strings.Join(s, ", "), nil) }

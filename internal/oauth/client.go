@@ -178,7 +178,7 @@ func (c *Client) token(ctx context.Context, cfg Config, form url.Values, secrets
 		tok, perr := parseTokenResponse(body, resp.Header.Get("Content-Type"), c.now(), r)
 		if perr != nil {
 			perr.kind, perr.Endpoint, perr.Status = kind, cleanEndpoint(cfg.TokenURL), resp.StatusCode
-			if perr.Code == "invalid_client" {
+			if perr.AboutClientAuth() {
 				perr.Hint = c.methodHint(ctx, cfg)
 			}
 			return nil, r.scrub(perr)
@@ -282,7 +282,7 @@ func (c *Client) errorFromResponse(ctx context.Context, kind, endpoint string, c
 		e.Detail = "without an OAuth error" + describeContentType(ct) + bodyExcerpt(body, ct, r)
 		e.Hint = "check that the endpoint URL is the provider's " + kind
 	}
-	if e.Code == "invalid_client" || e.Code == "" && resp.StatusCode == http.StatusUnauthorized {
+	if e.AboutClientAuth() {
 		e.Hint = c.methodHint(ctx, cfg)
 	}
 	if e.Code == "admin_policy_enforced" {

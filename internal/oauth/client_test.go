@@ -581,11 +581,11 @@ func TestInvalidClientNamesTheOption(t *testing.T) {
 		method  oauth.ExchangeMethod
 		want    string
 	}{
-		{"no metadata", "", "", "try oauth_credential_exchange_method body_only or header_only"},
+		{"no metadata", "", "", "check oauth_credential_exchange_method: Gatehouse sent header_and_body; the provider publishes no metadata, so try body_only or header_only"},
 		{"metadata lists post only", `"client_secret_post"`, oauth.ExchangeHeaderOnly,
-			"check oauth_credential_exchange_method (now header_only; the server's metadata lists client_secret_post); body_only matches that"},
+			"check oauth_credential_exchange_method: Gatehouse sent header_only; the provider's metadata lists client_secret_post (body_only); body_only matches that"},
 		{"metadata lists both", `"client_secret_basic","client_secret_post"`, "",
-			"check oauth_credential_exchange_method (now header_and_body; the server's metadata lists client_secret_basic, client_secret_post)"},
+			"check oauth_credential_exchange_method: Gatehouse sent header_and_body; the provider's metadata lists client_secret_basic (header_only), client_secret_post (body_only)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, c := tlsServer(t, metadata(tc.methods))

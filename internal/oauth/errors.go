@@ -208,3 +208,49 @@ func sanitizeCode(s string, r *Redactor) string {
 	}
 	return strings.TrimSpace(r.Redact(b.String()))
 }
+
+// AboutClientAuth reports whether the failure is the token endpoint refusing how the
+// client authenticated: invalid_client, unauthorized_client, a 401 without an OAuth
+// error, or invalid_request whose description is about the authentication mechanism
+// ("client authentication must only be provided using one mechanism"). Such a
+// refusal's message names oauth_credential_exchange_method, the method used and the
+// methods the provider's metadata lists.
+func (e *Error) AboutClientAuth() bool {
+	return e.Code == "unauthorized_client" || e.MethodMayBeWrong()
+}
+
+// MethodMayBeWrong reports whether another exchange method could succeed where this
+// one was refused: invalid_client, a 401 without an OAuth error, or invalid_request
+// about the authentication mechanism. unauthorized_client is not one: the server knew
+// the client and refused the grant. Such a refusal happens before the server looks at
+// the grant, so an authorization code it carried was not consumed.
+func (e *Error) MethodMayBeWrong() bool {
+	if e.Class == ClassDegraded || e.Status == 0 {
+		return false
+	}
+	switch e.Code {
+	case "invalid_client":
+		return true
+	case "":
+		return e.Status == http.StatusUnauthorized
+	case "invalid_request":
+		return aboutAuthMechanism(e.Description)
+	}
+	return false
+}
+
+// aboutAuthMechanism recognizes the usual wordings of an invalid_request about the
+// client authentication mechanism.
+func aboutAuthMechanism(desc string) bool {
+	d := strings.ToLower(desc)
+	for _, s := range []string{"client authentication", "one mechanism", "client_secret_basic", "client_secret_post",
+		"authentication method", "auth method", "client credentials were provided"} {
+		if strings.Contains(d, s) {
+			return true
+		}
+	}
+	if strings.Contains(d, "multiple") || strings.Contains(d, "more than one") {
+		return strings.Contains(d, "authentication") || strings.Contains(d, "mechanism") || strings.Contains(d, "credentials")
+	}
+	return false
+}

@@ -121,7 +121,7 @@ func TestFositeExchangeMethods(t *testing.T) {
 				return
 			}
 			e := wantClass(t, err, oauth.ClassMisconfigured, "invalid_client")
-			want := "check oauth_credential_exchange_method (now " + string(tc.method) + "; the server's metadata lists client_secret_basic, client_secret_post)"
+			want := "check oauth_credential_exchange_method: Gatehouse sent " + string(tc.method) + "; the provider's metadata lists client_secret_basic (header_only), client_secret_post (body_only)"
 			if !strings.Contains(err.Error(), want) || e.State() != catalog.StateMisconfigured {
 				t.Fatalf("error %q lacks %q", err, want)
 			}
@@ -456,5 +456,58 @@ func TestErrorsAs(t *testing.T) {
 	var e *oauth.Error
 	if !errors.As(wrapped, &e) || e.State() != catalog.StateReauthRequired {
 		t.Fatalf("errors.As on %v failed", wrapped)
+	}
+}
+
+// TestFositeTryMethodsKeepsTheCode: against a strict fosite server without metadata,
+// one authorization code survives the refusals about client authentication and is
+// redeemed by the method the client is registered for, so retrying a code redemption
+// after such a refusal is safe; the code then works once only.
+func TestFositeTryMethodsKeepsTheCode(t *testing.T) {
+	s, c := fositeServer(t, oauthtest.Options{StrictClientAuth: true, NoMetadata: true})
+	if md, err := c.Discover(context.Background(), s.TokenURL); md != nil || err != nil {
+		t.Fatalf("Discover = %v %v, want no metadata", md, err)
+	}
+	for _, tc := range []struct {
+		client oauthtest.Client
+		want   oauth.ExchangeMethod
+		tries  int
+	}{
+		{basicClient, oauth.ExchangeHeaderOnly, 2},
+		{postClient, oauth.ExchangeBodyOnly, 3},
+	} {
+		t.Run(tc.client.ID, func(t *testing.T) {
+			cfg := fositeConfig(s, tc.client, "", "offline_access")
+			cfg.Resource = "https://api.example.com/v1"
+			state := oauth.NewState()
+			verifier, challenge := oauth.NewPKCE()
+			loc, err := s.Authorize(oauth.AuthCodeURL(cfg, state, challenge, redirectURI), "alice")
+			if err != nil || loc.Query().Get("code") == "" {
+				t.Fatalf("Authorize: %v %v", loc, err)
+			}
+			code := loc.Query().Get("code")
+			before := s.TokenRequests("authorization_code")
+			redeem := func(cfg oauth.Config) (*oauth.Token, error) {
+				return c.Exchange(context.Background(), cfg, code, redirectURI, verifier)
+			}
+			tok, m, err := oauth.TryMethods(cfg, redeem)
+			if err != nil || m != tc.want || tok.RefreshToken == "" {
+				t.Fatalf("TryMethods = %v %q %v, want a token set with %s", tok, m, err, tc.want)
+			}
+			if n := s.TokenRequests("authorization_code") - before; n != tc.tries {
+				t.Errorf("token requests = %d, want %d", n, tc.tries)
+			}
+			if active, sub := s.Introspect(tok.AccessToken); !active || sub != "alice" {
+				t.Errorf("Introspect = %v %q", active, sub)
+			}
+			cfg.Method = m
+			if _, err := redeem(cfg); err == nil {
+				t.Fatal("the code was redeemed twice")
+			}
+			res := s.Resources("authorization_code")
+			if len(res) == 0 || res[len(res)-1] != cfg.Resource {
+				t.Errorf("resources at the token endpoint = %q", res)
+			}
+		})
 	}
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// and in the form (RFC 6749 §2.3: "MUST NOT use more than one authentication
 	// method"), as some strict servers do.
 	StrictClientAuth bool
+	// NoMetadata makes the metadata endpoint answer 404, as servers that publish no
+	// RFC 8414 or OpenID Connect metadata do.
+	NoMetadata bool
 }
 
 // Client is a registered OAuth client.
@@ -114,6 +117,7 @@ type Server struct {
 	tokenRequests map[string]int
 	invalidGrants int
 	issued        []string
+	resources     map[string][]string
 
 	srvMu sync.Mutex
 	srv   *http.Server
@@ -125,7 +129,7 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.AccessTokenLifespan <= 0 {
 		opts.AccessTokenLifespan = time.Hour
 	}
-	s := &Server{t: t, opts: opts, clients: make(map[string]Client), tokenRequests: make(map[string]int)}
+	s := &Server{t: t, opts: opts, clients: make(map[string]Client), tokenRequests: make(map[string]int), resources: make(map[string][]string)}
 
 	caPEM, cert, pool, err := newCertificates()
 	if err != nil {
@@ -240,6 +244,10 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /introspect", s.introspect)
 	mux.HandleFunc("POST /revoke", s.revoke)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.NoMetadata {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(s.metadata)
 	})
@@ -421,7 +429,25 @@ func (s *Server) UpstreamHandler() http.Handler {
 	})
 }
 
+// Resources returns the RFC 8707 resource parameters received, in order, by the
+// authorization endpoint (kind "authorize") or by token requests of a grant type
+// (kind "client_credentials", "authorization_code", "refresh_token"); a request
+// without one records "". fosite ignores the parameter, as servers that do not
+// implement RFC 8707 do.
+func (s *Server) Resources(kind string) []string {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return append([]string(nil), s.resources[kind]...)
+}
+
+func (s *Server) recordResource(kind string, v url.Values) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	s.resources[kind] = append(s.resources[kind], strings.Join(v["resource"], " "))
+}
+
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	s.recordResource("authorize", r.URL.Query())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ctx := r.Context()
@@ -459,6 +485,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.statsMu.Lock()
 	s.tokenRequests[r.PostForm.Get("grant_type")]++
 	s.statsMu.Unlock()
+	s.recordResource(r.PostForm.Get("grant_type"), r.PostForm)
 	if err := s.normalizeClientAuth(r); err != nil {
 		s.provider.WriteAccessError(ctx, w, nil, err)
 		return

@@ -511,3 +511,34 @@ func TestStopStart(t *testing.T) {
 	s.Start()
 	s.Start() // idempotent
 }
+
+func TestNoMetadataAndResources(t *testing.T) {
+	s := newServer(t, oauthtest.Options{NoMetadata: true})
+	resp, err := s.Client().Get(s.MetadataURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("metadata with NoMetadata = %d, want 404", resp.StatusCode)
+	}
+	for _, form := range []url.Values{
+		{"grant_type": {"client_credentials"}, "resource": {"https://api.example.com/v1"}},
+		{"grant_type": {"client_credentials"}},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.TokenURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(m2mClient.ID, m2mClient.Secret)
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("client_credentials with %v = %d, want 200 (the resource is tolerated)", form, resp.StatusCode)
+		}
+	}
+	if got := s.Resources("client_credentials"); len(got) != 2 || got[0] != "https://api.example.com/v1" || got[1] != "" {
+		t.Fatalf("Resources = %q", got)
+	}
+}

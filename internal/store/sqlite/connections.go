@@ -213,6 +213,47 @@ func (db *DB) CreateConnection(ctx context.Context, c *catalog.Connection) error
 	})
 }
 
+// SetConnectionOption sets the non-secret option key of the connection with id to
+// value, in one transaction, only while every option in expect has the value given
+// there ("" meaning unset); it reports whether it did. Nothing else changes: not the
+// secrets, not the other options, not the update time or author. The credential
+// broker uses it to store the exchange method a first login found without racing an
+// admin's update.
+func (db *DB) SetConnectionOption(ctx context.Context, id, key, value string, expect map[string]string) (bool, error) {
+	set := false
+	err := db.update(ctx, "set connection option", func(tx *txn) error {
+		var raw string
+		err := tx.QueryRowContext(ctx, "SELECT options FROM connections WHERE id = ?", id).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		opts := map[string]string{}
+		if err := json.Unmarshal([]byte(raw), &opts); err != nil {
+			return fmt.Errorf("decode options: %w", err)
+		}
+		for k, v := range expect {
+			if opts[k] != v {
+				return nil
+			}
+		}
+		opts[key] = value
+		b, err := json.Marshal(opts)
+		if err != nil {
+			return fmt.Errorf("encode options: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE connections SET options = ? WHERE id = ?", string(b), id); err != nil {
+			return err
+		}
+		tx.emit(catalog.ChangeConnection, id)
+		set = true
+		return nil
+	})
+	return set, err
+}
+
 // UpdateConnection replaces the connection with c.ID: name, types, owner, comment,
 // options, enabled flag, update time and author, and the whole set of secrets (fields
 // not in c.Secrets are deleted). The creation time and creator never change. Grants
