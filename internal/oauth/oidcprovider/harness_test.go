@@ -199,8 +199,8 @@ func startProvider(t *testing.T, ca *testCA, opts providerOptions) *provider {
 	for _, c := range []client{basicClient, postClient} {
 		clients = append(clients, map[string]any{
 			"client_id": c.ID, "client_secret": c.Secret, "token_endpoint_auth_method": c.AuthMethod,
-			"redirect_uris": []string{opts.RedirectURI},
-			"grant_types":   []string{"authorization_code", "refresh_token", "client_credentials"},
+			"redirect_uris":  []string{opts.RedirectURI},
+			"grant_types":    []string{"authorization_code", "refresh_token", "client_credentials"},
 			"response_types": []string{"code"},
 			"scope":          "openid offline_access api.read",
 		})
@@ -477,11 +477,17 @@ func (g *gatehouse) connection(name, credType string, opts map[string]string) (i
 	status, b := g.do("POST", "/api/2.1/unity-catalog/connections", g.Admin, map[string]any{"name": name, "credential_type": credType, "options": opts})
 	if status == 200 {
 		for u := range g.users {
-			g.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/"+name, g.Admin,
-				map[string]any{"changes": []map[string]any{{"principal": u, "add": []string{"USE_CONNECTION"}}}}, nil)
+			g.grant(name, u, "USE_CONNECTION")
 		}
 	}
 	return status, b
+}
+
+// grant adds privileges on a connection to a principal.
+func (g *gatehouse) grant(conn, principal string, privs ...string) {
+	g.t.Helper()
+	g.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/"+conn, g.Admin,
+		map[string]any{"changes": []map[string]any{{"principal": principal, "add": privs}}}, nil)
 }
 
 // echo is what the upstream answered.
