@@ -60,7 +60,7 @@ func TestOAuthTypes(t *testing.T) {
 		call func(token, conn string) (int, echo, []byte)
 	}{{"proxy", g.callProxy}, {"external-function", g.callFunction}}
 	cases := []struct {
-		name, caller, conn string
+		name, caller, conn  string
 		wantSub, wantClient string
 	}{
 		{"M2M answers as the client", "carol", "m2m", "", basicClient.ID},
