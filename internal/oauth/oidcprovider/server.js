@@ -7,7 +7,8 @@
 // CONFIG holds: tlsCert, tlsKey (PEM file paths), accessTokenTTL (seconds),
 // adminToken, resources (accepted RFC 8707 resource indicators; the first is the
 // default when a request names none), clients (oidc-provider client metadata),
-// clientAuthMethods (optional: replaces oidc-provider's list, and so its metadata).
+// clientAuthMethods (optional: replaces oidc-provider's list, and so its metadata),
+// keepAliveTimeoutMs (idle keep-alive close, default 65000).
 // It listens on 127.0.0.1 on a free port and prints one line
 // "oidc-provider listening on https://127.0.0.1:PORT" when it is ready.
 //
@@ -31,6 +32,11 @@ const server = https.createServer({
   cert: fs.readFileSync(cfg.tlsCert),
   key: fs.readFileSync(cfg.tlsKey),
 }, (req, res) => handler(req, res));
+// Node closes idle keep-alive connections after 5 s by default, the same order as the
+// tests' access-token lifetimes, so a renewal would race the close of the connection
+// it reuses. Production servers keep idle connections far longer (60 s and more).
+server.keepAliveTimeout = Number(cfg.keepAliveTimeoutMs || 65000);
+server.headersTimeout = server.keepAliveTimeout + 1000;
 
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
@@ -143,4 +149,7 @@ server.listen(0, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${issuer}`);
 });
 
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  process.exit(0);
+});
