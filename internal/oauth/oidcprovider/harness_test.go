@@ -205,8 +205,14 @@ func startProvider(t *testing.T, ca *testCA, opts providerOptions) *provider {
 			"scope":          "openid offline_access api.read",
 		})
 	}
+	rsMethod := rsClient.AuthMethod
+	if len(opts.ClientAuthMethods) > 0 {
+		// oidc-provider takes the secret by header or body from a client registered
+		// with either method; it must only be registered with one it publishes.
+		rsMethod = opts.ClientAuthMethods[0]
+	}
 	clients = append(clients, map[string]any{
-		"client_id": rsClient.ID, "client_secret": rsClient.Secret, "token_endpoint_auth_method": rsClient.AuthMethod,
+		"client_id": rsClient.ID, "client_secret": rsClient.Secret, "token_endpoint_auth_method": rsMethod,
 		"redirect_uris": []string{}, "grant_types": []string{"client_credentials"}, "response_types": []string{},
 	})
 	cfg := map[string]any{
@@ -618,6 +624,16 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// secretForms are the encodings in which a client secret could leak: plain, URL and
+// form encoded, base64 of the secret and of the Basic credentials.
+func secretForms(c client) []string {
+	return []string{
+		c.Secret, url.QueryEscape(c.Secret), url.PathEscape(c.Secret),
+		base64.StdEncoding.EncodeToString([]byte(c.Secret)), base64.RawURLEncoding.EncodeToString([]byte(c.Secret)),
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ID) + ":" + url.QueryEscape(c.Secret))),
+	}
 }
 
 func randomHex(n int) string {
