@@ -501,6 +501,7 @@ type echo struct {
 	Sub      string `json:"sub"`
 	ClientID string `json:"client_id"`
 	Path     string `json:"path"`
+	Aud      any    `json:"aud"`
 }
 
 // callProxy calls the upstream through the transparent proxy.
