@@ -305,3 +305,85 @@ func TestAuthCodeURL(t *testing.T) {
 		t.Errorf("empty scope/resource sent: %s", q)
 	}
 }
+
+func TestAuthCodeURLPromptConsent(t *testing.T) {
+	cases := []struct {
+		name, authURL, scope string
+		wantPrompt           []string
+	}{
+		{"openid and offline_access add consent", "https://idp.example/authorize", "openid offline_access api.read", []string{"consent"}},
+		{"order does not matter", "https://idp.example/authorize", "api.read offline_access openid", []string{"consent"}},
+		{"offline_access without openid", "https://idp.example/authorize", "offline_access api.read", nil},
+		{"openid without offline_access", "https://idp.example/authorize", "openid api.read", nil},
+		{"tokens are exact, not substrings", "https://idp.example/authorize", "openid offline_access_x", nil},
+		{"tokens are exact, not prefixes", "https://idp.example/authorize", "openidx offline_access", nil},
+		{"tokens are space separated only", "https://idp.example/authorize", "openid\toffline_access", nil},
+		{"empty scope", "https://idp.example/authorize", "", nil},
+		{"endpoint prompt is kept", "https://idp.example/authorize?prompt=login", "openid offline_access", []string{"login"}},
+		{"endpoint empty prompt is kept", "https://idp.example/authorize?prompt=", "openid offline_access", []string{""}},
+		{"endpoint prompt kept without offline", "https://idp.example/authorize?prompt=select_account", "openid", []string{"select_account"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := oauth.Config{ClientID: "cid", AuthURL: tc.authURL, Scope: tc.scope}
+			u, err := url.Parse(oauth.AuthCodeURL(cfg, "st", "ch", "https://gh.example/login/oauth/http.html"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantPrompt, u.Query()["prompt"]); diff != "" {
+				t.Errorf("prompt (-want +got):\n%s\nURL %s", diff, u)
+			}
+		})
+	}
+}
+
+// TestAuthCodeURLEndpointQuery proves that the authorization endpoint's own query
+// parameters reach the provider (Google's access_type=offline) and that none of them
+// can override the standard parameters Gatehouse sets: ours win, every time, with a
+// single value.
+func TestAuthCodeURLEndpointQuery(t *testing.T) {
+	const redirect = "https://gh.example/login/oauth/http.html"
+	ours := url.Values{
+		"response_type": {"code"}, "client_id": {"cid"}, "redirect_uri": {redirect},
+		"state": {"st"}, "code_challenge": {"ch"}, "code_challenge_method": {"S256"},
+		"scope": {"api.read"},
+	}
+	cases := []struct {
+		name, query string
+		extra       url.Values
+	}{
+		{"provider extras are kept", "access_type=offline&include_granted_scopes=true",
+			url.Values{"access_type": {"offline"}, "include_granted_scopes": {"true"}}},
+		{"state cannot be fixed", "state=attacker", nil},
+		{"state cannot be doubled", "state=a&state=b", nil},
+		{"PKCE challenge cannot be fixed", "code_challenge=attacker&code_challenge_method=plain", nil},
+		{"redirect_uri cannot be moved", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb", nil},
+		{"client_id cannot be swapped", "client_id=other", nil},
+		{"response_type cannot become token", "response_type=token", nil},
+		{"scope cannot be widened", "scope=admin", nil},
+		{"all at once with an extra", "response_type=token&client_id=x&redirect_uri=https://evil.example&state=s&code_challenge=c&code_challenge_method=plain&audience=api",
+			url.Values{"audience": {"api"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := oauth.Config{ClientID: "cid", AuthURL: "https://idp.example/authorize?" + tc.query, Scope: "api.read"}
+			u, err := url.Parse(oauth.AuthCodeURL(cfg, "st", "ch", redirect))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := url.Values{}
+			for k, v := range ours {
+				want[k] = v
+			}
+			for k, v := range tc.extra {
+				want[k] = v
+			}
+			if diff := cmp.Diff(want, u.Query()); diff != "" {
+				t.Errorf("query (-want +got):\n%s", diff)
+			}
+			if u.Host != "idp.example" || u.Path != "/authorize" {
+				t.Errorf("URL = %s", u)
+			}
+		})
+	}
+}

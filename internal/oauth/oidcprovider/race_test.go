@@ -1,0 +1,6 @@
+//go:build race
+
+package oidcprovider_test
+
+// raceEnabled makes TestMain build the gatehouse binary with -race too.
+const raceEnabled = true
