@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,9 +73,9 @@ tokenCreate audit event with recovered=true to the keyed audit chain.`,
 			}
 			return fl.DefValue
 		}
-		lifetime, err := parseLifetime(val("lifetime", ""))
+		lifetime, err := cliParseLifetime(val("lifetime", ""))
 		if err != nil {
-			return err
+			return fmt.Errorf("lifetime: %w", err)
 		}
 		return adminRecover(cmd.Context(), e, recoverConfig{
 			DataDir:       val("data-dir", "GATEHOUSE_DATA_DIR"),
@@ -87,18 +86,6 @@ tokenCreate audit event with recovered=true to the keyed audit chain.`,
 		})
 	}
 	return cmd
-}
-
-// parseLifetime reads a positive duration; a whole number of days may be written Nd.
-func parseLifetime(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		if d, err := strconv.Atoi(n); err == nil && d > 0 && d <= 3650 {
-			return time.Duration(d) * 24 * time.Hour, nil
-		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
-	}
-	return 0, fmt.Errorf("lifetime: %q must be a positive duration like 24h or 7d", s)
 }
 
 // recoverConfig is what `admin recover` runs with.
