@@ -35,28 +35,34 @@ func (c *clientCLI) auditList() *cobra.Command {
 		since, until                  string
 		principal, connection, action string
 		limit                         int
+		oldestFirst                   bool
 	)
 	cmd := &cobra.Command{
-		Use:     "list [--since T] [--until T] [--principal P] [--connection C] [--action A] [--limit N]",
+		Use:     "list [--since T] [--until T] [--principal P] [--connection C] [--action A] [--limit N] [--oldest-first]",
 		Aliases: []string{"ls"},
-		Short:   "List audit events, oldest first",
-		Long: `List audit events, oldest first, that match every filter given. --since is inclusive and
+		Short:   "List audit events, newest first",
+		Long: `List audit events, newest first (--oldest-first for the other way), that match every
+filter given. --since is inclusive and
 --until exclusive; each takes ` + cliAuditTimeUsage + `.
 --action is one of createConnection, updateConnection, deleteConnection,
 updatePermissions, useConnection, oauthLogin, oauthRefresh, credentialState,
 networkDenied, tokenCreate, tokenDelete, principalChange.
 
-At most --limit events are shown (0 for all of them).`,
+At most --limit events are shown (0 for all of them): the newest ones, or with
+--oldest-first the oldest.`,
 		Example: `  gatehouse audit list --since 24h
   gatehouse audit list --principal billing-agent --connection github --action useConnection
-  gatehouse audit list --since 2025-03-01 --until 2025-04-01 --limit 0 -o json`,
+  gatehouse audit list --since 2025-03-01 --until 2025-04-01 --limit 0 --oldest-first -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return errors.New("--limit must not be negative (0 lists every event)")
 			}
 			now := time.Now()
-			q := httpapi.AuditQuery{Principal: principal, Connection: connection, Action: action}
+			q := httpapi.AuditQuery{Principal: principal, Connection: connection, Action: action, Order: httpapi.AuditOrderDesc}
+			if oldestFirst {
+				q.Order = httpapi.AuditOrderAsc
+			}
 			var err error
 			if q.Since, err = cliAuditTime("since", since, now); err != nil {
 				return err
@@ -106,6 +112,7 @@ At most --limit events are shown (0 for all of them).`,
 	f.StringVar(&connection, "connection", "", "only events on this connection")
 	f.StringVar(&action, "action", "", "only events of this action, e.g. useConnection")
 	f.IntVar(&limit, "limit", 100, "show at most this many events; 0 shows all")
+	f.BoolVar(&oldestFirst, "oldest-first", false, "list the oldest events first (the default is newest first)")
 	return cmd
 }
 

@@ -52,6 +52,9 @@ type AuditEvent struct {
 // order, oldest first, starting after AfterSeq. Since is inclusive and Until exclusive;
 // Principal, Connection and Action match exactly. Limit bounds the number of events:
 // 100 when it is zero or negative, and never more than 1000.
+//
+// Descending turns the order around: newest first, starting before BeforeSeq (0: from
+// the newest event); AfterSeq still bounds the other end.
 type AuditFilter struct {
 	Since, Until time.Time
 	Principal    string
@@ -59,6 +62,8 @@ type AuditFilter struct {
 	Action       string
 	AfterSeq     int64
 	Limit        int
+	Descending   bool
+	BeforeSeq    int64
 }
 
 // AuditStore keeps audit events. Appends come in batches from one writer (group
@@ -70,6 +75,6 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, events []*AuditEvent) error
 	// LastAudit returns the newest event, or RESOURCE_DOES_NOT_EXIST when there is none.
 	LastAudit(ctx context.Context) (*AuditEvent, error)
-	// ListAudit returns events matching f in Seq order.
+	// ListAudit returns events matching f in Seq order (descending when f.Descending).
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }
