@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLIRoughAuditNewestFirst: against a real server, "audit list" shows the newest
@@ -61,4 +64,90 @@ func TestCLIRoughAuditNewestFirst(t *testing.T) {
 	if len(lines) < 2 || !strings.Contains(lines[1], newest.RequestID) {
 		t.Errorf("first row of\n%s\nis not the newest event (request id %s)", out, newest.RequestID)
 	}
+}
+
+// auditByRequest polls the audit log until an event of the action carries the request
+// id, and returns it (or fails the test after 5 s).
+func (ts *testServer) auditByRequest(t *testing.T, action, requestID string) (decision string, status int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := auditList{}
+		ts.must("GET", "/api/2.0/gatehouse/audit?order=desc&max_results=1000&action="+action, ts.Admin, nil, &l)
+		for _, e := range l.Events {
+			if e.RequestID == requestID {
+				return e.Decision, e.Response.StatusCode
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s audit event with request id %q in %d events", action, requestID, len(l.Events))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCLIRoughNetworkDenialDecision: a call the network policy refuses is a DENY, in its
+// useConnection event and its networkDenied event; a denial the policy only records
+// (DRY_RUN) is DRY_RUN_DENY, and the call it let through an ALLOW.
+func TestCLIRoughNetworkDenialDecision(t *testing.T) {
+	up := newUpstream(t, nil)
+	local := newLocalhostUpstream(t)
+	f, err := os.OpenFile(up.caFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(local.pem)
+	f.Close()
+	w := newProxyWorld(t, up)
+	ts := w.ts
+	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "named", "options": map[string]string{
+		"host": "https://localhost:" + local.port, "bearer_token": "t"}}, nil)
+	ts.grant("connection", "named", "alice@example.com", "USE_CONNECTION")
+	restrictedDryRun := map[string]any{"restriction_mode": "RESTRICTED_ACCESS", "enforcement_mode": "DRY_RUN", "allowed_ip_ranges": []string{"127.0.0.0/8", "::1/128"},
+		"allowed_internet_destinations": []map[string]string{{"destination": "api.partner.test"}}}
+	tests := []struct {
+		name         string
+		policy       map[string]any
+		connection   string
+		wantStatus   int
+		wantCall     string // the useConnection decision
+		wantNetwork  string // the networkDenied decision
+		wantUpstream bool
+	}{
+		{"enforced denial is a DENY", noPrivate, "echo", http.StatusForbidden, "DENY", "DENY", false},
+		{"dry-run denial is its own decision", restrictedDryRun, "named", http.StatusOK, "ALLOW", "DRY_RUN_DENY", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts.setPolicy(tt.policy)
+			before := up.hits.Load() + local.hits.Load()
+			req, _ := http.NewRequest("GET", ts.URL+"/api/2.0/unity-catalog/connections/"+tt.connection+"/proxy/x", nil)
+			req.Header.Set("Authorization", "Bearer "+w.alice)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			rid := resp.Header.Get("X-Gatehouse-Request-Id")
+			if resp.StatusCode != tt.wantStatus || rid == "" {
+				t.Fatalf("call = %d, request id %q; want %d and an id", resp.StatusCode, rid, tt.wantStatus)
+			}
+			if reached := up.hits.Load()+local.hits.Load() != before; reached != tt.wantUpstream {
+				t.Errorf("upstream reached = %v, want %v", reached, tt.wantUpstream)
+			}
+			if d, status := ts.auditByRequest(t, "useConnection", rid); d != tt.wantCall || status != tt.wantStatus {
+				t.Errorf("useConnection event = %s %d, want %s %d", d, status, tt.wantCall, tt.wantStatus)
+			}
+			// Through the CLI: the newest networkDenied row is this call's, with its decision.
+			out, err := ts.cli(ts.Admin, "", "audit", "list", "--action", "networkDenied", "--limit", "1")
+			if err != nil {
+				t.Fatalf("audit list: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[1], " "+tt.wantNetwork+" ") {
+				t.Errorf("audit list --action networkDenied:\n%s\nwant one row with %s", out, tt.wantNetwork)
+			}
+		})
+	}
+	ts.setPolicy(loopbackOnly)
 }

@@ -163,9 +163,11 @@ func (ne *netEvents) RecordNetworkEvent(ctx context.Context, e *catalog.NetworkE
 	}
 	ne.closeMu.RUnlock()
 	if ne.audit != nil {
+		// A dry-run denial let the connection through, but it is not an ALLOW either: it
+		// is what enforcement would refuse.
 		decision := catalog.DecisionDeny
 		if e.AccessType == catalog.AccessDryRunDenial {
-			decision = catalog.DecisionAllow
+			decision = catalog.DecisionDryRunDeny
 		}
 		ne.audit.Record(context.WithoutCancel(ctx), &catalog.AuditEvent{ActionName: catalog.ActionNetworkDenied, Principal: e.Principal,
 			Connection: e.Connection, Decision: decision, StatusCode: 403, ErrorCode: string(catalog.NetworkPolicyDenied),

@@ -21,10 +21,12 @@ const (
 	ActionPrincipalChange   = "principalChange"
 )
 
-// Audit decisions.
+// Audit decisions. DecisionDryRunDeny is a connection the network policy would have
+// refused but let through because the policy is in DRY_RUN mode.
 const (
-	DecisionAllow = "ALLOW"
-	DecisionDeny  = "DENY"
+	DecisionAllow      = "ALLOW"
+	DecisionDeny       = "DENY"
+	DecisionDryRunDeny = "DRY_RUN_DENY"
 )
 
 // AuditEvent is one audit record. Secret values never appear in it; where a secret must

@@ -79,9 +79,11 @@ func (c *call) record(status int, err error) {
 		} else if status == 0 {
 			e.StatusCode = http.StatusInternalServerError
 		}
-		// A refusal before the upstream was contacted is a denial; a failure of the
-		// upstream after the decisions passed is an allowed call that failed.
-		if c.out.UpstreamHost == "" {
+		// A refusal before the upstream was contacted is a denial, and so is a refusal
+		// by the network policy at the dial (the upstream host is known by then, but
+		// nothing reached it); a failure of the upstream after the decisions passed is
+		// an allowed call that failed.
+		if c.out.UpstreamHost == "" || e.ErrorCode == string(catalog.NetworkPolicyDenied) {
 			e.Decision = catalog.DecisionDeny
 		}
 	}
