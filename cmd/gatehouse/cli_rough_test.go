@@ -88,7 +88,8 @@ func (ts *testServer) auditByRequest(t *testing.T, action, requestID string) (de
 
 // TestCLIRoughNetworkDenialDecision: a call the network policy refuses is a DENY, in its
 // useConnection event and its networkDenied event; a denial the policy only records
-// (DRY_RUN) is DRY_RUN_DENY, and the call it let through an ALLOW.
+// (DRY_RUN) is DRY_RUN_DENY, and the call it let through an ALLOW. The networkDenied
+// event carries the request id of the call, so "audit list" shows them together.
 func TestCLIRoughNetworkDenialDecision(t *testing.T) {
 	up := newUpstream(t, nil)
 	local := newLocalhostUpstream(t)
@@ -138,16 +139,36 @@ func TestCLIRoughNetworkDenialDecision(t *testing.T) {
 			if d, status := ts.auditByRequest(t, "useConnection", rid); d != tt.wantCall || status != tt.wantStatus {
 				t.Errorf("useConnection event = %s %d, want %s %d", d, status, tt.wantCall, tt.wantStatus)
 			}
+			if d, _ := ts.auditByRequest(t, "networkDenied", rid); d != tt.wantNetwork {
+				t.Errorf("networkDenied event decision = %s, want %s", d, tt.wantNetwork)
+			}
 			// Through the CLI: the newest networkDenied row is this call's, with its decision.
 			out, err := ts.cli(ts.Admin, "", "audit", "list", "--action", "networkDenied", "--limit", "1")
 			if err != nil {
 				t.Fatalf("audit list: %v\n%s", err, out)
 			}
 			lines := strings.Split(strings.TrimSpace(out), "\n")
-			if len(lines) != 2 || !strings.Contains(lines[1], " "+tt.wantNetwork+" ") {
-				t.Errorf("audit list --action networkDenied:\n%s\nwant one row with %s", out, tt.wantNetwork)
+			if len(lines) != 2 || !strings.Contains(lines[1], " "+tt.wantNetwork+" ") || !strings.Contains(lines[1], rid) {
+				t.Errorf("audit list --action networkDenied:\n%s\nwant one row with %s and request id %s", out, tt.wantNetwork, rid)
 			}
 		})
 	}
 	ts.setPolicy(loopbackOnly)
+}
+
+// TestCLIRoughOAuthDenialRequestID: a token-endpoint call the network policy refuses,
+// here the client-credentials exchange of an M2M connection's creation, leaves a
+// networkDenied event with the request id of the API call it was made for.
+func TestCLIRoughOAuthDenialRequestID(t *testing.T) {
+	w := newOAuthWorld(t, time.Hour)
+	w.ts.setPolicy(noPrivate)
+	status, b := w.connection("m2m", "OAUTH_M2M", basicClient, map[string]string{"oauth_credential_exchange_method": "header_only"})
+	rid := decodeErr(t, b).RequestID
+	if status == 200 || rid == "" {
+		t.Fatalf("M2M with the token endpoint denied = %d %s, want a refusal with a request id", status, b)
+	}
+	if d, _ := w.ts.auditByRequest(t, "networkDenied", rid); d != "DENY" {
+		t.Errorf("networkDenied decision = %s, want DENY", d)
+	}
+	w.ts.setPolicy(loopbackOnly)
 }

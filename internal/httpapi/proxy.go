@@ -204,7 +204,8 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	// The network layer decides on its own, but its denials name who and through what.
-	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name})
+	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name,
+		RequestID: RequestID(c.r.Context())})
 	if c.s.Revoke != nil {
 		var release func()
 		ctx, release = c.s.Revoke.TrackEntry(ctx, c.revokeEntry())
