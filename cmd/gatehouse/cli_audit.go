@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +50,8 @@ updatePermissions, useConnection, oauthLogin, oauthRefresh, credentialState,
 networkDenied, tokenCreate, tokenDelete, principalChange.
 
 At most --limit events are shown (0 for all of them): the newest ones, or with
---oldest-first the oldest.`,
+--oldest-first the oldest. The REASON column (why a call was refused or failed) is cut
+to fit; "-o json" shows it whole, in request_params.reason.`,
 		Example: `  gatehouse audit list --since 24h
   gatehouse audit list --principal billing-agent --connection github --action useConnection
   gatehouse audit list --since 2025-03-01 --until 2025-04-01 --limit 0 --oldest-first -o json`,
@@ -93,9 +95,10 @@ At most --limit events are shown (0 for all of them): the newest ones, or with
 					if e.Response.ErrorCode != "" {
 						status += " " + e.Response.ErrorCode
 					}
-					rows = append(rows, []string{cliAuditTimeString(e.EventTime), e.ActionName, e.Principal, e.Connection, e.Decision, status, e.RequestID})
+					rows = append(rows, []string{cliAuditTimeString(e.EventTime), e.ActionName, e.Principal, e.Connection, e.Decision, status, e.RequestID,
+						cliCut(e.RequestParams["reason"], cliAuditReasonWidth)})
 				}
-				if err := c.table([]string{"TIME", "ACTION", "PRINCIPAL", "CONNECTION", "DECISION", "STATUS", "REQUEST ID"}, rows); err != nil {
+				if err := c.table([]string{"TIME", "ACTION", "PRINCIPAL", "CONNECTION", "DECISION", "STATUS", "REQUEST ID", "REASON"}, rows); err != nil {
 					return err
 				}
 				if out.NextPageToken != "" {
@@ -214,6 +217,20 @@ func cliAuditTime(flag, v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("--%s %q: want %s", flag, v, cliAuditTimeUsage)
+}
+
+// cliAuditReasonWidth is how much of an event's reason the table shows: enough to
+// tell refusals apart; "-o json" has all of it.
+const cliAuditReasonWidth = 60
+
+// cliCut shortens s to at most n characters (runes), ending a cut text with "…".
+func cliCut(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n || n < 1 {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
 // cliAuditTimeString shows epoch milliseconds in UTC, to the millisecond: events of one

@@ -172,3 +172,61 @@ func TestCLIRoughOAuthDenialRequestID(t *testing.T) {
 	}
 	w.ts.setPolicy(loopbackOnly)
 }
+
+func TestCLICut(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		n    int
+		want string
+	}{
+		{"short stays", "not granted", 20, "not granted"},
+		{"exact fits", "0123456789", 10, "0123456789"},
+		{"long is cut with an ellipsis", "0123456789abc", 10, "012345678…"},
+		{"runes, not bytes", "grüße grüße grüße", 7, "grüße…"},
+		{"line breaks folded", "a\nb\tc", 10, "a b c"},
+		{"empty", "", 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cliCut(tt.in, tt.n); got != tt.want {
+				t.Errorf("cliCut(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCLIRoughAuditReasonColumn: "audit list" shows why a call was refused, in a REASON
+// column cut to fit the table.
+func TestCLIRoughAuditReasonColumn(t *testing.T) {
+	w := newProxyWorld(t, nil)
+	ts := w.ts
+	ts.setPolicy(noPrivate)
+	req, _ := http.NewRequest("GET", ts.URL+"/api/2.0/unity-catalog/connections/echo/proxy/x", nil)
+	req.Header.Set("Authorization", "Bearer "+w.alice)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ts.setPolicy(loopbackOnly)
+	rid := resp.Header.Get("X-Gatehouse-Request-Id")
+	ts.auditByRequest(t, "useConnection", rid)
+	l := ts.waitAudit("action=useConnection&order=desc&max_results=1", 1)
+	reason := l.Events[0].RequestParams["reason"]
+	if l.Events[0].RequestID != rid || reason == "" {
+		t.Fatalf("newest useConnection event %+v: want the refused call with a reason", l.Events[0])
+	}
+	out, err := ts.cli(ts.Admin, "", "audit", "list", "--action", "useConnection", "--limit", "1")
+	if err != nil {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "REASON") {
+		t.Fatalf("audit list:\n%s\nwant a header ending in REASON and one row", out)
+	}
+	want := cliCut(reason, cliAuditReasonWidth)
+	if !strings.HasSuffix(lines[1], want) || len([]rune(want)) > cliAuditReasonWidth {
+		t.Errorf("row %q does not end with the reason cut to %d: %q (full: %q)", lines[1], cliAuditReasonWidth, want, reason)
+	}
+}
