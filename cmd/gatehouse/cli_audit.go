@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
@@ -43,11 +44,10 @@ func (c *clientCLI) auditList() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List audit events, newest first",
 		Long: `List audit events, newest first (--oldest-first for the other way), that match every
-filter given. --since is inclusive and
---until exclusive; each takes ` + cliAuditTimeUsage + `.
---action is one of createConnection, updateConnection, deleteConnection,
-updatePermissions, useConnection, oauthLogin, oauthRefresh, credentialState,
-networkDenied, tokenCreate, tokenDelete, principalChange.
+filter given. --since is inclusive and --until exclusive; each takes
+` + cliAuditTimeUsage + `.
+--action is one of:
+  ` + strings.ReplaceAll(cliWrap(strings.Join(catalog.AuditActions(), ", "), 78), "\n", "\n  ") + `.
 
 At most --limit events are shown (0 for all of them): the newest ones, or with
 --oldest-first the oldest. The REASON column (why a call was refused or failed) is cut
@@ -59,6 +59,9 @@ to fit; "-o json" shows it whole, in request_params.reason.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return errors.New("--limit must not be negative (0 lists every event)")
+			}
+			if err := cliOneOf("--action", action, catalog.AuditActions()); err != nil {
+				return err
 			}
 			now := time.Now()
 			q := httpapi.AuditQuery{Principal: principal, Connection: connection, Action: action, Order: httpapi.AuditOrderDesc}
@@ -217,6 +220,36 @@ func cliAuditTime(flag, v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("--%s %q: want %s", flag, v, cliAuditTimeUsage)
+}
+
+// cliOneOf checks an enumerated flag's value against the valid ones (the same list the
+// server checks), before any request: the error names them.
+func cliOneOf(flag, value string, valid []string) error {
+	var ce *catalog.Error
+	if err := catalog.OneOf(flag, value, valid); errors.As(err, &ce) {
+		return errors.New(ce.Message)
+	}
+	return nil
+}
+
+// cliWrap breaks a comma-separated list into lines of at most width characters.
+func cliWrap(s string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 {
+			if line+1+len(w) > width {
+				b.WriteByte('\n')
+				line = 0
+			} else {
+				b.WriteByte(' ')
+				line++
+			}
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
 }
 
 // cliAuditReasonWidth is how much of an event's reason the table shows: enough to

@@ -230,3 +230,46 @@ func TestCLIRoughAuditReasonColumn(t *testing.T) {
 		t.Errorf("row %q does not end with the reason cut to %d: %q (full: %q)", lines[1], cliAuditReasonWidth, want, reason)
 	}
 }
+
+// TestCLIRoughEnumFilters: an enumerated filter with a value the server never records
+// is refused by the CLI before any request, naming the valid values and the closest
+// one; the server checks the same lists (httpapi tests), and accepts every action it
+// records, egressTunnel included.
+func TestCLIRoughEnumFilters(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"audit action typo", []string{"audit", "list", "--action", "useconection"}, []string{`--action "useconection" is not valid`, `did you mean "useConnection"?`, "egressTunnel", "updateNetworkPolicy", "auditChainKeyed"}},
+		{"audit action wrong case", []string{"audit", "list", "--action", "EGRESSTUNNEL"}, []string{`did you mean "egressTunnel"?`}},
+		{"network source", []string{"network", "events", "--source", "tunnel"}, []string{`--source "tunnel" is not valid; valid values: proxy, oauth, egress`}},
+		{"network access type", []string{"network", "events", "--access-type", "deny"}, []string{`--access-type "DENY" is not valid; valid values: DROP, DRY_RUN_DENIAL`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newCLIFakeAPI(t, nil)
+			_, _, err := cliRun(t, cliEnv(f), "", tt.args...)
+			if err == nil {
+				t.Fatalf("%v succeeded", tt.args)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if n := len(f.requests()); n != 0 {
+				t.Errorf("%d requests sent; the CLI must refuse before asking the server", n)
+			}
+		})
+	}
+	ts := startServer(t, "", nil)
+	for _, action := range []string{"egressTunnel", "updateNetworkPolicy", "auditChainKeyed", "networkDenied"} {
+		if out, err := ts.cli(ts.Admin, "", "audit", "list", "--action", action); err != nil {
+			t.Errorf("audit list --action %s: %v\n%s", action, err, out)
+		}
+	}
+	if status, b := ts.do("GET", "/api/2.0/gatehouse/audit?action=egresstunnel", ts.Admin, nil); status != 400 || !strings.Contains(string(b), "egressTunnel") {
+		t.Errorf("server with action=egresstunnel = %d %s, want 400 naming egressTunnel", status, b)
+	}
+}

@@ -19,7 +19,15 @@ const (
 	ActionTokenCreate       = "tokenCreate"
 	ActionTokenDelete       = "tokenDelete"
 	ActionPrincipalChange   = "principalChange"
+	// ActionEgressTunnel is a connection through the egress proxy (egress/tunnel).
+	ActionEgressTunnel = "egressTunnel"
+	// ActionUpdateNetworkPolicy is a change of the network policy.
+	ActionUpdateNetworkPolicy = "updateNetworkPolicy"
+	// ActionAuditChainKeyed anchors a legacy (unkeyed) audit chain to the keyed one.
+	ActionAuditChainKeyed = "auditChainKeyed"
 )
+
+// Every action above must be in AuditActions (enum.go), which the filters check.
 
 // Audit decisions. DecisionDryRunDeny is a connection the network policy would have
 // refused but let through because the policy is in DRY_RUN mode.

@@ -17,7 +17,8 @@ import (
 // metastore admins only (the log names every principal and what they did).
 //
 // Query: since (inclusive) and until (exclusive), each epoch milliseconds or RFC 3339;
-// principal, connection and action, exact matches; max_results (default 100, at most
+// principal, connection and action, exact matches (action one of
+// catalog.AuditActions, else 400 listing them); max_results (default 100, at most
 // 1000); page_token, from the previous page's next_page_token; order, "asc" (the
 // default, so that existing clients keep oldest first) or "desc" (newest first, each
 // next page older than the last). A page token continues the query it came from, order
@@ -33,6 +34,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity
 	}
 	f := catalog.AuditFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
 		Principal: q.Get("principal"), Connection: q.Get("connection"), Action: q.Get("action")}
+	if err := catalog.OneOf("action", f.Action, catalog.AuditActions()); err != nil {
+		return err
+	}
 	switch order := q.Get("order"); order {
 	case "", AuditOrderAsc:
 	case AuditOrderDesc:

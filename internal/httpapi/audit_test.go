@@ -394,6 +394,8 @@ func TestListAuditRefused(t *testing.T) {
 		{"page_token negative", a.admin, "page_token=" + base64.RawURLEncoding.EncodeToString([]byte("-3")), "INVALID_PARAMETER_VALUE", "page_token"},
 		{"order unknown", a.admin, "order=newest", "INVALID_PARAMETER_VALUE", "order must be asc or desc"},
 		{"order upper case", a.admin, "order=DESC", "INVALID_PARAMETER_VALUE", "order must be asc or desc"},
+		{"action unknown", a.admin, "action=useconnection", "INVALID_PARAMETER_VALUE", `action "useconnection" is not valid (did you mean "useConnection"?); valid values: createConnection,`},
+		{"action list has egressTunnel", a.admin, "action=tunnel", "INVALID_PARAMETER_VALUE", "egressTunnel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

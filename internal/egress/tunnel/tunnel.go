@@ -32,7 +32,7 @@ import (
 
 // AuditAction is the action name of the audit event recorded for every tunnel and every
 // absolute-form request.
-const AuditAction = "egressTunnel"
+const AuditAction = catalog.ActionEgressTunnel
 
 // Defaults for the zero values of Config.
 const (
