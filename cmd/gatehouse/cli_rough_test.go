@@ -273,3 +273,34 @@ func TestCLIRoughEnumFilters(t *testing.T) {
 		t.Errorf("server with action=egresstunnel = %d %s, want 400 naming egressTunnel", status, b)
 	}
 }
+
+// TestCLIRoughOptionTypo: a misspelt option name is the error of "connections create",
+// with the closest valid name, before the credential type is inferred (without the
+// check, hots=... with no bearer_token is "credential_type is required"); nothing is
+// created.
+func TestCLIRoughOptionTypo(t *testing.T) {
+	ts := startServer(t, "", nil)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"typo of host, type inferred", []string{"--option", "hots=https://api.example.com", "--option", "bearer_token=t"}, `did you mean "host"?`},
+		{"typo and no type to infer", []string{"--option", "hots=https://api.example.com"}, `options.hots: not an option of any credential type (did you mean "host"?)`},
+		{"typo with a type given", []string{"--credential-type", "BEARER_TOKEN", "--option", "host=https://api.example.com", "--option", "bearer_tokn=t"}, `did you mean "bearer_token"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := ts.cli(ts.Admin, "", append([]string{"connections", "create", "typo"}, tt.args...)...)
+			if err == nil {
+				t.Fatalf("create succeeded:\n%s", out)
+			}
+			if !strings.Contains(out, tt.want) || strings.Contains(out, "credential_type is required") {
+				t.Errorf("create:\n%s\nwant %q and no word of credential_type", out, tt.want)
+			}
+			if status, _ := ts.do("GET", "/api/2.1/unity-catalog/connections/typo", ts.Admin, nil); status != http.StatusNotFound {
+				t.Errorf("connection typo exists after a refused create: %d", status)
+			}
+		})
+	}
+}

@@ -109,3 +109,57 @@ func FuzzOneOf(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckOptionNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    map[string]string
+		wantMsg []string // nil: no error
+	}{
+		{"every known name", map[string]string{"host": "h", "bearer_token": "t", "authorization_endpoint": "a", "oauth_scope": "s"}, nil},
+		{"none", nil, nil},
+		{"transposed host", map[string]string{"hots": "https://api.example.com", "bearer_token": "t"}, []string{"options.hots: not an option of any credential type", `did you mean "host"?`, "base_path, bearer_token"}},
+		{"typo of a secret option", map[string]string{"host": "h", "bearer_tokne": "t"}, []string{`did you mean "bearer_token"?`}},
+		{"far off names none", map[string]string{"colour": "blue"}, []string{"options.colour: not an option of any credential type (options: "}},
+		{"first in name order", map[string]string{"zzz": "1", "aaa": "2"}, []string{"options.aaa:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckOptionNames(tt.opts)
+			if (err != nil) != (tt.wantMsg != nil) {
+				t.Fatalf("CheckOptionNames(%v) = %v, want error %v", tt.opts, err, tt.wantMsg != nil)
+			}
+			for _, w := range tt.wantMsg {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if err != nil && strings.Contains(tt.name, "far off") && strings.Contains(err.Error(), "did you mean") {
+				t.Errorf("error %q suggests a name for a value far from all", err)
+			}
+			for _, v := range tt.opts {
+				if err != nil && len(v) > 1 && strings.Contains(err.Error(), v) {
+					t.Errorf("error %q repeats an option value", err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzCheckOptionNames: any option name gives nil or a bounded, valid-UTF-8 error that
+// never contains the option's value.
+func FuzzCheckOptionNames(f *testing.F) {
+	for _, s := range []string{"hots", "host", "bearer_tokne", "\xff", strings.Repeat("k", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		const canary = "CANARY-value-7f3a"
+		err := CheckOptionNames(map[string]string{k: canary})
+		if err == nil {
+			return
+		}
+		if len(err.Error()) > 2000 || strings.Contains(err.Error(), canary) {
+			t.Fatalf("error %q: too long or names the value", err)
+		}
+	})
+}
