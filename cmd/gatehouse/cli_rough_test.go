@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -300,6 +301,42 @@ func TestCLIRoughOptionTypo(t *testing.T) {
 			}
 			if status, _ := ts.do("GET", "/api/2.1/unity-catalog/connections/typo", ts.Admin, nil); status != http.StatusNotFound {
 				t.Errorf("connection typo exists after a refused create: %d", status)
+			}
+		})
+	}
+}
+
+// TestCLIRoughUnreachableTokenEndpoint: creating an M2M connection whose token endpoint
+// cannot be reached says so and why, not that the client credentials were refused, and
+// names no address; nothing is created.
+func TestCLIRoughUnreachableTokenEndpoint(t *testing.T) {
+	ts := startServer(t, "", nil)
+	// Port 1 (tcpmux): nothing listens there, and unlike a port just closed no other
+	// process on the machine can take it meanwhile without privileges.
+	const closed = "127.0.0.1:1"
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer untrusted.Close()
+	tests := []struct {
+		name, endpoint, want string
+	}{
+		{"connection refused", "https://" + closed + "/token", "connection was refused"},
+		{"unknown TLS authority", untrusted.URL + "/token", "--upstream-ca-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := ts.cli(ts.Admin, "", "connections", "create", "m2m", "--option", "host=https://api.example.com",
+				"--option", "token_endpoint="+tt.endpoint, "--option", "client_id=id", "--option", "client_secret=CANARY-m2m-secret")
+			if err == nil {
+				t.Fatalf("create succeeded:\n%s", out)
+			}
+			if !strings.Contains(out, "could not reach the token endpoint") || !strings.Contains(out, tt.want) || strings.Contains(out, "refused the client credentials") {
+				t.Errorf("create:\n%s\nwant it to say the token endpoint could not be reached (%s), not that it refused the credentials", out, tt.want)
+			}
+			if strings.Contains(out, "CANARY-") || strings.Contains(out, "dial tcp") {
+				t.Errorf("create:\n%s\nnames a secret or the address dialed", out)
+			}
+			if status, _ := ts.do("GET", "/api/2.1/unity-catalog/connections/m2m", ts.Admin, nil); status != http.StatusNotFound {
+				t.Errorf("connection exists after a refused create: %d", status)
 			}
 		})
 	}

@@ -602,11 +602,7 @@ func (b *Broker) record(ctx context.Context, action string, c *catalog.Connectio
 func (b *Broker) FetchM2M(ctx context.Context, cfg oauth.Config) (*oauth.Token, error) {
 	tok, err := b.oauth.ClientCredentials(ctx, cfg)
 	if err != nil {
-		var oe *oauth.Error
-		if errors.As(err, &oe) {
-			return nil, catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint refused the client credentials: %s", oe.Error())
-		}
-		return nil, err
+		return nil, m2mFetchError(err)
 	}
 	return tok, nil
 }
