@@ -341,3 +341,42 @@ func TestCLIRoughUnreachableTokenEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIRoughHostColumnShowsPort: the HOST column of "connections list" shows the
+// port when it is not the scheme's default, so that connections to one host on two
+// ports differ.
+func TestCLIRoughHostColumnShowsPort(t *testing.T) {
+	ts := startServer(t, "", nil)
+	tests := []struct {
+		name, host, want string
+	}{
+		{"other-port", "https://api.example.com:8443", "https://api.example.com:8443"},
+		{"default-port", "https://api.example.com:443", "https://api.example.com "},
+		{"no-port", "https://api.example.com", "https://api.example.com "},
+		{"ipv6-port", "https://[2001:db8::1]:9443", "https://[2001:db8::1]:9443"},
+	}
+	for _, tt := range tests {
+		ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": tt.name, "options": map[string]string{
+			"host": tt.host, "bearer_token": "CANARY-host-column"}}, nil)
+	}
+	out, err := ts.cli(ts.Admin, "", "connections", "list")
+	if err != nil {
+		t.Fatalf("connections list: %v\n%s", err, out)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = line + " "
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(rows[tt.name], tt.want) {
+				t.Errorf("row %q lacks host %q", rows[tt.name], tt.want)
+			}
+		})
+	}
+	if strings.Contains(out, "CANARY-") {
+		t.Errorf("connections list shows a secret:\n%s", out)
+	}
+}
