@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -379,4 +383,40 @@ func TestCLIRoughHostColumnShowsPort(t *testing.T) {
 	if strings.Contains(out, "CANARY-") {
 		t.Errorf("connections list shows a secret:\n%s", out)
 	}
+}
+
+// TestCLIRoughEgressDenialRequestID: a CONNECT through the egress proxy that the network
+// policy refuses leaves a networkDenied event with the request id of the tunnel's
+// answer (X-Gatehouse-Request-Id), as the egressTunnel event has.
+func TestCLIRoughEgressDenialRequestID(t *testing.T) {
+	target := newUpstream(t, nil)
+	ts := startServer(t, "", nil, "--egress-listen", "127.0.0.1:0")
+	egressAddr := egressAddrOf(t, ts)
+	_, alice := ts.mkUser("alice@example.com")
+	ts.setPolicy(noPrivate)
+	dest := strings.TrimPrefix(target.URL, "https://")
+	conn, err := net.DialTimeout("tcp", egressAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	auth := base64.StdEncoding.EncodeToString([]byte("x:" + alice))
+	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: Basic %s\r\n\r\n", dest, dest, auth)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	rid := resp.Header.Get("X-Gatehouse-Request-Id")
+	if resp.StatusCode != http.StatusForbidden || rid == "" {
+		t.Fatalf("CONNECT to a denied destination = %d, request id %q; want 403 and an id", resp.StatusCode, rid)
+	}
+	if d, _ := ts.auditByRequest(t, "networkDenied", rid); d != "DENY" {
+		t.Errorf("networkDenied decision = %s, want DENY", d)
+	}
+	if d, _ := ts.auditByRequest(t, "egressTunnel", rid); d != "DENY" {
+		t.Errorf("egressTunnel decision = %s, want DENY", d)
+	}
+	ts.setPolicy(loopbackOnly)
 }
