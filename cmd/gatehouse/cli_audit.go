@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
@@ -35,28 +37,37 @@ func (c *clientCLI) auditList() *cobra.Command {
 		since, until                  string
 		principal, connection, action string
 		limit                         int
+		oldestFirst                   bool
 	)
 	cmd := &cobra.Command{
-		Use:     "list [--since T] [--until T] [--principal P] [--connection C] [--action A] [--limit N]",
+		Use:     "list [--since T] [--until T] [--principal P] [--connection C] [--action A] [--limit N] [--oldest-first]",
 		Aliases: []string{"ls"},
-		Short:   "List audit events, oldest first",
-		Long: `List audit events, oldest first, that match every filter given. --since is inclusive and
---until exclusive; each takes ` + cliAuditTimeUsage + `.
---action is one of createConnection, updateConnection, deleteConnection,
-updatePermissions, useConnection, oauthLogin, oauthRefresh, credentialState,
-networkDenied, tokenCreate, tokenDelete, principalChange.
+		Short:   "List audit events, newest first",
+		Long: `List audit events, newest first (--oldest-first for the other way), that match every
+filter given. --since is inclusive and --until exclusive; each takes
+` + cliAuditTimeUsage + `.
+--action is one of:
+` + cliAuditActionList() + `.
 
-At most --limit events are shown (0 for all of them).`,
+At most --limit events are shown (0 for all of them): the newest ones, or with
+--oldest-first the oldest. The REASON column (why a call was refused or failed) is cut
+to fit; "-o json" shows it whole, in request_params.reason.`,
 		Example: `  gatehouse audit list --since 24h
   gatehouse audit list --principal billing-agent --connection github --action useConnection
-  gatehouse audit list --since 2025-03-01 --until 2025-04-01 --limit 0 -o json`,
+  gatehouse audit list --since 2025-03-01 --until 2025-04-01 --limit 0 --oldest-first -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return errors.New("--limit must not be negative (0 lists every event)")
 			}
+			if err := cliOneOf("--action", action, catalog.AuditActions()); err != nil {
+				return err
+			}
 			now := time.Now()
-			q := httpapi.AuditQuery{Principal: principal, Connection: connection, Action: action}
+			q := httpapi.AuditQuery{Principal: principal, Connection: connection, Action: action, Order: httpapi.AuditOrderDesc}
+			if oldestFirst {
+				q.Order = httpapi.AuditOrderAsc
+			}
 			var err error
 			if q.Since, err = cliAuditTime("since", since, now); err != nil {
 				return err
@@ -87,9 +98,10 @@ At most --limit events are shown (0 for all of them).`,
 					if e.Response.ErrorCode != "" {
 						status += " " + e.Response.ErrorCode
 					}
-					rows = append(rows, []string{cliAuditTimeString(e.EventTime), e.ActionName, e.Principal, e.Connection, e.Decision, status, e.RequestID})
+					rows = append(rows, []string{cliAuditTimeString(e.EventTime), e.ActionName, e.Principal, e.Connection, e.Decision, status, e.RequestID,
+						cliCut(e.RequestParams["reason"], cliAuditReasonWidth)})
 				}
-				if err := c.table([]string{"TIME", "ACTION", "PRINCIPAL", "CONNECTION", "DECISION", "STATUS", "REQUEST ID"}, rows); err != nil {
+				if err := c.table([]string{"TIME", "ACTION", "PRINCIPAL", "CONNECTION", "DECISION", "STATUS", "REQUEST ID", "REASON"}, rows); err != nil {
 					return err
 				}
 				if out.NextPageToken != "" {
@@ -106,6 +118,7 @@ At most --limit events are shown (0 for all of them).`,
 	f.StringVar(&connection, "connection", "", "only events on this connection")
 	f.StringVar(&action, "action", "", "only events of this action, e.g. useConnection")
 	f.IntVar(&limit, "limit", 100, "show at most this many events; 0 shows all")
+	f.BoolVar(&oldestFirst, "oldest-first", false, "list the oldest events first (the default is newest first)")
 	return cmd
 }
 
@@ -207,6 +220,38 @@ func cliAuditTime(flag, v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("--%s %q: want %s", flag, v, cliAuditTimeUsage)
+}
+
+// cliOneOf checks an enumerated flag's value against the valid ones (the same list the
+// server checks), before any request: the error names them.
+func cliOneOf(flag, value string, valid []string) error {
+	var ce *catalog.Error
+	if err := catalog.OneOf(flag, value, valid); errors.As(err, &ce) {
+		return errors.New(ce.Message)
+	}
+	return nil
+}
+
+// cliAuditActionList is the list of audit actions for the help text, indented and
+// wrapped to the terminal width.
+func cliAuditActionList() string {
+	var b strings.Builder
+	cliWrap(&b, strings.Join(catalog.AuditActions(), ", "), "  ", "  ")
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// cliAuditReasonWidth is how much of an event's reason the table shows: enough to
+// tell refusals apart; "-o json" has all of it.
+const cliAuditReasonWidth = 60
+
+// cliCut shortens s to at most n characters (runes), ending a cut text with "…".
+func cliCut(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n || n < 1 {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
 // cliAuditTimeString shows epoch milliseconds in UTC, to the millisecond: events of one

@@ -136,6 +136,7 @@ func TestCLIAuditList(t *testing.T) {
 	for k, want := range map[string]string{
 		"since": strconv.FormatInt(time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC).UnixMilli(), 10), "until": "1741966000000",
 		"principal": "billing-agent", "connection": "github", "action": "useConnection", "max_results": "100",
+		"order": "desc",
 	} {
 		if got := q.Get(k); got != want {
 			t.Errorf("query %s = %q, want %q", k, got, want)

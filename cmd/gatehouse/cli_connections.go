@@ -272,6 +272,21 @@ func (c *clientCLI) connectionsDelete() *cobra.Command {
 	}
 }
 
+// cliConnectionHost is the HOST column: the host option with the port when it is not
+// the scheme's default (the server keeps the port in its own option), so that two
+// connections to one host on different ports can be told apart.
+func cliConnectionHost(opts map[string]string) string {
+	host, port := opts["host"], opts["port"]
+	if host == "" || port == "" {
+		return host
+	}
+	scheme, _, _ := strings.Cut(strings.ToLower(host), "://")
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		return host
+	}
+	return host + ":" + port
+}
+
 // showConnections prints v as JSON, or the connections as a table.
 func (c *clientCLI) showConnections(v any, conns []httpapi.ConnectionInfo) error {
 	for i := range conns {
@@ -283,7 +298,7 @@ func (c *clientCLI) showConnections(v any, conns []httpapi.ConnectionInfo) error
 	return c.show(v, func() error {
 		rows := make([][]string, 0, len(conns))
 		for _, ci := range conns {
-			rows = append(rows, []string{ci.Name, ci.CredentialType, ci.Owner, ci.Options["host"], fmt.Sprint(ci.Enabled), cliConnectionState(ci)})
+			rows = append(rows, []string{ci.Name, ci.CredentialType, ci.Owner, cliConnectionHost(ci.Options), fmt.Sprint(ci.Enabled), cliConnectionState(ci)})
 		}
 		return c.table([]string{"NAME", "CREDENTIAL TYPE", "OWNER", "HOST", "ENABLED", "STATE"}, rows)
 	})

@@ -395,6 +395,12 @@ At most --limit events are shown (0 for all of them).`,
 			}
 			now := time.Now()
 			q := httpapi.NetworkEventsQuery{Source: strings.ToLower(source), Principal: principal, AccessType: cliMode(accessType)}
+			if err := cliOneOf("--source", q.Source, catalog.NetworkSources()); err != nil {
+				return err
+			}
+			if err := cliOneOf("--access-type", q.AccessType, catalog.NetworkAccessTypes()); err != nil {
+				return err
+			}
 			var err error
 			if q.Since, err = cliAuditTime("since", since, now); err != nil {
 				return err

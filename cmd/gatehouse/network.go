@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/egress"
+	"github.com/gatehouse/gatehouse/internal/httpapi"
 )
 
 // netState keeps what the safe dialer reads on every dial — the network policy and the
@@ -179,12 +180,14 @@ func (ne *netEvents) RecordNetworkEvent(ctx context.Context, e *catalog.NetworkE
 	}
 	ne.closeMu.RUnlock()
 	if ne.audit != nil {
+		// A dry-run denial let the connection through, but it is not an ALLOW either: it
+		// is what enforcement would refuse.
 		decision := catalog.DecisionDeny
 		if e.AccessType == catalog.AccessDryRunDenial {
-			decision = catalog.DecisionAllow
+			decision = catalog.DecisionDryRunDeny
 		}
 		ne.audit.Record(context.WithoutCancel(ctx), &catalog.AuditEvent{ActionName: catalog.ActionNetworkDenied, Principal: e.Principal,
-			Connection: e.Connection, Decision: decision, StatusCode: 403, ErrorCode: string(catalog.NetworkPolicyDenied),
+			Connection: e.Connection, RequestID: e.RequestID, Decision: decision, StatusCode: 403, ErrorCode: string(catalog.NetworkPolicyDenied),
 			Params: map[string]string{"destination": e.Destination, "resolved_address": e.ResolvedAddress, "source": e.Source, "reason": e.Reason, "access_type": e.AccessType}})
 	}
 }
@@ -225,11 +228,16 @@ func (ne *netEvents) Close() {
 }
 
 // oauthDial marks every dial of the OAuth client as source "oauth", keeping the
-// principal and connection the context carries (a refresh may run inside a proxy call).
+// principal, connection and request id the context carries (a refresh may run inside a
+// proxy call); without a request id in the Source, that of the API request the token
+// call runs in (a login callback, a connection's creation, a refresh before the call).
 func oauthDial(d *egress.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		s := egress.SourceFrom(ctx)
 		s.Kind = catalog.SourceOAuth
+		if s.RequestID == "" {
+			s.RequestID = httpapi.RequestID(ctx)
+		}
 		return d.DialContext(egress.WithSource(ctx, s), network, addr)
 	}
 }

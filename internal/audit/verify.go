@@ -27,7 +27,7 @@ import (
 // ActionAuditChainKeyed is the action of the event that a Recorder with a chain key
 // writes when the log's newest event is a legacy (unkeyed) one: from it on the chain is
 // keyed. Its params name the legacy head it continues from.
-const ActionAuditChainKeyed = "auditChainKeyed"
+const ActionAuditChainKeyed = catalog.ActionAuditChainKeyed
 
 // Verifier checks a log page by page, oldest event first: each event's prev_hash is the
 // hash of the event before it (Genesis for the first), each hash is the keyed hash of

@@ -19,12 +19,22 @@ const (
 	ActionTokenCreate       = "tokenCreate"
 	ActionTokenDelete       = "tokenDelete"
 	ActionPrincipalChange   = "principalChange"
+	// ActionEgressTunnel is a connection through the egress proxy (egress/tunnel).
+	ActionEgressTunnel = "egressTunnel"
+	// ActionUpdateNetworkPolicy is a change of the network policy.
+	ActionUpdateNetworkPolicy = "updateNetworkPolicy"
+	// ActionAuditChainKeyed anchors a legacy (unkeyed) audit chain to the keyed one.
+	ActionAuditChainKeyed = "auditChainKeyed"
 )
 
-// Audit decisions.
+// Every action above must be in AuditActions (enum.go), which the filters check.
+
+// Audit decisions. DecisionDryRunDeny is a connection the network policy would have
+// refused but let through because the policy is in DRY_RUN mode.
 const (
-	DecisionAllow = "ALLOW"
-	DecisionDeny  = "DENY"
+	DecisionAllow      = "ALLOW"
+	DecisionDeny       = "DENY"
+	DecisionDryRunDeny = "DRY_RUN_DENY"
 )
 
 // AuditEvent is one audit record. Secret values never appear in it; where a secret must
@@ -52,6 +62,9 @@ type AuditEvent struct {
 // order, oldest first, starting after AfterSeq. Since is inclusive and Until exclusive;
 // Principal, Connection and Action match exactly. Limit bounds the number of events:
 // 100 when it is zero or negative, and never more than 1000.
+//
+// Descending turns the order around: newest first, starting before BeforeSeq (0: from
+// the newest event); AfterSeq still bounds the other end.
 type AuditFilter struct {
 	Since, Until time.Time
 	Principal    string
@@ -59,6 +72,8 @@ type AuditFilter struct {
 	Action       string
 	AfterSeq     int64
 	Limit        int
+	Descending   bool
+	BeforeSeq    int64
 }
 
 // AuditStore keeps audit events. Appends come in batches from one writer (group
@@ -70,6 +85,6 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, events []*AuditEvent) error
 	// LastAudit returns the newest event, or RESOURCE_DOES_NOT_EXIST when there is none.
 	LastAudit(ctx context.Context) (*AuditEvent, error)
-	// ListAudit returns events matching f in Seq order.
+	// ListAudit returns events matching f in Seq order (descending when f.Descending).
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }

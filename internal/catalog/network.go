@@ -57,6 +57,9 @@ type NetworkEvent struct {
 	Connection      string
 	Reason          string
 	AccessType      string // DROP or DRY_RUN_DENIAL
+	// RequestID is the request the connection was for, when known. It goes into the
+	// networkDenied audit event; the network log does not store it.
+	RequestID string
 }
 
 // NetworkEventFilter selects network events (zero fields do not filter), oldest first

@@ -142,6 +142,35 @@ func InferCredentialType(opts map[string]string) (CredentialType, error) {
 	return "", Errorf(InvalidParameterValue, "credential_type is required: one of %s", errUnknownCredentialTypes)
 }
 
+// CheckOptionNames refuses an option name that no credential type accepts, naming the
+// closest valid one ("did you mean host?"). Creation runs it before the credential type
+// is inferred from the options, so that a typo (hots=...) is reported as itself rather
+// than as a missing credential_type. Names are checked in order, for a stable answer.
+func CheckOptionNames(opts map[string]string) error {
+	known := map[string]bool{}
+	var all []string
+	for _, t := range []CredentialType{BearerToken, OAuthM2M, OAuthU2M, OAuthU2MPerUser} {
+		for _, k := range allowedOptions[t] {
+			if !known[k] {
+				known[k] = true
+				all = append(all, k)
+			}
+		}
+	}
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		if !known[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	sort.Strings(keys)
+	return Errorf(InvalidParameterValue, "options.%s: not an option of any credential type%s (options: %s)",
+		truncate(keys[0], 64), DidYouMean(keys[0], all), strings.Join(sorted(all), ", "))
+}
+
 // ParseCredentialType checks a credential type given by a caller.
 func ParseCredentialType(s string) (CredentialType, error) {
 	t := CredentialType(strings.ToUpper(strings.TrimSpace(s)))
@@ -173,7 +202,7 @@ func ValidateOptions(t CredentialType, opts map[string]string, pol ValidationPol
 	for _, k := range keys {
 		v := opts[k]
 		if !allowedSet[k] {
-			return nil, Errorf(InvalidParameterValue, "options.%s: not an option of credential type %s (allowed: %s)", truncate(k, 64), t, strings.Join(sorted(allowed), ", "))
+			return nil, Errorf(InvalidParameterValue, "options.%s: not an option of credential type %s%s (allowed: %s)", truncate(k, 64), t, DidYouMean(k, allowed), strings.Join(sorted(allowed), ", "))
 		}
 		if len(v) > maxOptionValueLen {
 			return nil, Errorf(InvalidParameterValue, "options.%s: must be at most %d characters", k, maxOptionValueLen)

@@ -618,11 +618,7 @@ func (b *Broker) FetchM2M(ctx context.Context, cfg oauth.Config) (*oauth.Token, 
 		tok, err = b.oauth.ClientCredentials(ctx, cfg)
 	}
 	if err != nil {
-		var oe *oauth.Error
-		if errors.As(err, &oe) {
-			return nil, "", catalog.Errorf(catalog.InvalidParameterValue, "the token endpoint refused the client credentials: %s", oe.Error())
-		}
-		return nil, "", err
+		return nil, "", m2mFetchError(err)
 	}
 	return tok, method, nil
 }

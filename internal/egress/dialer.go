@@ -357,6 +357,7 @@ func (d *Dialer) record(ctx context.Context, dest, resolved, reason, accessType 
 		Source:          src.Kind,
 		Principal:       src.Principal,
 		Connection:      src.Connection,
+		RequestID:       src.RequestID,
 		Reason:          reason,
 		AccessType:      accessType,
 	})

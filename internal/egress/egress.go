@@ -21,11 +21,14 @@ import (
 
 // Source says on whose behalf a connection is made: the kind of caller
 // (catalog.SourceProxy, SourceOAuth or SourceEgress), the principal's name and the
-// connection's name where there is one. It goes into every network event.
+// connection's name where there is one, and the id of the request the connection is
+// made for (X-Gatehouse-Request-Id), so that a denial can be matched to its call. It
+// goes into every network event.
 type Source struct {
 	Kind       string
 	Principal  string
 	Connection string
+	RequestID  string
 }
 
 type sourceKey struct{}

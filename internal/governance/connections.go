@@ -52,6 +52,11 @@ func (s *Service) CreateConnection(ctx context.Context, who *catalog.Principal, 
 	if ct := strings.ToUpper(req.ConnectionType); ct != "" && ct != catalog.ConnectionTypeHTTP {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "connection_type must be HTTP")
 	}
+	// A misspelt option name is the error to report, before anything that the options
+	// would decide (the credential type, when it is not given).
+	if err := catalog.CheckOptionNames(req.Options); err != nil {
+		return nil, err
+	}
 	var credType catalog.CredentialType
 	if req.CredentialType != "" {
 		credType, err = catalog.ParseCredentialType(req.CredentialType)

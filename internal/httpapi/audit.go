@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
@@ -16,8 +17,12 @@ import (
 // metastore admins only (the log names every principal and what they did).
 //
 // Query: since (inclusive) and until (exclusive), each epoch milliseconds or RFC 3339;
-// principal, connection and action, exact matches; max_results (default 100, at most
-// 1000); page_token, from the previous page's next_page_token.
+// principal, connection and action, exact matches (action one of
+// catalog.AuditActions, else 400 listing them); max_results (default 100, at most
+// 1000); page_token, from the previous page's next_page_token; order, "asc" (the
+// default, so that existing clients keep oldest first) or "desc" (newest first, each
+// next page older than the last). A page token continues the query it came from, order
+// included.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	if err := s.requireAdmin(r.Context(), who); err != nil {
 		return err
@@ -29,6 +34,17 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity
 	}
 	f := catalog.AuditFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
 		Principal: q.Get("principal"), Connection: q.Get("connection"), Action: q.Get("action")}
+	if err := catalog.OneOf("action", f.Action, catalog.AuditActions()); err != nil {
+		return err
+	}
+	switch order := q.Get("order"); order {
+	case "", AuditOrderAsc:
+	case AuditOrderDesc:
+		// The token is the seq of the last event listed: in this order, continue below it.
+		f.Descending, f.AfterSeq, f.BeforeSeq = true, 0, lw.afterSeq
+	default:
+		return catalog.Errorf(catalog.InvalidParameterValue, "order must be %s or %s, not %q", AuditOrderAsc, AuditOrderDesc, bound.Truncate(order, 40))
+	}
 	events, err := s.Store.ListAudit(r.Context(), f)
 	if err != nil {
 		return err
@@ -41,6 +57,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, who *identity
 	}
 	return ok(w, resp)
 }
+
+// The values of the audit list's order parameter.
+const (
+	AuditOrderAsc  = "asc"  // oldest first (the default)
+	AuditOrderDesc = "desc" // newest first
+)
 
 // verifyAudit answers GET /api/2.0/gatehouse/audit/verify[?head=HASH]: the server
 // checks the keyed hash chain of the whole log, since only it holds the chain key (a

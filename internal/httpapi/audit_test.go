@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,6 +279,65 @@ func TestListAuditPagination(t *testing.T) {
 	}
 }
 
+// TestListAuditNewestFirst: order=desc lists newest first, and its pages walk back
+// through the log without gap or repeat, filters kept; the default stays oldest first.
+func TestListAuditNewestFirst(t *testing.T) {
+	a := newAuditAPI(t)
+	var events []*catalog.AuditEvent
+	for i := range 25 {
+		action := catalog.ActionUseConnection
+		if i%5 == 0 {
+			action = catalog.ActionTokenCreate
+		}
+		events = append(events, auditEvent(i, action, "alice@example.com", "github"))
+	}
+	a.record(t, events...)
+	desc := func(idx ...int) []string {
+		slices.Reverse(idx)
+		return recordedIDs(a.events, idx...)
+	}
+	every := make([]int, 25)
+	for i := range every {
+		every[i] = i
+	}
+	tests := []struct {
+		name string
+		q    AuditQuery
+		want []string
+	}{
+		{"default is oldest first", AuditQuery{MaxResults: 3}, recordedIDs(a.events, 0, 1, 2)},
+		{"asc is oldest first", AuditQuery{MaxResults: 3, Order: AuditOrderAsc}, recordedIDs(a.events, 0, 1, 2)},
+		{"desc page is the newest", AuditQuery{MaxResults: 3, Order: AuditOrderDesc}, desc(22, 23, 24)},
+		{"desc with a filter", AuditQuery{MaxResults: 3, Order: AuditOrderDesc, Action: catalog.ActionTokenCreate}, desc(10, 15, 20)},
+		{"desc with until", AuditQuery{MaxResults: 2, Order: AuditOrderDesc, Until: auditT0.Add(10 * time.Minute)}, desc(8, 9)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, err := a.admin.ListAudit(t.Context(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, eventIDs(page.Events)); d != "" {
+				t.Errorf("event ids (-want +got):\n%s", d)
+			}
+		})
+	}
+	all, err := a.admin.ListAllAudit(t.Context(), AuditQuery{MaxResults: 7, Order: AuditOrderDesc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(desc(every...), eventIDs(all)); d != "" {
+		t.Errorf("desc pages (-want +got):\n%s", d)
+	}
+	tokens, err := a.admin.ListAllAudit(t.Context(), AuditQuery{MaxResults: 2, Order: AuditOrderDesc, Action: catalog.ActionTokenCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(desc(0, 5, 10, 15, 20), eventIDs(tokens)); d != "" {
+		t.Errorf("desc pages with a filter (-want +got):\n%s", d)
+	}
+}
+
 func TestListAuditPageSizes(t *testing.T) {
 	a := newAuditAPI(t)
 	var events []*catalog.AuditEvent
@@ -332,6 +392,10 @@ func TestListAuditRefused(t *testing.T) {
 		{"page_token not a seq", a.admin, "page_token=" + base64.RawURLEncoding.EncodeToString([]byte("abc")), "INVALID_PARAMETER_VALUE", "page_token"},
 		{"page_token zero", a.admin, "page_token=" + base64.RawURLEncoding.EncodeToString([]byte("0")), "INVALID_PARAMETER_VALUE", "page_token"},
 		{"page_token negative", a.admin, "page_token=" + base64.RawURLEncoding.EncodeToString([]byte("-3")), "INVALID_PARAMETER_VALUE", "page_token"},
+		{"order unknown", a.admin, "order=newest", "INVALID_PARAMETER_VALUE", "order must be asc or desc"},
+		{"order upper case", a.admin, "order=DESC", "INVALID_PARAMETER_VALUE", "order must be asc or desc"},
+		{"action unknown", a.admin, "action=useconnection", "INVALID_PARAMETER_VALUE", `action "useconnection" is not valid (did you mean "useConnection"?); valid values: createConnection,`},
+		{"action list has egressTunnel", a.admin, "action=tunnel", "INVALID_PARAMETER_VALUE", "egressTunnel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

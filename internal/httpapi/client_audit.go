@@ -13,7 +13,8 @@ const clientAuditPath = "/api/2.0/gatehouse/audit"
 
 // AuditQuery selects audit events; zero fields do not filter. Since is inclusive and
 // Until exclusive, both sent as epoch milliseconds. MaxResults 0 and PageToken "" leave
-// the choice to the server.
+// the choice to the server. Order is AuditOrderAsc (oldest first, "" too) or
+// AuditOrderDesc (newest first).
 type AuditQuery struct {
 	Since, Until time.Time
 	Principal    string
@@ -21,6 +22,7 @@ type AuditQuery struct {
 	Action       string
 	MaxResults   int
 	PageToken    string
+	Order        string
 }
 
 func (q AuditQuery) values() url.Values {
@@ -31,7 +33,7 @@ func (q AuditQuery) values() url.Values {
 	if !q.Until.IsZero() {
 		v.Set("until", strconv.FormatInt(q.Until.UnixMilli(), 10))
 	}
-	for k, s := range map[string]string{"principal": q.Principal, "connection": q.Connection, "action": q.Action, "page_token": q.PageToken} {
+	for k, s := range map[string]string{"principal": q.Principal, "connection": q.Connection, "action": q.Action, "page_token": q.PageToken, "order": q.Order} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -42,7 +44,8 @@ func (q AuditQuery) values() url.Values {
 	return v
 }
 
-// ListAudit returns one page of audit events, oldest first (admins only).
+// ListAudit returns one page of audit events, oldest first unless q.Order says
+// otherwise (admins only).
 func (c *Client) ListAudit(ctx context.Context, q AuditQuery) (*ListAuditResponse, error) {
 	var out ListAuditResponse
 	if err := c.do(ctx, http.MethodGet, clientAuditPath, q.values(), nil, &out); err != nil {
@@ -52,7 +55,7 @@ func (c *Client) ListAudit(ctx context.Context, q AuditQuery) (*ListAuditRespons
 }
 
 // ListAllAudit follows next_page_token from q.PageToken on and returns every matching
-// event, oldest first (admins only).
+// event, in q.Order (admins only).
 func (c *Client) ListAllAudit(ctx context.Context, q AuditQuery) ([]AuditEventInfo, error) {
 	var all []AuditEventInfo
 	err := c.EachAuditPage(ctx, q, func(page []AuditEventInfo) error {
@@ -65,7 +68,7 @@ func (c *Client) ListAllAudit(ctx context.Context, q AuditQuery) ([]AuditEventIn
 	return all, nil
 }
 
-// EachAuditPage calls fn with each page of matching events, oldest first, following
+// EachAuditPage calls fn with each page of matching events, in q.Order, following
 // next_page_token from q.PageToken on, until the last page or an error from fn; it
 // keeps only one page in memory, for logs too long to hold whole.
 func (c *Client) EachAuditPage(ctx context.Context, q AuditQuery, fn func([]AuditEventInfo) error) error {

@@ -267,10 +267,12 @@ func (s *Server) listNetworkEvents(w http.ResponseWriter, r *http.Request, who *
 	}
 	f := catalog.NetworkEventFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
 		Source: q.Get("source"), Principal: q.Get("principal")}
-	switch f.AccessType = strings.ToUpper(q.Get("access_type")); f.AccessType {
-	case "", catalog.AccessDrop, catalog.AccessDryRunDenial:
-	default:
-		return catalog.Errorf(catalog.InvalidParameterValue, "access_type must be %s or %s", catalog.AccessDrop, catalog.AccessDryRunDenial)
+	f.AccessType = strings.ToUpper(q.Get("access_type"))
+	if err := catalog.OneOf("access_type", f.AccessType, catalog.NetworkAccessTypes()); err != nil {
+		return err
+	}
+	if err := catalog.OneOf("source", f.Source, catalog.NetworkSources()); err != nil {
+		return err
 	}
 	events, err := s.Store.ListNetworkEvents(r.Context(), f)
 	if err != nil {

@@ -525,7 +525,9 @@ func TestNetworkEventsRefused(t *testing.T) {
 	}{
 		{"since not a time", "since=yesterday", "since"},
 		{"until before since", "since=2000&until=1000", "until must be later than since"},
-		{"access type unknown", "access_type=DENY", "access_type must be DROP or DRY_RUN_DENIAL"},
+		{"access type unknown", "access_type=DENY", `access_type \"DENY\" is not valid; valid values: DROP, DRY_RUN_DENIAL`},
+		{"source unknown", "source=tunnel", `source \"tunnel\" is not valid; valid values: proxy, oauth, egress`},
+		{"source typo", "source=oath", `did you mean \"oauth\"?`},
 		{"max_results not a number", "max_results=ten", "max_results"},
 		{"page token forged", "page_token=bm90LWEtbnVtYmVy", "page_token"},
 	} {

@@ -79,9 +79,11 @@ func (c *call) record(status int, err error) {
 		} else if status == 0 {
 			e.StatusCode = http.StatusInternalServerError
 		}
-		// A refusal before the upstream was contacted is a denial; a failure of the
-		// upstream after the decisions passed is an allowed call that failed.
-		if c.out.UpstreamHost == "" {
+		// A refusal before the upstream was contacted is a denial, and so is a refusal
+		// by the network policy at the dial (the upstream host is known by then, but
+		// nothing reached it); a failure of the upstream after the decisions passed is
+		// an allowed call that failed.
+		if c.out.UpstreamHost == "" || e.ErrorCode == string(catalog.NetworkPolicyDenied) {
 			e.Decision = catalog.DecisionDeny
 		}
 	}
@@ -202,7 +204,8 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 	// The network layer decides on its own, but its denials name who and through what.
-	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name})
+	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name,
+		RequestID: RequestID(c.r.Context())})
 	if c.s.Revoke != nil {
 		var release func()
 		ctx, release = c.s.Revoke.TrackEntry(ctx, c.revokeEntry())

@@ -51,7 +51,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.audited(catalog.ActionCredentialState, s.deleteUserCredential)))
 	m.Handle("GET /api/2.0/gatehouse/inventory", s.authed(s.inventory))
 	m.Handle("GET /api/2.0/gatehouse/network-policy", s.authed(s.getNetworkPolicy))
-	m.Handle("PUT /api/2.0/gatehouse/network-policy", s.authed(s.audited("updateNetworkPolicy", s.putNetworkPolicy)))
+	m.Handle("PUT /api/2.0/gatehouse/network-policy", s.authed(s.audited(catalog.ActionUpdateNetworkPolicy, s.putNetworkPolicy)))
 	m.Handle("GET /api/2.0/gatehouse/network-events", s.authed(s.listNetworkEvents))
 	m.HandleFunc("GET /metrics", s.metrics)
 	m.Handle("GET /api/2.0/gatehouse/connections/{name}/check", s.authed(s.checkProvider))

@@ -307,7 +307,8 @@ type AuditChainBreak struct {
 	Reason  string `json:"reason"`
 }
 
-// ListAuditResponse is one page of audit events, oldest first.
+// ListAuditResponse is one page of audit events, oldest first unless the query asked
+// for order=desc.
 type ListAuditResponse struct {
 	Events        []AuditEventInfo `json:"events"`
 	NextPageToken string           `json:"next_page_token,omitempty"`

@@ -28,7 +28,7 @@ const (
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, t *trip) {
 	ctx, release := s.track(r.Context(), t)
 	defer release()
-	upstream, err := s.dial(ctx, t.principal, "tcp", t.destination)
+	upstream, err := s.dial(ctx, t.principal, t.requestID, "tcp", t.destination)
 	if err != nil {
 		s.dialFailed(w, t, err)
 		return

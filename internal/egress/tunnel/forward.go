@@ -57,6 +57,7 @@ func dropResponseHeader(n string, listed map[string]bool) bool {
 // and the dial's outcome, which the transport's own error would hide.
 type dialRecord struct {
 	principal string
+	requestID string
 
 	mu  sync.Mutex
 	err error
@@ -91,7 +92,7 @@ func (s *Server) newTransport() *http.Transport {
 			if rec == nil {
 				return nil, errors.New("egress dial outside a request")
 			}
-			c, err := s.dial(ctx, rec.principal, network, addr)
+			c, err := s.dial(ctx, rec.principal, rec.requestID, network, addr)
 			rec.set(err)
 			return c, err
 		},
@@ -134,7 +135,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *trip) {
 	defer idle.Stop()
 	touch := func() { idle.Reset(s.cfg.IdleTimeout) }
 
-	dialed := &dialRecord{principal: t.principal}
+	dialed := &dialRecord{principal: t.principal, requestID: t.requestID}
 	ctx = context.WithValue(ctx, dialRecordKey{}, dialed)
 
 	u := *r.URL

@@ -32,7 +32,7 @@ import (
 
 // AuditAction is the action name of the audit event recorded for every tunnel and every
 // absolute-form request.
-const AuditAction = "egressTunnel"
+const AuditAction = catalog.ActionEgressTunnel
 
 // Defaults for the zero values of Config.
 const (
@@ -424,11 +424,15 @@ func (s *Server) fail(w http.ResponseWriter, t *trip, status int, code catalog.E
 	http.Error(w, body, status)
 }
 
-// dial opens a connection to addr for the principal, within ConnectTimeout.
-func (s *Server) dial(ctx context.Context, principal, network, addr string) (net.Conn, error) {
+// dial opens a connection to addr for the principal, within ConnectTimeout. The
+// request id goes into the egress Source, so that a denial's records name the request.
+func (s *Server) dial(ctx context.Context, principal, requestID, network, addr string) (net.Conn, error) {
 	if s.cfg.Annotate != nil {
 		ctx = s.cfg.Annotate(ctx, principal)
 	}
+	src := egress.SourceFrom(ctx)
+	src.RequestID = requestID
+	ctx = egress.WithSource(ctx, src)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
 	return s.dialer.DialContext(ctx, network, addr)

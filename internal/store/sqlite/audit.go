@@ -82,10 +82,11 @@ func (db *DB) LastAudit(ctx context.Context) (*catalog.AuditEvent, error) {
 }
 
 // ListAudit returns the events matching f in Seq order: Since inclusive, Until
-// exclusive, Principal, Connection and Action exact, Seq greater than AfterSeq, at
-// most Limit of them (100 when Limit <= 0, never more than 1000).
+// exclusive, Principal, Connection and Action exact, Seq greater than AfterSeq (and
+// less than BeforeSeq when set), at most Limit of them (100 when Limit <= 0, never more
+// than 1000). Descending lists newest first; the seq index serves both directions.
 func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.AuditEvent, error) {
-	tail, args, err := logQuery{afterSeq: f.AfterSeq, timeColumn: "event_time", since: f.Since, until: f.Until, limit: f.Limit,
+	tail, args, err := logQuery{afterSeq: f.AfterSeq, beforeSeq: f.BeforeSeq, desc: f.Descending, timeColumn: "event_time", since: f.Since, until: f.Until, limit: f.Limit,
 		equal: [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}}}.sql()
 	if err != nil {
 		return nil, err

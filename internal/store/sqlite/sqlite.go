@@ -367,6 +367,8 @@ func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(scann
 // seq, in a time window, with exact matches on some columns, oldest first, paged.
 type logQuery struct {
 	afterSeq     int64
+	beforeSeq    int64 // > 0: only seq below it
+	desc         bool  // newest first
 	timeColumn   string
 	since, until time.Time
 	equal        [][2]string // column, value; empty values do not filter
@@ -379,12 +381,15 @@ const (
 	logMaxLimit     = 1000
 )
 
-// sql returns the WHERE ... ORDER BY seq LIMIT ? tail of the query and its arguments.
+// sql returns the WHERE ... ORDER BY seq [DESC] LIMIT ? tail of the query and its arguments.
 func (q logQuery) sql() (string, []any, error) {
 	var where []string
 	var args []any
 	if q.afterSeq > 0 {
 		where, args = append(where, "seq > ?"), append(args, q.afterSeq)
+	}
+	if q.beforeSeq > 0 {
+		where, args = append(where, "seq < ?"), append(args, q.beforeSeq)
 	}
 	for _, b := range []struct {
 		op string
@@ -412,7 +417,11 @@ func (q logQuery) sql() (string, []any, error) {
 	if len(where) > 0 {
 		s = " WHERE " + strings.Join(where, " AND ")
 	}
-	return s + " ORDER BY seq LIMIT ?", append(args, min(limit, logMaxLimit)), nil
+	order := " ORDER BY seq LIMIT ?"
+	if q.desc {
+		order = " ORDER BY seq DESC LIMIT ?"
+	}
+	return s + order, append(args, min(limit, logMaxLimit)), nil
 }
 
 // logInsertChunk rows per INSERT keeps a statement well under SQLite's parameter limit.

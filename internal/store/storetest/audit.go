@@ -151,6 +151,13 @@ func testAuditFilters(f *fixture) {
 		{"limit", catalog.AuditFilter{Limit: 2}, []*catalog.AuditEvent{a, b}},
 		{"limit with a filter", catalog.AuditFilter{Connection: "github", Limit: 2}, []*catalog.AuditEvent{a, b}},
 		{"nothing matches", catalog.AuditFilter{Action: catalog.ActionOAuthLogin}, nil},
+		{"descending", catalog.AuditFilter{Descending: true}, []*catalog.AuditEvent{e, d, c, b, a}},
+		{"descending limit is the newest", catalog.AuditFilter{Descending: true, Limit: 2}, []*catalog.AuditEvent{e, d}},
+		{"descending before seq", catalog.AuditFilter{Descending: true, BeforeSeq: d.Seq}, []*catalog.AuditEvent{c, b, a}},
+		{"descending before seq with a filter", catalog.AuditFilter{Descending: true, BeforeSeq: e.Seq, Principal: "alice@example.com", Limit: 2}, []*catalog.AuditEvent{d, c}},
+		{"descending between seqs", catalog.AuditFilter{Descending: true, AfterSeq: a.Seq, BeforeSeq: d.Seq}, []*catalog.AuditEvent{c, b}},
+		{"descending since", catalog.AuditFilter{Descending: true, Since: c.EventTime}, []*catalog.AuditEvent{e, d, c}},
+		{"descending before the first", catalog.AuditFilter{Descending: true, BeforeSeq: a.Seq}, nil},
 	}
 	for _, tc := range tests {
 		got := f.listAudit(tc.filter)
