@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"regexp"
 	"slices"
@@ -18,6 +19,7 @@ const (
 	proxyFile  = "../../internal/httpapi/proxy.go"
 	apiDoc     = "../../docs/api.md"
 	configDoc  = "../../docs/configuration.md"
+	cliDoc     = "../../docs/cli.md"
 )
 
 // scimResources are the values the SCIM loop of routes.go gives res.
@@ -146,5 +148,53 @@ func TestDocsServerFlags(t *testing.T) {
 		if !strings.Contains(doc, "`"+v+"`") {
 			t.Errorf("variable %s is not documented in docs/configuration.md", v)
 		}
+	}
+}
+
+// subcommandRE finds a command listed under a command-group heading of cobra's help.
+var subcommandRE = regexp.MustCompile(`^  ([a-z][a-z-]*)\s`)
+
+// TestDocsCLICommands checks that every command of the CLI, as its help lists them, has
+// a section in docs/cli.md.
+func TestDocsCLICommands(t *testing.T) {
+	doc := readFile(t, cliDoc)
+	var walk func(path []string, depth int)
+	seen := 0
+	walk = func(path []string, depth int) {
+		if depth > 3 {
+			t.Fatalf("commands nested deeper than 3 under %q", path)
+		}
+		var out bytes.Buffer
+		args := append(append([]string{}, path...), "--help")
+		if err := run(t.Context(), args, func(string) string { return "" }, strings.NewReader(""), &out, &out); err != nil {
+			t.Fatalf("gatehouse %s: %v", strings.Join(args, " "), err)
+		}
+		inList := false
+		for _, line := range strings.Split(out.String(), "\n") {
+			switch {
+			case strings.HasSuffix(line, ":") && !strings.HasPrefix(line, " "):
+				// Command groups ("Available Commands:", "Identity and tokens:") list
+				// commands; the other headings do not.
+				inList = !slices.Contains([]string{"Usage:", "Aliases:", "Examples:", "Flags:", "Global Flags:"}, line)
+				continue
+			case line == "":
+				inList = false
+				continue
+			}
+			m := subcommandRE.FindStringSubmatch(line)
+			if !inList || m == nil || m[1] == "help" || m[1] == "completion" {
+				continue
+			}
+			sub := append(append([]string{}, path...), m[1])
+			seen++
+			if name := "`gatehouse " + strings.Join(sub, " ") + "`"; !strings.Contains(doc, name) {
+				t.Errorf("command %s is not documented in docs/cli.md", name)
+			}
+			walk(sub, depth+1)
+		}
+	}
+	walk(nil, 0)
+	if seen < 10 {
+		t.Fatalf("found only %d commands; the test no longer reads the help", seen)
 	}
 }
