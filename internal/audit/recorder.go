@@ -1,4 +1,4 @@
-// Package audit records Gatehouse's audit events (DESIGN.md §2, "Audit events"): a
+// Package audit records Gatehouse's audit events (docs/architecture.md, "The audit chain"): a
 // Recorder that takes events from request goroutines without blocking them on I/O and
 // writes them to a catalog.AuditStore in batches, one transaction each (group commit);
 // the hash chain that links every event to the one before it, keyed with an HMAC whose

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Audit action names (DESIGN.md §2).
+// Audit action names (docs/api.md, "Audit").
 const (
 	ActionCreateConnection  = "createConnection"
 	ActionUpdateConnection  = "updateConnection"

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// CredentialState is the state of a connection's credential (DESIGN.md §1).
+// CredentialState is the state of a connection's credential (docs/architecture.md, "Credential states").
 type CredentialState string
 
 // The credential states.

@@ -10,7 +10,7 @@ import (
 	"net/http"
 )
 
-// ErrorCode is one of the error codes of the HTTP API contract (DESIGN.md §2).
+// ErrorCode is one of the error codes of the HTTP API contract (docs/api.md, "Errors").
 type ErrorCode string
 
 // The error codes clients may see.

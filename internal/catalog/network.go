@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Network policy modes (DESIGN.md §2).
+// Network policy modes (docs/api.md, "Network policy").
 const (
 	FullAccess       = "FULL_ACCESS"
 	RestrictedAccess = "RESTRICTED_ACCESS"

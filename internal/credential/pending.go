@@ -42,7 +42,7 @@ func (l PendingLogin) GoString() string { return l.String() }
 // calls them, so a store can live in memory (MemoryPendingLogins) or, later, in the
 // shared database without a change to the login flow.
 //
-// An implementation keeps DESIGN.md §1's OAuth rules for state: every state is
+// An implementation keeps the OAuth rules for state: every state is
 // single-use (Take removes what it returns, whatever the broker then decides) and
 // short-lived (never returned past its Expires); the binding to the browser session is
 // checked by the broker on what Take returns. It also bounds what it holds, per browser

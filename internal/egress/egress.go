@@ -1,7 +1,7 @@
 // Package egress is Gatehouse's network perimeter: the network policy (which
 // destinations any outbound connection may reach, whoever the caller is) and the
 // SSRF-safe dialer that enforces it for proxied calls, OAuth token calls and the egress
-// proxy alike (DESIGN.md §2, "network-policy", "network-events").
+// proxy alike (docs/api.md, "Network policy").
 //
 // The dialer follows Stripe's Smokescreen: normalize the host (IP literals in every odd
 // form are IPs, never names), apply the name rules, resolve once, classify every

@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
-// The network policy and the network events (DESIGN.md §2, "Operations"): the
+// The network policy and the network events (docs/api.md, "Network policy"): the
 // perimeter that decides which destinations any outbound connection may reach, and the
 // log of what it refused.
 

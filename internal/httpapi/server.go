@@ -1,4 +1,4 @@
-// Package httpapi is Gatehouse's HTTP API: the routes of DESIGN.md §2, the one function
+// Package httpapi is Gatehouse's HTTP API: the routes of docs/api.md, the one function
 // that turns errors into responses, the middleware every request passes (request id,
 // body limit, authentication, logging), and the client that the CLI uses.
 package httpapi

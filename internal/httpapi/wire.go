@@ -2,7 +2,7 @@ package httpapi
 
 import "encoding/json"
 
-// The JSON bodies of the HTTP API (DESIGN.md §2). The server encodes them and the client
+// The JSON bodies of the HTTP API (docs/api.md). The server encodes them and the client
 // that the CLI uses decodes them, so both sides share these types. Times are epoch
 // milliseconds, as in Unity Catalog.
 

@@ -30,7 +30,8 @@ const (
 	ResultUnknown = "unknown"
 )
 
-// Check names: the six prerequisites of DESIGN.md §1, and the live client_credentials
+// Check names: the six prerequisites of an OAuth
+// connection (docs/providers.md), and the live client_credentials
 // call of OAUTH_M2M connections.
 const (
 	CheckAuthorizationCode = "authorization code grant"

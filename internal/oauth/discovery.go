@@ -262,7 +262,7 @@ func (c *Client) fetchMetadata(ctx context.Context, metadataURL string, endpoint
 
 // ChooseMethod picks the exchange method from the server's metadata: exactly what it
 // supports. Both client_secret_basic and client_secret_post (or neither listed, or no
-// metadata) give ExchangeHeaderAndBody, the default that DESIGN.md keeps even though
+// metadata) give ExchangeHeaderAndBody, Gatehouse's default even though
 // RFC 8414's default is client_secret_basic; only basic gives ExchangeHeaderOnly; only
 // post gives ExchangeBodyOnly.
 func ChooseMethod(m *Metadata) ExchangeMethod {

@@ -4,8 +4,8 @@
 //
 // It knows nothing of authentication, grants or storage. The HTTP layer authenticates
 // the caller, checks USE_CONNECTION, obtains the credential header from the broker, and
-// then calls Forward. Every rule here is a security requirement (DESIGN.md §2, "Proxy
-// rules"): the upstream host is the connection's and nothing in a call can change it;
+// then calls Forward. Every rule here is a security requirement (docs/api.md,
+// "Proxy rules"): the upstream host is the connection's and nothing in a call can change it;
 // the path stays under the connection's base path; the caller's own credentials and
 // Gatehouse's internal headers never reach the upstream; the injected credential never
 // reaches an error or the caller; redirects are returned, never followed; sizes and time

@@ -1,5 +1,5 @@
 // Package webui serves Gatehouse's browser pages: sign-in with a server-side session, and
-// the two ends of OAuth user-to-machine login (DESIGN.md §2 "OAuth login (browser)") —
+// the two ends of OAuth user-to-machine login (docs/api.md, "OAuth login") —
 // the start, which sends the browser to the provider, and the redirect URI, which shows
 // the outcome and explains the provider's errors. The OAuth work itself (state, PKCE,
 // redeeming the code, storing the token) belongs to the credential broker behind
@@ -27,7 +27,7 @@ import (
 )
 
 // CallbackPath is the path of the OAuth redirect URI; the redirect URI is exactly
-// PublicURL + CallbackPath (DESIGN.md §1 "OAuth rules").
+// PublicURL + CallbackPath (docs/providers.md).
 const CallbackPath = "/login/oauth/http.html"
 
 // SessionCookie names the cookie that holds the browser session id.

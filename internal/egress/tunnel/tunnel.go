@@ -1,4 +1,4 @@
-// Package tunnel is Gatehouse's egress proxy (DESIGN.md §2, "The egress proxy"): the
+// Package tunnel is Gatehouse's egress proxy (docs/operations.md, "The egress proxy"): the
 // HTTP proxy that agents reach through HTTPS_PROXY=http://x:TOKEN@gatehouse:port. It
 // serves CONNECT tunnels (HTTPS and anything else over TCP) and absolute-form requests
 // (plain-HTTP proxying), authenticates every request by its Proxy-Authorization, bounds

@@ -1,4 +1,4 @@
--- 0002_audit: the audit log (DESIGN.md §2, "Audit events").
+-- 0002_audit: the audit log (docs/architecture.md, "The audit chain").
 --
 -- One row per event, appended in batches by the one audit writer (group commit) and
 -- never updated or deleted by Gatehouse. seq is the order of the log (the rowid: a

@@ -1,5 +1,5 @@
--- 0003_credentials: OAuth credentials of connections (DESIGN.md §1, "Connection
--- credential states").
+-- 0003_credentials: OAuth credentials of connections (docs/architecture.md,
+-- "Credential states").
 --
 -- One row per token set: the shared credential of a connection (principal_id '', for
 -- OAUTH_M2M and OAUTH_U2M) or one user's (OAUTH_U2M_PER_USER). principal_id is not a

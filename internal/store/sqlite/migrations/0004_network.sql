@@ -1,4 +1,4 @@
--- 0004_network: the network policy and the network events (DESIGN.md §2, "Operations").
+-- 0004_network: the network policy and the network events (docs/api.md, "Network policy").
 --
 -- network_policy holds at most one row, the deployment's policy (id is always 1; no row
 -- means none was ever stored, which is FULL_ACCESS, ENFORCED). policy is a JSON object
