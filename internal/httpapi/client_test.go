@@ -226,7 +226,10 @@ func TestClientRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, seen := newClientTestServer(t, http.StatusOK, tt.resp)
-			c := httpapi.NewClient(srv.URL+"/", clientTestToken, nil)
+			// The server's own client: a transport per subtest, since a parallel
+			// subtest's httptest.Server.Close closes http.DefaultTransport's idle
+			// connections, and with them a request another subtest has in flight.
+			c := httpapi.NewClient(srv.URL+"/", clientTestToken, srv.Client())
 			got, err := tt.call(t.Context(), c)
 			if err != nil {
 				t.Fatalf("call: %v", err)

@@ -250,6 +250,7 @@ func TestChangeDuringSweepSchedulesAnother(t *testing.T) {
 	<-entered
 	m.st.announce(catalog.ChangeGrant) // while the check runs
 	close(block)
+	<-m.done       // the first re-check has finished (else sweepOnce would take its signal)
 	m.sweepOnce(t) // a second re-check was scheduled and covers the second change
 	<-entered
 	wantCalls(t, &f, 2)
