@@ -181,7 +181,7 @@ func (c *clientCLI) usersCommand() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List users",
 		Example: `  gatehouse users list
-  gatehouse users list --filter 'userName co "example.com"'`,
+  gatehouse users list --filter 'userName eq "alice@example.com"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
@@ -195,7 +195,7 @@ func (c *clientCLI) usersCommand() *cobra.Command {
 			return c.show(l, func() error { return c.usersTable(l.Resources) })
 		},
 	}
-	list.Flags().StringVar(&filter, "filter", "", "SCIM filter")
+	list.Flags().StringVar(&filter, "filter", "", "SCIM filter of the form ATTRIBUTE eq \"VALUE\"")
 
 	get := &cobra.Command{
 		Use:     "get NAME",
@@ -298,7 +298,7 @@ func (c *clientCLI) servicePrincipalsCommand() *cobra.Command {
 			return c.show(l, func() error { return c.spTable(l.Resources) })
 		},
 	}
-	list.Flags().StringVar(&filter, "filter", "", "SCIM filter")
+	list.Flags().StringVar(&filter, "filter", "", "SCIM filter of the form ATTRIBUTE eq \"VALUE\"")
 
 	get := &cobra.Command{
 		Use:     "get APPID",
@@ -479,7 +479,7 @@ func (c *clientCLI) groupsCommand() *cobra.Command {
 			return c.show(l, func() error { return c.groupsTable(l.Resources) })
 		},
 	}
-	list.Flags().StringVar(&filter, "filter", "", "SCIM filter")
+	list.Flags().StringVar(&filter, "filter", "", "SCIM filter of the form ATTRIBUTE eq \"VALUE\"")
 
 	get := &cobra.Command{
 		Use:     "get NAME",
