@@ -147,7 +147,7 @@ func TestJudge(t *testing.T) {
 		{name: "refused call", body: call(`"x"`, "delete"), forward: "", ownBody: refused(`"x"`)},
 		{name: "other methods pass", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, all: true, forward: `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`},
 		{name: "batch mixed", body: "[" + call("1", "read") + "," + call("2", "delete") + "," + call("3", "list_x") + "]",
-			forward: "[" + call("1", "read") + "," + call("3", "list_x") + "]",
+			forward:  "[" + call("1", "read") + "," + call("3", "list_x") + "]",
 			upstream: `[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":3,"result":{}}]`,
 			merged:   `[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":3,"result":{}},` + refused("2") + "]"},
 		{name: "batch all refused", body: "[" + call("1", "x") + "," + call("2", "y") + "]", ownBody: "[" + refused("1") + "," + refused("2") + "]"},
