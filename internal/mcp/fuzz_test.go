@@ -107,3 +107,94 @@ func clientToolNames(body []byte) []string {
 	}
 	return names
 }
+
+// FuzzSSEFilter checks that no event a client would dispatch carries a disallowed tool in
+// an answer to a pending tools/list, and that a stream without "tools" passes unchanged.
+func FuzzSSEFilter(f *testing.F) {
+	for _, s := range []string{
+		"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"zz_forbidden_tool\"}]}}\n\n",
+		"event: message\r\nid: 3\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":1,\"result\":{\"tools\":[{\"name\":\"read\"}]}}\r\n\r\n",
+		": ping\n\ndata: hello\rdata: x\r\r",
+		"\xEF\xBB\xBFdata:{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"zz_forbidden_tool\"}]}}",
+	} {
+		f.Add([]byte(s), uint16(0))
+		f.Add([]byte(s), uint16(40))
+	}
+	allow, _ := ParseAllowList("read,safe_*")
+	f.Fuzz(func(t *testing.T, in []byte, max uint16) {
+		ids := IDSet{}
+		ids.Add([]byte("1"))
+		sf := &SSEFilter{Allow: allow, IDs: ids, MaxEventBytes: int(max)}
+		var out bytes.Buffer
+		if err := sf.Copy(&out, bytes.NewReader(in)); err != nil {
+			t.Fatal(err)
+		}
+		// An event over the bound while a tools/list is pending is replaced by design, so
+		// byte identity is checked when no event can be over it.
+		fits := max == 0 || len(in) < int(max)
+		if fits && !bytes.Contains(in, []byte("tools")) && !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("stream without tools changed:\n%q\n%q", in, out.Bytes())
+		}
+		for _, data := range sseData(out.Bytes()) {
+			var probe struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(data, &probe) != nil || probe.ID == nil || !ids.Has(probe.ID) {
+				continue
+			}
+			for _, name := range clientToolNames(data) {
+				if !allow.Allowed(name) {
+					t.Fatalf("disallowed tool %q in event %q of %q", name, data, out.Bytes())
+				}
+			}
+		}
+	})
+}
+
+// sseData parses a stream the way the SSE spec's client does (lenient: the unterminated
+// last event is dispatched too) and returns each event's data.
+func sseData(stream []byte) [][]byte {
+	stream = bytes.TrimPrefix(stream, []byte("\xEF\xBB\xBF"))
+	var events [][]byte
+	var data []byte
+	n := 0
+	dispatch := func() {
+		if n > 0 {
+			events = append(events, append([]byte(nil), data...))
+		}
+		data, n = data[:0], 0
+	}
+	for len(stream) > 0 {
+		i := bytes.IndexAny(stream, "\r\n")
+		line := stream
+		if i < 0 {
+			stream = nil
+		} else {
+			line = stream[:i]
+			if stream[i] == '\r' && i+1 < len(stream) && stream[i+1] == '\n' {
+				i++
+			}
+			stream = stream[i+1:]
+		}
+		if len(line) == 0 {
+			dispatch()
+			continue
+		}
+		if line[0] == ':' {
+			continue
+		}
+		name, value := line, []byte(nil)
+		if j := bytes.IndexByte(line, ':'); j >= 0 {
+			name, value = line[:j], bytes.TrimPrefix(line[j+1:], []byte(" "))
+		}
+		if string(name) == "data" {
+			if n > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, value...)
+			n++
+		}
+	}
+	dispatch()
+	return events
+}
