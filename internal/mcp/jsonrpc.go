@@ -53,7 +53,7 @@ type Message struct {
 	ID json.RawMessage
 	// Method is the method of a request or notification.
 	Method string
-	// Tool is params.name of a tools/call request.
+	// Tool is params.name of a tools/call (request or notification).
 	Tool string
 	// Raw is the message's bytes exactly as sent.
 	Raw json.RawMessage
@@ -149,14 +149,14 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 		if json.Unmarshal(methodField.raw, &m.Method) != nil || m.Method == "" {
 			return Message{}, invalid(`"method" must be a non-empty string`)
 		}
-		if !hasID {
-			m.Kind = KindNotification
-			return m, nil
+		m.Kind = KindNotification
+		if hasID {
+			if !isStringOrNumber(m.ID) {
+				return Message{}, invalid("a request id must be a string or a number")
+			}
+			m.Kind = KindRequest
 		}
-		if !isStringOrNumber(m.ID) {
-			return Message{}, invalid("a request id must be a string or a number")
-		}
-		m.Kind = KindRequest
+		// A tools/call sent as a notification is judged too: a lenient server might run it.
 		if m.Method == "tools/call" {
 			tool, err := toolName(f["params"].raw)
 			if err != nil {

@@ -26,6 +26,8 @@ func TestParseRequest(t *testing.T) {
 		{name: "tools/call", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","arguments":{"a":1}}}`, want: []msg{{KindRequest, "1", "tools/call", "read"}}},
 		{name: "string id", body: `{"jsonrpc":"2.0","id":"abc","method":"tools/list"}`, want: []msg{{KindRequest, `"abc"`, "tools/list", ""}}},
 		{name: "escaped method", body: `{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"w\u0072ite"}}`, want: []msg{{KindRequest, "1", "tools/call", "write"}}},
+		{name: "tools/call notification", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}`, want: []msg{{KindNotification, "", "tools/call", "x"}}},
+		{name: "tools/call notification without name", body: `{"jsonrpc":"2.0","method":"tools/call"}`, code: CodeInvalidRequest},
 		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, want: []msg{{KindNotification, "", "notifications/initialized", ""}}},
 		{name: "response to server", body: `{"jsonrpc":"2.0","id":7,"result":{}}`, want: []msg{{KindResponse, "7", "", ""}}},
 		{name: "error response null id", body: `{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"x"}}`, want: []msg{{KindResponse, "null", "", ""}}},
@@ -151,6 +153,10 @@ func TestJudge(t *testing.T) {
 			upstream: `[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":3,"result":{}}]`,
 			merged:   `[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":3,"result":{}},` + refused("2") + "]"},
 		{name: "batch all refused", body: "[" + call("1", "x") + "," + call("2", "y") + "]", ownBody: "[" + refused("1") + "," + refused("2") + "]"},
+		{name: "tools/call notification refused silently", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete"}}`, forward: ""},
+		{name: "tools/call notification allowed", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"read"}}`, all: true, forward: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"read"}}`},
+		{name: "batch with refused notification", body: "[" + call("1", "read") + `,{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete"}}]`,
+			forward: "[" + call("1", "read") + "]", upstream: `[{"jsonrpc":"2.0","id":1,"result":{}}]`, merged: `[{"jsonrpc":"2.0","id":1,"result":{}}]`},
 		{name: "batch refused with notification", body: "[" + call("1", "x") + `,{"jsonrpc":"2.0","method":"n"}]`,
 			forward: `[{"jsonrpc":"2.0","method":"n"}]`, upstream: "", merged: "[" + refused("1") + "]"},
 	}
@@ -166,6 +172,9 @@ func TestJudge(t *testing.T) {
 			}
 			if got := string(v.ForwardBody()); got != tt.forward {
 				t.Errorf("ForwardBody() = %s, want %s", got, tt.forward)
+			}
+			if tt.forward == "" && tt.ownBody == "" && v.OwnBody() != nil {
+				t.Errorf("OwnBody() = %s, want nil (only notifications refused)", v.OwnBody())
 			}
 			if tt.ownBody != "" {
 				if got := string(v.OwnBody()); got != tt.ownBody {

@@ -11,7 +11,8 @@ import (
 type Decision struct {
 	// Allowed is true when the message may go upstream.
 	Allowed bool
-	// Error is the JSON-RPC error response Gatehouse answers instead, when not allowed.
+	// Error is the JSON-RPC error response Gatehouse answers instead, when not allowed
+	// (nil for a refused notification, which gets no answer).
 	Error json.RawMessage
 }
 
@@ -26,11 +27,17 @@ type Verdict struct {
 
 // Judge decides each message of req: a tools/call of a tool outside allow is refused
 // with JSON-RPC error -32003 "Tool not allowed by connection {connection}" carrying the
-// request's own id; every other message is allowed. A batch is judged element by element.
+// request's own id (or, sent as a notification, dropped without an answer); every other
+// message is allowed. A batch is judged element by element.
 func Judge(req Request, allow AllowList, connection string) Verdict {
 	v := Verdict{Batch: req.Batch, Decisions: make([]Decision, len(req.Messages)), messages: req.Messages}
 	for i, m := range req.Messages {
-		if m.Kind == KindRequest && m.Method == "tools/call" && !allow.Allowed(m.Tool) {
+		if m.Method == "tools/call" && !allow.Allowed(m.Tool) {
+			if m.Kind == KindNotification {
+				// Nothing to answer a notification with; it is just not forwarded.
+				v.Decisions[i] = Decision{}
+				continue
+			}
 			v.Decisions[i] = Decision{Error: ErrorResponse(m.ID, CodeToolNotAllowed, "Tool not allowed by connection "+connection, nil)}
 			continue
 		}
@@ -72,7 +79,7 @@ func (v Verdict) ForwardBody() []byte {
 func (v Verdict) OwnErrors() []json.RawMessage {
 	var out []json.RawMessage
 	for _, d := range v.Decisions {
-		if !d.Allowed {
+		if !d.Allowed && d.Error != nil {
 			out = append(out, d.Error)
 		}
 	}
@@ -80,9 +87,13 @@ func (v Verdict) OwnErrors() []json.RawMessage {
 }
 
 // OwnBody is what Gatehouse answers when nothing is forwarded: the single error, or
-// the batch of errors.
+// the batch of errors; nil when only notifications were refused (answer 202 Accepted
+// with no body, as the server would have).
 func (v Verdict) OwnBody() []byte {
 	errs := v.OwnErrors()
+	if len(errs) == 0 {
+		return nil
+	}
 	if !v.Batch && len(errs) == 1 {
 		return errs[0]
 	}
