@@ -62,10 +62,29 @@ func FilterToolsList(body []byte, allow AllowList) ([]byte, error) {
 // "\n"), restricted to responses whose id is in ids: other events, including anything
 // that is not JSON, are returned unchanged.
 func FilterSSEEvent(data []byte, allow AllowList, ids IDSet) ([]byte, error) {
-	if len(ids) == 0 {
+	if len(ids) == 0 || !mayHoldTools(data) {
 		return data, nil
 	}
 	return filterResponses(data, allow, ids)
+}
+
+// mayHoldTools is a cheap test that data cannot hold a member a client would read as
+// "tools": that needs the letters "tool" in some ASCII case (a lenient decoder such as
+// Go's folds case, and t, o, l have no non-ASCII fold) or a \u escape.
+func mayHoldTools(data []byte) bool {
+	for i := 0; i+1 < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			if data[i+1] == 'u' {
+				return true
+			}
+		case 't', 'T':
+			if i+4 <= len(data) && bytes.EqualFold(data[i:i+4], []byte("tool")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // filterResponses filters body; with ids set, only responses with one of those ids are

@@ -85,6 +85,7 @@ func TestFilterSSEEvent(t *testing.T) {
 		{name: "string is not number", data: list(`"7"`), want: list(`"7"`)},
 		{name: "unknown id passes", data: list("8"), want: list("8")},
 		{name: "not json passes", data: "hello\nworld", want: "hello\nworld"},
+		{name: "escaped tools member filtered", data: `{"jsonrpc":"2.0","id":7,"result":{"\u0074ools":[{"name":"delete"}]}}`, want: `{"jsonrpc":"2.0","id":7,"result":{"\u0074ools":[]}}`},
 		{name: "notification passes", data: `{"jsonrpc":"2.0","method":"notifications/progress","params":{}}`, want: `{"jsonrpc":"2.0","method":"notifications/progress","params":{}}`},
 	}
 	for _, tt := range tests {
@@ -116,5 +117,25 @@ func TestToolsListIDs(t *testing.T) {
 	}
 	if strings.Contains(idKey([]byte(`"x"`)), `"`) {
 		t.Errorf("idKey keeps quotes")
+	}
+}
+
+func TestMayHoldTools(t *testing.T) {
+	tests := []struct {
+		data string
+		want bool
+	}{
+		{`{"result":{"tools":[]}}`, true},
+		{`{"result":{"TOOLS":[]}}`, true},
+		{`{"result":{"ToOlſ":[]}}`, true},
+		{`{"result":{"\u0074ools":[]}}`, true},
+		{`{"method":"notifications/progress","params":{"progress":1}}`, false},
+		{`{"a":"\\"}`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		if got := mayHoldTools([]byte(tt.data)); got != tt.want {
+			t.Errorf("mayHoldTools(%s) = %v, want %v", tt.data, got, tt.want)
+		}
 	}
 }
