@@ -57,6 +57,7 @@ func FuzzFilterToolsList(f *testing.F) {
 		`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"zz_forbidden_tool"}]}}]`,
 		`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`,
 		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a","name":"zz_forbidden_tool"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"TOOLS":[{"NAME":"zz_forbidden_tool"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -115,6 +116,7 @@ func FuzzSSEFilter(f *testing.F) {
 		"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"zz_forbidden_tool\"}]}}\n\n",
 		"event: message\r\nid: 3\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":1,\"result\":{\"tools\":[{\"name\":\"read\"}]}}\r\n\r\n",
 		": ping\n\ndata: hello\rdata: x\r\r",
+		"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"id\":1,\"result\":{\"TOOLS\":[{\"name\":\"zz_forbidden_tool\"}]}}\n\n",
 		"\xEF\xBB\xBFdata:{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"zz_forbidden_tool\"}]}}",
 	} {
 		f.Add([]byte(s), uint16(0))
@@ -132,7 +134,8 @@ func FuzzSSEFilter(f *testing.F) {
 		// An event over the bound while a tools/list is pending is replaced by design, so
 		// byte identity is checked when no event can be over it.
 		fits := max == 0 || len(in) < int(max)
-		if fits && !bytes.Contains(in, []byte("tools")) && !bytes.Equal(out.Bytes(), in) {
+		noTools := !bytes.Contains(bytes.ToLower(in), []byte("tool")) && !bytes.Contains(in, []byte(`\u`))
+		if fits && noTools && !bytes.Equal(out.Bytes(), in) {
 			t.Fatalf("stream without tools changed:\n%q\n%q", in, out.Bytes())
 		}
 		for _, data := range sseData(out.Bytes()) {

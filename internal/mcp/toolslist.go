@@ -133,7 +133,7 @@ func filterResponses(body []byte, allow AllowList, ids IDSet) ([]byte, error) {
 func filterResponse(msg []byte, allow AllowList, ids IDSet) ([]byte, error) {
 	top, err := objectFields(msg, messageMembers)
 	if err != nil {
-		if ids != nil && !bytes.Contains(msg, []byte(`tools`)) {
+		if ids != nil && !mayHoldTools(msg) {
 			return msg, nil
 		}
 		return nil, errors.New("filter tools/list: " + err.Error())

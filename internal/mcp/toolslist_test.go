@@ -78,6 +78,7 @@ func TestFilterSSEEvent(t *testing.T) {
 	}
 	tests := []struct {
 		name, data, want string
+		wantErr          bool
 	}{
 		{name: "known number id", data: list("7"), want: filtered("7")},
 		{name: "same number other spelling", data: list("7.0"), want: filtered("7.0")},
@@ -86,13 +87,17 @@ func TestFilterSSEEvent(t *testing.T) {
 		{name: "unknown id passes", data: list("8"), want: list("8")},
 		{name: "not json passes", data: "hello\nworld", want: "hello\nworld"},
 		{name: "escaped tools member filtered", data: `{"jsonrpc":"2.0","id":7,"result":{"\u0074ools":[{"name":"delete"}]}}`, want: `{"jsonrpc":"2.0","id":7,"result":{"\u0074ools":[]}}`},
+		{name: "ambiguous event with upper-case tools refused", data: `{"jsonrpc":"2.0","id":7,"id":7,"result":{"TOOLS":[{"name":"delete"}]}}`, wantErr: true},
 		{name: "notification passes", data: `{"jsonrpc":"2.0","method":"notifications/progress","params":{}}`, want: `{"jsonrpc":"2.0","method":"notifications/progress","params":{}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := FilterSSEEvent([]byte(tt.data), allow, ids)
-			if err != nil {
-				t.Fatal(err)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("FilterSSEEvent() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
 			}
 			if string(got) != tt.want {
 				t.Errorf("FilterSSEEvent() = %s, want %s", got, tt.want)
