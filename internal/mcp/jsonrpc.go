@@ -75,6 +75,7 @@ type Error struct {
 	Reason string
 }
 
+// Error describes the problem without quoting the body.
 func (e *Error) Error() string { return fmt.Sprintf("json-rpc %d: %s", e.Code, e.Reason) }
 
 func invalid(format string, a ...any) error {
