@@ -161,3 +161,13 @@ func joinArray(elems []json.RawMessage) []byte {
 	b.WriteByte(']')
 	return b.Bytes()
 }
+
+// SSEMessage frames one JSON-RPC message as an SSE event, for a proxy that answers a
+// batch upstream with an event stream and must add Gatehouse's own errors to it. msg
+// is compact JSON (ErrorResponse's output), so it fits one data line.
+func SSEMessage(msg []byte) []byte {
+	out := make([]byte, 0, len(msg)+len("event: message\ndata: \n\n"))
+	out = append(out, "event: message\ndata: "...)
+	out = append(out, msg...)
+	return append(out, "\n\n"...)
+}

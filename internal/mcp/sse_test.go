@@ -108,3 +108,12 @@ func TestSSEFilterReadError(t *testing.T) {
 		t.Fatal("Copy() error = nil, want the read error")
 	}
 }
+
+func TestSSEMessage(t *testing.T) {
+	msg := ErrorResponse([]byte("3"), CodeToolNotAllowed, "Tool not allowed by connection gh", nil)
+	got := SSEMessage(msg)
+	data := sseData(got)
+	if len(data) != 1 || string(data[0]) != string(msg) {
+		t.Errorf("SSEMessage() = %q, want one event carrying %s", got, msg)
+	}
+}
