@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,7 +35,7 @@ type mcpWorld struct {
 	handler atomic.Pointer[http.Handler]
 	mu      sync.Mutex
 	seen    []*http.Request // every request the upstream received (header, method, path)
-	// progressGate, when not nil, is waited on by the "slow" tool.
+	// stateless builds the SDK handler in stateless mode.
 	stateless bool
 }
 
@@ -133,8 +136,9 @@ func callText(t *testing.T, res *mcp.CallToolResult) string {
 	return tc.Text
 }
 
-// assertNoCallerToken checks that no upstream request carried the caller's Gatehouse
-// token in any header, plainly or encoded, and that every one carried the credential.
+// assertUpstreamHeaders checks that every upstream request went to the base path with
+// the connection's credential, and that none carried any of the tokens (the callers'
+// Gatehouse tokens) in a header or the query, plainly or encoded.
 func (w *mcpWorld) assertUpstreamHeaders(t *testing.T, tokens ...string) {
 	t.Helper()
 	reqs := w.requests()
@@ -258,5 +262,280 @@ func TestMCPProxySDK(t *testing.T) {
 	}
 	if strings.Contains(w.ts.Stdout.String()+w.ts.Stderr.String(), w.canary) {
 		t.Error("the credential appears in the server's log")
+	}
+}
+
+// raw sends one request to the MCP proxy with the token (if any) and the headers.
+func (w *mcpWorld) raw(t *testing.T, method, path, token, body string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, w.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	return resp, b
+}
+
+const (
+	mcpInitialize  = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
+	mcpInitialized = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+	mcpToolsList   = `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+)
+
+var mcpPostHeader = map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+// initRaw opens a session without the SDK client and returns its id.
+func (w *mcpWorld) initRaw(t *testing.T, token string) string {
+	t.Helper()
+	resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", token, mcpInitialize, mcpPostHeader)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != http.StatusOK || sid == "" {
+		t.Fatalf("initialize = %d (session %q): %s", resp.StatusCode, sid, b)
+	}
+	h := map[string]string{"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
+	for k, v := range mcpPostHeader {
+		h[k] = v
+	}
+	if resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", token, mcpInitialized, h); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("notifications/initialized = %d: %s", resp.StatusCode, b)
+	}
+	return sid
+}
+
+// TestMCPProxyRefusals: each refusal is Gatehouse's, in the decisions' order, and
+// nothing reaches the upstream. A connection that is not an MCP connection is refused
+// before USE_CONNECTION is looked at, so bob (no grant) gets the flag's 400 on "plain".
+func TestMCPProxyRefusals(t *testing.T) {
+	w := newMCPWorld(t, false)
+	const base = "/api/2.0/mcp/external/"
+	for _, tc := range []struct {
+		name, method, path, token string
+		wantStatus                int
+		wantCode, wantMsg         string
+	}{
+		{name: "no token", method: "POST", path: base + "tools", wantStatus: 401, wantCode: "UNAUTHENTICATED"},
+		{name: "bad token", method: "POST", path: base + "tools", token: "dapi-not-a-token", wantStatus: 401, wantCode: "UNAUTHENTICATED"},
+		{name: "no such connection", method: "POST", path: base + "nope", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
+		{name: "not an MCP connection", method: "POST", path: base + "plain", token: w.alice, wantStatus: 400, wantCode: "INVALID_PARAMETER_VALUE", wantMsg: "is_mcp_connection"},
+		{name: "not an MCP connection, no grant", method: "GET", path: base + "plain", token: w.bob, wantStatus: 400, wantCode: "INVALID_PARAMETER_VALUE", wantMsg: "is_mcp_connection"},
+		{name: "no grant POST", method: "POST", path: base + "tools", token: w.bob, wantStatus: 403, wantCode: "PERMISSION_DENIED", wantMsg: "USE_CONNECTION"},
+		{name: "no grant GET", method: "GET", path: base + "tools", token: w.bob, wantStatus: 403, wantCode: "PERMISSION_DENIED", wantMsg: "USE_CONNECTION"},
+		{name: "no grant DELETE", method: "DELETE", path: base + "tools", token: w.bob, wantStatus: 403, wantCode: "PERMISSION_DENIED", wantMsg: "USE_CONNECTION"},
+		{name: "sub-path", method: "POST", path: base + "tools/admin", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
+		// Like every route, another method is the catch-all's 404.
+		{name: "PUT", method: "PUT", path: base + "tools", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
+		{name: "PATCH", method: "PATCH", path: base + "tools", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := w.up.hits.Load()
+			resp, b := w.raw(t, tc.method, tc.path, tc.token, mcpInitialize, mcpPostHeader)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantStatus, b)
+			}
+			if tc.wantCode != "" {
+				e := decodeErr(t, b)
+				if e.ErrorCode != tc.wantCode || !strings.Contains(e.Message, tc.wantMsg) {
+					t.Errorf("error %+v, want %s naming %q", e, tc.wantCode, tc.wantMsg)
+				}
+			}
+			if n := w.up.hits.Load() - before; n != 0 {
+				t.Errorf("%d requests reached the upstream", n)
+			}
+			if strings.Contains(string(b), w.canary) {
+				t.Error("the credential is in the answer")
+			}
+		})
+	}
+}
+
+// TestMCPProxySessionExpired: the upstream forgets the session; the upstream's 404
+// passes through unchanged, the SDK client reports the session missing, and a new
+// session works at once.
+func TestMCPProxySessionExpired(t *testing.T) {
+	w := newMCPWorld(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := w.connect(t, ctx, w.alice, "tools", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	sid := cs.ID()
+	w.reset()
+
+	h := map[string]string{"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
+	for k, v := range mcpPostHeader {
+		h[k] = v
+	}
+	before := w.up.hits.Load()
+	resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, h)
+	if resp.StatusCode != http.StatusNotFound || w.up.hits.Load() != before+1 {
+		t.Fatalf("expired session: %d %s (upstream hits +%d), want the upstream's 404", resp.StatusCode, b, w.up.hits.Load()-before)
+	}
+	if strings.Contains(string(b), "error_code") {
+		t.Errorf("the 404 is Gatehouse's, not the upstream's: %s", b)
+	}
+
+	if _, err := cs.ListTools(ctx, nil); err == nil {
+		t.Fatal("tools/list on an expired session succeeded")
+	} else if !errors.Is(err, mcp.ErrSessionMissing) {
+		t.Logf("tools/list on the expired session: %v", err)
+	}
+	cs2, err := w.connect(t, ctx, w.alice, "tools", nil)
+	if err != nil {
+		t.Fatalf("re-initialize: %v", err)
+	}
+	defer cs2.Close()
+	if cs2.ID() == sid {
+		t.Error("the new session has the old id")
+	}
+	res, err := cs2.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "again"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := callText(t, res); got != "echo:again" {
+		t.Errorf("echo = %q", got)
+	}
+}
+
+// TestMCPProxyStateless: an SDK server in stateless mode serves through Gatehouse, and
+// its 405 for the GET stream passes through unchanged.
+func TestMCPProxyStateless(t *testing.T) {
+	w := newMCPWorld(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := w.connect(t, ctx, w.alice, "tools", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if _, err := cs.ListTools(ctx, nil); err != nil {
+		t.Fatalf("tools/list: %v", err)
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "stateless"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := callText(t, res); got != "echo:stateless" {
+		t.Errorf("echo = %q", got)
+	}
+	before := w.up.hits.Load()
+	resp, b := w.raw(t, "GET", "/api/2.0/mcp/external/tools", w.alice, "", map[string]string{"Accept": "text/event-stream"})
+	if resp.StatusCode != http.StatusMethodNotAllowed || w.up.hits.Load() != before+1 {
+		t.Errorf("GET on a stateless server: %d %s, want the upstream's 405", resp.StatusCode, b)
+	}
+	w.assertUpstreamHeaders(t, w.alice, w.ts.Admin)
+}
+
+// TestMCPProxyConcurrentClients: 50 SDK clients at once, each with its own session,
+// each getting its own answer.
+func TestMCPProxyConcurrentClients(t *testing.T) {
+	w := newMCPWorld(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 50
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil)
+			tr := &mcp.StreamableClientTransport{Endpoint: w.endpoint("tools"), MaxRetries: -1,
+				HTTPClient: &http.Client{Transport: bearer{token: w.alice, base: &http.Transport{}}}}
+			cs, err := c.Connect(ctx, tr, nil)
+			if err != nil {
+				errs <- fmt.Errorf("client %d: connect: %w", i, err)
+				return
+			}
+			defer cs.Close()
+			text := fmt.Sprint("client-", i)
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+			if err != nil {
+				errs <- fmt.Errorf("client %d: call: %w", i, err)
+				return
+			}
+			if len(res.Content) != 1 {
+				errs <- fmt.Errorf("client %d: result %+v", i, res)
+				return
+			}
+			if tc, ok := res.Content[0].(*mcp.TextContent); !ok || tc.Text != "echo:"+text {
+				errs <- fmt.Errorf("client %d: got %+v, want echo:%s", i, res.Content[0], text)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	w.assertUpstreamHeaders(t, w.alice, w.ts.Admin)
+}
+
+// TestMCPProxyRevokeClosesStream: an open GET event stream starts with ": ok" and
+// X-Accel-Buffering: no; removing alice's grant closes it within a second, and her next
+// request is refused.
+func TestMCPProxyRevokeClosesStream(t *testing.T) {
+	w := newMCPWorld(t, false)
+	sid := w.initRaw(t, w.alice)
+	req, err := http.NewRequest("GET", w.endpoint("tools"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+w.alice)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET stream = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if got := resp.Header.Get("X-Accel-Buffering"); got != "no" {
+		t.Errorf("X-Accel-Buffering = %q, want no", got)
+	}
+	rd := bufio.NewReader(resp.Body)
+	line, err := rd.ReadString('\n')
+	if err != nil || line != ": ok\n" {
+		t.Fatalf("first line %q (%v), want the comment \": ok\"", line, err)
+	}
+	ended := make(chan time.Time, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, rd)
+		ended <- time.Now()
+	}()
+	w.ts.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/tools", w.ts.Admin,
+		map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "remove": []string{"USE_CONNECTION"}}}}, nil)
+	revoked := time.Now()
+	select {
+	case at := <-ended:
+		if d := at.Sub(revoked); d > time.Second {
+			t.Errorf("the stream closed %v after the revoke, want within 1s", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream is still open 5s after the revoke")
+	}
+	resp2, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, mcpPostHeader)
+	if resp2.StatusCode != http.StatusForbidden {
+		t.Errorf("after the revoke: %d %s, want 403", resp2.StatusCode, b)
 	}
 }
