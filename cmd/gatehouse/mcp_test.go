@@ -37,6 +37,8 @@ type mcpWorld struct {
 	seen    []*http.Request // every request the upstream received (header, method, path)
 	// stateless builds the SDK handler in stateless mode.
 	stateless bool
+	// getDone, when set, receives once for every upstream GET whose context ended.
+	getDone atomic.Pointer[chan struct{}]
 }
 
 // newMCPServer builds the SDK server with its tools: echo (returns its text) and
@@ -69,6 +71,15 @@ func newMCPWorld(t *testing.T, stateless bool) *mcpWorld {
 		w.mu.Lock()
 		w.seen = append(w.seen, &http.Request{Method: r.Method, URL: r.URL, Header: r.Header.Clone()})
 		w.mu.Unlock()
+		if r.Method == http.MethodGet {
+			if ch := w.getDone.Load(); ch != nil {
+				ctx := r.Context()
+				go func() { <-ctx.Done(); *ch <- struct{}{} }()
+			}
+		}
+		// Headers the test upstream sends back, to see them pass the other way.
+		rw.Header().Set("Mcp-Method", "echo-"+r.Header.Get("Mcp-Method"))
+		rw.Header().Set("Mcp-Name", "echo-"+r.Header.Get("Mcp-Name"))
 		if r.Header.Get("Authorization") != "Bearer "+w.canary {
 			http.Error(rw, "bad credential", http.StatusUnauthorized)
 			return
@@ -537,5 +548,93 @@ func TestMCPProxyRevokeClosesStream(t *testing.T) {
 	resp2, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, mcpPostHeader)
 	if resp2.StatusCode != http.StatusForbidden {
 		t.Errorf("after the revoke: %d %s, want 403", resp2.StatusCode, b)
+	}
+}
+
+// TestMCPProxyHeadersPass: the protocol's headers reach the upstream as sent
+// (MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name), and the
+// upstream's come back (Mcp-Session-Id, Mcp-Method, Mcp-Name).
+func TestMCPProxyHeadersPass(t *testing.T) {
+	w := newMCPWorld(t, false)
+	sid := w.initRaw(t, w.alice)
+	sent := map[string]string{"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18",
+		"Mcp-Method": "tools/list", "Mcp-Name": "some-tool"}
+	h := map[string]string{}
+	for k, v := range mcpPostHeader {
+		h[k] = v
+	}
+	for k, v := range sent {
+		h[k] = v
+	}
+	resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, h)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"echo"`) {
+		t.Fatalf("tools/list = %d %s", resp.StatusCode, b)
+	}
+	reqs := w.requests()
+	last := reqs[len(reqs)-1]
+	for k, v := range sent {
+		if got := last.Header.Get(k); got != v {
+			t.Errorf("upstream got %s %q, want %q", k, got, v)
+		}
+	}
+	for k, v := range map[string]string{"Mcp-Method": "echo-tools/list", "Mcp-Name": "echo-some-tool"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("caller got %s %q, want %q", k, got, v)
+		}
+	}
+	// Last-Event-ID reaches the upstream too: the SDK refuses it on a POST, and its
+	// 400 passes through.
+	h["Last-Event-ID"] = "ev-17"
+	resp2, b2 := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, h)
+	reqs = w.requests()
+	if got := reqs[len(reqs)-1].Header.Get("Last-Event-ID"); got != "ev-17" {
+		t.Errorf("upstream got Last-Event-ID %q, want ev-17", got)
+	}
+	if resp2.StatusCode != http.StatusBadRequest || !strings.Contains(string(b2), "Last-Event-ID") {
+		t.Errorf("POST with Last-Event-ID = %d %s, want the upstream's 400", resp2.StatusCode, b2)
+	}
+	// The upstream's session id comes back on initialize (initRaw checks that it is
+	// there); here it must not have been changed on the way.
+	if got := resp.Header.Get("Mcp-Session-Id"); got != "" && got != sid {
+		t.Errorf("caller got Mcp-Session-Id %q, want %q", got, sid)
+	}
+}
+
+// TestMCPProxyCallerGoneCancelsUpstream: a caller that drops its open GET stream ends
+// the upstream request.
+func TestMCPProxyCallerGoneCancelsUpstream(t *testing.T) {
+	w := newMCPWorld(t, false)
+	sid := w.initRaw(t, w.alice)
+	done := make(chan struct{}, 4)
+	w.getDone.Store(&done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", w.endpoint("tools"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+w.alice)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if resp.StatusCode != http.StatusOK || line != ": ok\n" {
+		t.Fatalf("GET stream = %d, first line %q (%v)", resp.StatusCode, line, err)
+	}
+	select {
+	case <-done:
+		t.Fatal("the upstream GET ended while the caller was still there")
+	default:
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream GET is still open 5s after the caller went away")
 	}
 }
