@@ -9,12 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -636,5 +639,85 @@ func TestMCPProxyCallerGoneCancelsUpstream(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the upstream GET is still open 5s after the caller went away")
+	}
+}
+
+// TestMCPProxyOAuthM2MRefreshMidSession: an MCP server that takes only the
+// authorization server's active access tokens, behind an OAUTH_M2M connection whose
+// tokens live 2 s. One SDK session spans a token expiry: every request carries a live
+// token (the upstream refuses any other), Gatehouse fetched a new one mid-session, and
+// the session goes on.
+func TestMCPProxyOAuthM2MRefreshMidSession(t *testing.T) {
+	as := oauthtest.New(t, oauthtest.Options{AccessTokenLifespan: 2 * time.Second, Clients: []oauthtest.Client{basicClient}})
+	srv := newMCPServer()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var refused atomic.Int64
+	up := newUpstream(t, func(rw http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if active, _ := as.Introspect(tok); !active {
+			refused.Add(1)
+			http.Error(rw, "invalid_token", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		seen[tok] = true
+		mu.Unlock()
+		h.ServeHTTP(rw, r)
+	})
+	asPEM, err := os.ReadFile(as.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPEM, err := os.ReadFile(up.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "cas.pem")
+	if err := os.WriteFile(caFile, append(asPEM, upPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &mcpWorld{up: up}
+	w.ts = startServer(t, "", nil, "--upstream-ca-file", caFile)
+	_, w.alice = w.ts.mkUser("alice@example.com")
+	w.ts.must("POST", "/api/2.1/unity-catalog/connections", w.ts.Admin, map[string]any{"name": "tools", "credential_type": "OAUTH_M2M", "options": map[string]string{
+		"host": up.URL, "base_path": "/mcp", "is_mcp_connection": "true", "client_id": basicClient.ID, "client_secret": basicClient.Secret,
+		"token_endpoint": as.URL + "/token"}}, nil)
+	w.ts.grant("connection", "tools", "alice@example.com", "USE_CONNECTION")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := w.connect(t, ctx, w.alice, "tools", nil)
+	if err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	defer cs.Close()
+	call := func(text string) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+		if err != nil {
+			t.Fatalf("tools/call %s: %v", text, err)
+		}
+		if got := callText(t, res); got != "echo:"+text {
+			t.Errorf("echo = %q", got)
+		}
+	}
+	call("before")
+	before := as.TokenRequests("client_credentials")
+	time.Sleep(2100 * time.Millisecond) // past the access token's expiry, as the OAuth tests do
+	call("after")
+	if n := as.TokenRequests("client_credentials") - before; n < 1 {
+		t.Errorf("no new token was fetched across the expiry")
+	}
+	if n := refused.Load(); n != 0 {
+		t.Errorf("the upstream refused %d requests for a token that was not active", n)
+	}
+	mu.Lock()
+	distinct := len(seen)
+	caller := seen[w.alice]
+	mu.Unlock()
+	if distinct < 2 || caller {
+		t.Errorf("upstream saw %d distinct tokens (want >= 2), the caller's among them: %v", distinct, caller)
 	}
 }
