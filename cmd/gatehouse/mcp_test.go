@@ -274,8 +274,17 @@ func TestMCPProxySDK(t *testing.T) {
 	if uses != want {
 		t.Errorf("%d useConnection events of alice on tools, want %d (one per request)", uses, want)
 	}
-	if strings.Contains(w.ts.Stdout.String()+w.ts.Stderr.String(), w.canary) {
-		t.Error("the credential appears in the server's log")
+	// The canary scan: neither the credential nor alice's token is in the log or the
+	// audit records, in plain or base64.
+	_, auditJSON := w.ts.do("GET", "/api/2.0/gatehouse/audit?max_results=1000", w.ts.Admin, nil)
+	for what, text := range map[string]string{"log": w.ts.Stdout.String() + w.ts.Stderr.String(), "audit": string(auditJSON)} {
+		for _, secret := range []string{w.canary, w.alice} {
+			for _, form := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), base64.RawURLEncoding.EncodeToString([]byte(secret))} {
+				if strings.Contains(text, form) {
+					t.Errorf("a secret appears in the %s", what)
+				}
+			}
+		}
 	}
 }
 
@@ -353,6 +362,7 @@ func TestMCPProxyRefusals(t *testing.T) {
 		// Like every route, another method is the catch-all's 404.
 		{name: "PUT", method: "PUT", path: base + "tools", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
 		{name: "PATCH", method: "PATCH", path: base + "tools", token: w.alice, wantStatus: 404, wantCode: "RESOURCE_DOES_NOT_EXIST"},
+		{name: "HEAD", method: "HEAD", path: base + "tools", token: w.alice, wantStatus: 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := w.up.hits.Load()

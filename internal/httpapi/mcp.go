@@ -26,7 +26,14 @@ func errNotMCP(name string) error {
 // other end-to-end header, so any replica serves any request. An event stream gets the
 // comment line ": ok" first and "X-Accel-Buffering: no", then every event is flushed as
 // it arrives; the call is tracked for revocation, which closes an open stream.
+//
+// The mux lets the GET route take HEAD too; the MCP proxy serves exactly POST, GET and
+// DELETE, so HEAD gets the catch-all's answer, as any other method does.
 func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
+		return
+	}
 	c := &call{s: s, w: w, r: r, start: s.Now(), name: r.PathValue("name"), streamed: true, mcp: true}
 	c.serveStreamed("", true)
 }
