@@ -34,6 +34,8 @@ type mcpWorld struct {
 	canary string
 	alice  string
 	bob    string
+	// aliceID is alice's SCIM id.
+	aliceID string
 	// handler serves the upstream; swapping it forgets every session (an expiry).
 	handler atomic.Pointer[http.Handler]
 	mu      sync.Mutex
@@ -90,7 +92,7 @@ func newMCPWorld(t *testing.T, stateless bool) *mcpWorld {
 		(*w.handler.Load()).ServeHTTP(rw, r)
 	})
 	w.ts = startServer(t, "", nil, "--upstream-ca-file", w.up.caFile)
-	_, w.alice = w.ts.mkUser("alice@example.com")
+	w.aliceID, w.alice = w.ts.mkUser("alice@example.com")
 	_, w.bob = w.ts.mkUser("bob@example.com")
 	w.ts.must("POST", "/api/2.1/unity-catalog/connections", w.ts.Admin, map[string]any{"name": "tools", "options": map[string]string{
 		"host": w.up.URL, "base_path": "/mcp", "bearer_token": w.canary, "is_mcp_connection": "true"}}, nil)
@@ -511,56 +513,76 @@ func TestMCPProxyConcurrentClients(t *testing.T) {
 }
 
 // TestMCPProxyRevokeClosesStream: an open GET event stream starts with ": ok" and
-// X-Accel-Buffering: no; removing alice's grant closes it within a second, and her next
-// request is refused.
+// X-Accel-Buffering: no; removing alice's grant, disabling the connection or
+// deactivating alice closes it within a second, and her next request is refused.
 func TestMCPProxyRevokeClosesStream(t *testing.T) {
-	w := newMCPWorld(t, false)
-	sid := w.initRaw(t, w.alice)
-	req, err := http.NewRequest("GET", w.endpoint("tools"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+w.alice)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Mcp-Session-Id", sid)
-	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		t.Fatalf("GET stream = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if got := resp.Header.Get("X-Accel-Buffering"); got != "no" {
-		t.Errorf("X-Accel-Buffering = %q, want no", got)
-	}
-	rd := bufio.NewReader(resp.Body)
-	line, err := rd.ReadString('\n')
-	if err != nil || line != ": ok\n" {
-		t.Fatalf("first line %q (%v), want the comment \": ok\"", line, err)
-	}
-	ended := make(chan time.Time, 1)
-	go func() {
-		_, _ = io.Copy(io.Discard, rd)
-		ended <- time.Now()
-	}()
-	w.ts.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/tools", w.ts.Admin,
-		map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "remove": []string{"USE_CONNECTION"}}}}, nil)
-	revoked := time.Now()
-	select {
-	case at := <-ended:
-		if d := at.Sub(revoked); d > time.Second {
-			t.Errorf("the stream closed %v after the revoke, want within 1s", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the stream is still open 5s after the revoke")
-	}
-	resp2, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, mcpPostHeader)
-	if resp2.StatusCode != http.StatusForbidden {
-		t.Errorf("after the revoke: %d %s, want 403", resp2.StatusCode, b)
+	for _, tc := range []struct {
+		name       string
+		change     func(w *mcpWorld)
+		wantStatus int
+	}{
+		{name: "grant removed", wantStatus: http.StatusForbidden, change: func(w *mcpWorld) {
+			w.ts.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/tools", w.ts.Admin,
+				map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "remove": []string{"USE_CONNECTION"}}}}, nil)
+		}},
+		{name: "connection disabled", wantStatus: http.StatusForbidden, change: func(w *mcpWorld) {
+			w.ts.must("PATCH", "/api/2.1/unity-catalog/connections/tools", w.ts.Admin, map[string]any{"enabled": false}, nil)
+		}},
+		{name: "user deactivated", wantStatus: http.StatusUnauthorized, change: func(w *mcpWorld) {
+			w.ts.must("PATCH", "/api/2.0/preview/scim/v2/Users/"+w.aliceID, w.ts.Admin, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []map[string]any{{"op": "replace", "path": "active", "value": false}}}, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMCPWorld(t, false)
+			sid := w.initRaw(t, w.alice)
+			req, err := http.NewRequest("GET", w.endpoint("tools"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+w.alice)
+			req.Header.Set("Accept", "text/event-stream")
+			req.Header.Set("Mcp-Session-Id", sid)
+			req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+				t.Fatalf("GET stream = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if got := resp.Header.Get("X-Accel-Buffering"); got != "no" {
+				t.Errorf("X-Accel-Buffering = %q, want no", got)
+			}
+			rd := bufio.NewReader(resp.Body)
+			line, err := rd.ReadString('\n')
+			if err != nil || line != ": ok\n" {
+				t.Fatalf("first line %q (%v), want the comment \": ok\"", line, err)
+			}
+			ended := make(chan time.Time, 1)
+			go func() {
+				_, _ = io.Copy(io.Discard, rd)
+				ended <- time.Now()
+			}()
+			tc.change(w)
+			changed := time.Now()
+			select {
+			case at := <-ended:
+				if d := at.Sub(changed); d > time.Second {
+					t.Errorf("the stream closed %v after the change, want within 1s", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stream is still open 5s after the change")
+			}
+			before := w.up.hits.Load()
+			resp2, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, mcpPostHeader)
+			if resp2.StatusCode != tc.wantStatus || w.up.hits.Load() != before {
+				t.Errorf("after the change: %d %s (upstream hits +%d), want %d from Gatehouse", resp2.StatusCode, b, w.up.hits.Load()-before, tc.wantStatus)
+			}
+		})
 	}
 }
 
