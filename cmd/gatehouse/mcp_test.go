@@ -753,3 +753,57 @@ func TestMCPProxyOAuthM2MRefreshMidSession(t *testing.T) {
 		t.Errorf("upstream saw %d distinct tokens (want >= 2), the caller's among them: %v", distinct, caller)
 	}
 }
+
+// TestMCPProxyServerRequestOnGETStream: a request the server sends on its own
+// (roots/list, unrelated to any client request) travels down the GET stream through
+// Gatehouse, and the client's answer comes back up as a POST.
+func TestMCPProxyServerRequestOnGETStream(t *testing.T) {
+	sessions := make(chan *mcp.ServerSession, 1)
+	srv := mcp.NewServer(&mcp.Implementation{Name: "upstream", Version: "1.0.0"}, &mcp.ServerOptions{
+		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) {
+			select {
+			case sessions <- req.Session:
+			default:
+			}
+		}})
+	w := newMCPWorld(t, false)
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	w.handler.Store(&h)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	c.AddRoots(&mcp.Root{URI: "file:///work/project", Name: "project"})
+	tr := &mcp.StreamableClientTransport{Endpoint: w.endpoint("tools"), MaxRetries: -1,
+		HTTPClient: &http.Client{Transport: bearer{token: w.alice, base: &http.Transport{}}}}
+	cs, err := c.Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	var ss *mcp.ServerSession
+	select {
+	case ss = <-sessions:
+	case <-ctx.Done():
+		t.Fatal("the server never saw notifications/initialized")
+	}
+	// The standalone GET stream may open just after Connect returns; the server's
+	// request waits for it (or is retried by the SDK), bounded by ctx.
+	res, err := ss.ListRoots(ctx, nil)
+	if err != nil {
+		t.Fatalf("roots/list from the server: %v", err)
+	}
+	if len(res.Roots) != 1 || res.Roots[0].URI != "file:///work/project" {
+		t.Errorf("roots = %+v", res.Roots)
+	}
+	var sawGET bool
+	for _, r := range w.requests() {
+		if r.Method == http.MethodGet {
+			sawGET = true
+		}
+	}
+	if !sawGET {
+		t.Error("no GET stream reached the upstream")
+	}
+	w.assertUpstreamHeaders(t, w.alice, w.ts.Admin)
+}
