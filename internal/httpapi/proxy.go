@@ -40,6 +40,8 @@ type call struct {
 	streamed bool
 	// since is the revoke generation read before the decisions (revoke.Entry.Since).
 	since uint64
+	// mcp is true for the MCP proxy, which serves MCP connections only.
+	mcp bool
 }
 
 // record writes the useConnection audit event for the call.
@@ -101,8 +103,8 @@ func sourceIP(r *http.Request) string {
 }
 
 // authorize takes the decisions in their fixed order, and nothing is decrypted before
-// the first three pass: authenticated → connection exists and is enabled → caller holds
-// USE_CONNECTION → credential.
+// the first three pass: authenticated → connection exists and is enabled → (for the MCP
+// proxy) it is an MCP connection → caller holds USE_CONNECTION → credential.
 func (c *call) authorize() (proxy.Target, error) {
 	s, ctx := c.s, c.r.Context()
 	if err := c.authenticate(); err != nil {
@@ -116,6 +118,9 @@ func (c *call) authorize() (proxy.Target, error) {
 	c.conn = conn
 	if !conn.Enabled {
 		return proxy.Target{}, catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
+	}
+	if c.mcp && !isMCPConnection(conn) {
+		return proxy.Target{}, errNotMCP(conn.Name)
 	}
 	privs, err := s.Access.Connection(ctx, who.Principal, conn)
 	if err != nil {
@@ -188,6 +193,13 @@ func splitProxyPath(escaped string) (name, sub string, ok bool) {
 // /api/2.0/unity-catalog/connections/{name}/proxy/{path...}.
 func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub string) {
 	c := &call{s: s, w: w, r: r, start: s.Now(), name: name, streamed: true}
+	c.serveStreamed(sub, false)
+}
+
+// serveStreamed takes the decisions and streams the caller's request to the upstream,
+// at sub below the base path; eventHints is proxy.Call.EventStreamHints.
+func (c *call) serveStreamed(sub string, eventHints bool) {
+	s, w, r := c.s, c.w, c.r
 	t, err := c.authorize()
 	if err != nil {
 		// Refused before the body was read: do not wait for it (refuseUnread).
@@ -199,7 +211,8 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 	// The body is streamed to the upstream: it has no deadline as a whole (a large
 	// upload may take long) but each read of it one of the proxy's idle timeout, set by
 	// the proxy (Config.IdleTimeout), so that a client trickling nothing is cut.
-	c.forward(w, t, proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength})
+	c.forward(w, t, proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength,
+		EventStreamHints: eventHints})
 }
 
 func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {

@@ -45,6 +45,11 @@ func (s *Server) routes() {
 	// the mux, which would clean (and redirect) the very paths the proxy must refuse.
 	// Neither uses the authed wrapper: a refused call is audited too.
 	m.HandleFunc("POST /api/2.0/external-function", s.externalFunction)
+	// The MCP proxy: the connection's endpoint itself, with no sub-path.
+	const mcp = "/api/2.0/mcp/external"
+	m.HandleFunc("POST "+mcp+"/{name}", s.mcpCall)
+	m.HandleFunc("GET "+mcp+"/{name}", s.mcpCall)
+	m.HandleFunc("DELETE "+mcp+"/{name}", s.mcpCall)
 	m.Handle("GET /api/2.0/gatehouse/audit", s.authed(s.listAudit))
 	m.Handle("GET /api/2.0/gatehouse/audit/verify", s.authed(s.verifyAudit))
 	m.Handle("GET "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.getUserCredential))

@@ -840,3 +840,48 @@ func TestForwardOriginIsolation(t *testing.T) {
 		t.Errorf("shared header values changed: %q %q", sandboxCSP, nosniff)
 	}
 }
+
+// TestForwardEventStreamHints: with EventStreamHints, an event stream gets
+// "X-Accel-Buffering: no" and the comment line ": ok" before the upstream's bytes
+// (which Outcome.BytesOut counts alone); other responses, and every response without
+// the hints (the transparent proxy), pass byte for byte.
+func TestForwardEventStreamHints(t *testing.T) {
+	const sse, js = "data: 1\n\n", `{"a":1}`
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/json" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, js)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, sse)
+	}, false)
+	p := newTestProxy(t, Config{}, up)
+	for _, tt := range []struct {
+		name, path  string
+		hints       bool
+		wantBody    string
+		wantBuffers string
+	}{
+		{name: "event stream with hints", path: "/sse", hints: true, wantBody: ": ok\n\n" + sse, wantBuffers: "no"},
+		{name: "event stream without hints", path: "/sse", wantBody: sse},
+		{name: "JSON with hints", path: "/json", hints: true, wantBody: js},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := newRecorder()
+			out, err := p.Forward(context.Background(), rec, up.target(), Call{Method: "GET", Path: tt.path, Header: http.Header{}, EventStreamHints: tt.hints})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.Body.String(); got != tt.wantBody {
+				t.Errorf("body %q, want %q", got, tt.wantBody)
+			}
+			if got := rec.Header().Get("X-Accel-Buffering"); got != tt.wantBuffers {
+				t.Errorf("X-Accel-Buffering %q, want %q", got, tt.wantBuffers)
+			}
+			if want := int64(len(strings.TrimPrefix(tt.wantBody, ": ok\n\n"))); out.BytesOut != want {
+				t.Errorf("BytesOut %d, want %d", out.BytesOut, want)
+			}
+		})
+	}
+}

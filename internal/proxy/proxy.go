@@ -177,6 +177,10 @@ type Call struct {
 	Body io.Reader
 	// ContentLength is the body's length, or -1 if unknown.
 	ContentLength int64
+	// EventStreamHints, for a response that is an event stream, adds
+	// "X-Accel-Buffering: no" (so that a front end such as nginx buffers nothing) and
+	// sends the comment line ": ok" before the upstream's first event (the MCP proxy).
+	EventStreamHints bool
 }
 
 // Outcome describes a forwarded call, for the audit record and metrics.
@@ -263,6 +267,10 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 	h := w.Header()
 	copyResponseHeader(h, res.Header)
 	isolateOrigin(h)
+	events := isEventStream(res.Header.Get("Content-Type"))
+	if events && c.EventStreamHints {
+		h.Set("X-Accel-Buffering", "no")
+	}
 	listed := hop.Listed(res.Header)
 	announced := map[string]bool{}
 	for k := range res.Trailer {
@@ -275,7 +283,14 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 
 	// Streams (no length, or server-sent events) are flushed after every write, so that
 	// each event reaches the caller as soon as it left the upstream.
-	stream := res.ContentLength == -1 || isEventStream(res.Header.Get("Content-Type"))
+	stream := res.ContentLength == -1 || events
+	if events && c.EventStreamHints {
+		// A comment line, which every SSE parser skips, tells the caller at once that
+		// the stream is open, before the upstream sends its first event.
+		if _, err := io.WriteString(w, ": ok\n\n"); err != nil {
+			return out, x.failStreaming(fmt.Errorf("write to caller: %w", err), parent, false)
+		}
+	}
 	if stream {
 		if err := x.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return out, x.failStreaming(fmt.Errorf("flush to caller: %w", err), parent, false)

@@ -1,0 +1,39 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
+)
+
+// isMCPConnection reports whether the connection is an external MCP server
+// (is_mcp_connection "true").
+func isMCPConnection(c *catalog.Connection) bool {
+	return strings.EqualFold(c.Options[catalog.OptIsMCP], "true")
+}
+
+// errNotMCP is the MCP proxy's refusal of a connection that is not an MCP server.
+func errNotMCP(name string) error {
+	return catalog.Errorf(catalog.InvalidParameterValue, "connection %s is not an MCP connection (option %s is not \"true\")", name, catalog.OptIsMCP)
+}
+
+// mcpCall serves the MCP proxy: POST, GET and DELETE on /api/2.0/mcp/external/{name},
+// forwarded to the connection's {host}:{port}{base_path} itself (no sub-path) under the
+// decisions of the connection proxy plus one: the connection must be an MCP
+// connection. Gatehouse holds no MCP session state: Mcp-Session-Id,
+// MCP-Protocol-Version, Last-Event-ID, Mcp-Method and Mcp-Name pass both ways like any
+// other end-to-end header, so any replica serves any request. An event stream gets the
+// comment line ": ok" first and "X-Accel-Buffering: no", then every event is flushed as
+// it arrives; the call is tracked for revocation, which closes an open stream.
+//
+// The mux lets the GET route take HEAD too; the MCP proxy serves exactly POST, GET and
+// DELETE, so HEAD gets the catch-all's answer, as any other method does.
+func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
+		return
+	}
+	c := &call{s: s, w: w, r: r, start: s.Now(), name: r.PathValue("name"), streamed: true, mcp: true}
+	c.serveStreamed("", true)
+}
