@@ -427,6 +427,12 @@ func (b *requestBody) pump() {
 		_ = b.x.rc.SetReadDeadline(time.Now().Add(b.x.p.cfg.IdleTimeout))
 		b.mu.Unlock()
 		n, err := b.r.Read(b.buf[:size])
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The per-read deadline fired: the caller stopped sending (408). Said here,
+			// while inRead still holds, so that the exchange's idle timer, firing at the
+			// same moment, cannot take the stall for the upstream's (504).
+			b.x.abort(errIdleCaller)
+		}
 		b.mu.Lock()
 		b.inRead = false
 		if err == io.EOF {
