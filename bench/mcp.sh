@@ -9,7 +9,10 @@
 #      HTTP client, directly to the server and through Gatehouse, alternating within each
 #      of ROUNDS rounds; prints the median p50/p99 of each and the latency Gatehouse adds.
 #
-# Usage: bench/mcp.sh [STREAMS] [CALLS] [ROUNDS]
+# The server speaks HTTP/1.1, so every stream also holds one upstream TLS connection;
+# MCP_UPSTREAM_HTTP2=1 lets it offer HTTP/2, over which Gatehouse multiplexes the streams.
+#
+# Usage: [MCP_UPSTREAM_HTTP2=1] bench/mcp.sh [STREAMS] [CALLS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STREAMS=${1:-1000}
@@ -34,7 +37,7 @@ waitline() { for _ in $(seq 1 "${3:-200}"); do l=$(grep -m1 "^$2" "$1" 2>/dev/nu
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }   # KiB
 
 CRED=bench-mcp-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$work/mcpserver" -ca-out "$work/ca.pem" -token "$CRED" >"$work/up.out" 2>&1 & pids+=($!)
+"$work/mcpserver" -ca-out "$work/ca.pem" -token "$CRED" -http2="${MCP_UPSTREAM_HTTP2:-0}" >"$work/up.out" 2>&1 & pids+=($!)
 UP=$(waitline "$work/up.out" https://)
 
 ADMIN=gth_$(head -c 40 /dev/urandom | base32 | tr -d '=' | tr 'A-Z' 'a-z' | head -c 52)
@@ -95,4 +98,4 @@ printf '%-10s %8s %8s %8s\n' added \
   "$(awk -v a="$(median gatehouse 3)" -v b="$(median direct 3)" 'BEGIN {printf "%.3f", a-b}')" \
   "$(awk -v a="$(median gatehouse 4)" -v b="$(median direct 4)" 'BEGIN {printf "%.3f", a-b}')" \
   "$(awk -v a="$(median gatehouse 5)" -v b="$(median direct 5)" 'BEGIN {printf "%.3f", a-b}')"
-printf 'official Go SDK client and server, HTTPS upstream, on %s cores, loopback\n' "$(nproc)"
+printf 'official Go SDK client and server, HTTPS upstream (%s), on %s cores, loopback\n' "$([ "${MCP_UPSTREAM_HTTP2:-0}" = 1 ] && echo 'HTTP/2 offered' || echo HTTP/1.1)" "$(nproc)"

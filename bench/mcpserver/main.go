@@ -1,7 +1,7 @@
 // Command mcpserver is the MCP benchmark's upstream: an MCP server built with the official
 // Go SDK, served with the Streamable HTTP transport over HTTPS on loopback at /mcp, with one
 // tool, echo. It requires the bearer token given with -token (the credential Gatehouse
-// injects), prints its base URL and writes its certificate to a PEM file so that Gatehouse
+// injects), speaks HTTP/1.1 (or HTTP/2 too, with -http2), prints its base URL and writes its certificate to a PEM file so that Gatehouse
 // and the bench client can trust it.
 package main
 
@@ -27,6 +27,7 @@ type echoIn struct {
 func main() {
 	caFile := flag.String("ca-out", "mcpserver-ca.pem", "where to write the certificate")
 	token := flag.String("token", "", "bearer token every request must carry (empty: none)")
+	h2 := flag.Bool("http2", false, "offer HTTP/2 as well as HTTP/1.1 (TLS ALPN)")
 	flag.Parse()
 
 	srv := mcp.NewServer(&mcp.Implementation{Name: "bench-mcpserver", Version: "1.0.0"}, nil)
@@ -44,6 +45,7 @@ func main() {
 		h.ServeHTTP(w, r)
 	}))
 	ts := httptest.NewUnstartedServer(mux)
+	ts.EnableHTTP2 = *h2
 	ts.StartTLS()
 	defer ts.Close()
 	if err := os.WriteFile(*caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
