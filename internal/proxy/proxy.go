@@ -79,7 +79,8 @@ type Config struct {
 type Proxy struct {
 	cfg       Config
 	transport *http.Transport
-	bufs      sync.Pool
+	bufs      sync.Pool // 32 KiB copy buffers for bodies
+	eventBufs sync.Pool // 4 KiB ones for event streams, which mostly wait between small events
 }
 
 // New returns a Proxy with one shared transport: keep-alive connections, HTTP/2 where
@@ -112,6 +113,7 @@ func New(cfg Config) *Proxy {
 	connect := cfg.ConnectTimeout
 	p := &Proxy{cfg: cfg}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.eventBufs.New = func() any { b := make([]byte, 4<<10); return &b }
 	p.transport = &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -296,8 +298,14 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 			return out, x.failStreaming(fmt.Errorf("flush to caller: %w", err), parent, false)
 		}
 	}
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
+	// An event stream holds its buffer while it waits, often for minutes, between
+	// events of a few hundred bytes: a small one keeps a thousand open streams cheap.
+	pool := &p.bufs
+	if events {
+		pool = &p.eventBufs
+	}
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
 	buf := *bp
 	for {
 		n, rerr := res.Body.Read(buf)
