@@ -35,5 +35,9 @@ func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{s: s, w: w, r: r, start: s.Now(), name: r.PathValue("name"), streamed: true, mcp: true}
+	if r.Method == http.MethodPost {
+		c.serveMCPPost()
+		return
+	}
 	c.serveStreamed("", true)
 }
