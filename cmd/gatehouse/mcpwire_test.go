@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -266,5 +270,126 @@ func TestMCPWireAllowListValidated(t *testing.T) {
 	w.ts.must("GET", "/api/2.1/unity-catalog/connections/limited", w.ts.Admin, nil, &got)
 	if got.Options["mcp_allowed_tools"] != "ech*" {
 		t.Errorf("stored mcp_allowed_tools = %q, want ech*", got.Options["mcp_allowed_tools"])
+	}
+}
+
+// TestMCPWirePerUserLogin: on a per-user OAuth MCP connection alice has not logged in
+// to, a JSON-RPC POST gets the MCP-shaped login error (HTTP 200): -32042 with a URL
+// elicitation when the initialize declares elicitation.url, otherwise the JSON-RPC error
+// carrying data.login_url; a GET stream gets the 401 OAUTH_LOGIN_REQUIRED envelope, and
+// nothing reaches the upstream. After alice logs in, the very next session works.
+func TestMCPWirePerUserLogin(t *testing.T) {
+	as := oauthtest.New(t, oauthtest.Options{AccessTokenLifespan: time.Hour, Clients: []oauthtest.Client{postClient}})
+	srv := newMCPServer()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	var reached atomic.Int64
+	up := newUpstream(t, func(rw http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if active, _ := as.Introspect(tok); !active {
+			http.Error(rw, "invalid_token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
+	asPEM, err := os.ReadFile(as.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPEM, err := os.ReadFile(up.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "cas.pem")
+	if err := os.WriteFile(caFile, append(asPEM, upPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := &mcpWorld{up: up}
+	w.ts = startServer(t, "", nil, "--upstream-ca-file", caFile)
+	as.RegisterRedirectURI(w.ts.URL + "/login/oauth/http.html")
+	_, w.alice = w.ts.mkUser("alice")
+	w.ts.must("POST", "/api/2.1/unity-catalog/connections", w.ts.Admin, map[string]any{"name": "mine", "credential_type": "OAUTH_U2M_PER_USER", "options": map[string]string{
+		"host": up.URL, "base_path": "/mcp", "is_mcp_connection": "true", "client_id": postClient.ID, "client_secret": postClient.Secret,
+		"token_endpoint": as.URL + "/token", "authorization_endpoint": as.URL + "/authorize", "oauth_scope": "offline_access"}}, nil)
+	w.ts.grant("connection", "mine", "alice", "USE_CONNECTION")
+	const path = "/api/2.0/mcp/external/mine"
+	const initElicit = `{"jsonrpc":"2.0","id":"i1","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"raw","version":"1"}}}`
+
+	for _, tc := range []struct {
+		name     string
+		method   string
+		body     string
+		status   int
+		wantCode int    // JSON-RPC error code; 0 for the HTTP envelope
+		wantID   string // the id the error answers
+	}{
+		{name: "initialize without elicitation.url", method: "POST", body: mcpInitialize, status: http.StatusOK, wantCode: -32010, wantID: "1"},
+		{name: "initialize declaring elicitation.url", method: "POST", body: initElicit, status: http.StatusOK, wantCode: -32042, wantID: `"i1"`},
+		{name: "tools/list", method: "POST", body: mcpToolsList, status: http.StatusOK, wantCode: -32010, wantID: "2"},
+		{name: "GET stream", method: "GET", status: http.StatusUnauthorized},
+		{name: "DELETE", method: "DELETE", status: http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b := w.raw(t, tc.method, path, w.alice, tc.body, mcpPostHeader)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+			}
+			if strings.Contains(string(b), postClient.Secret) || strings.Contains(string(b), w.alice) {
+				t.Fatalf("the login error holds a secret: %s", b)
+			}
+			if tc.wantCode == 0 {
+				if !strings.Contains(string(b), "OAUTH_LOGIN_REQUIRED") || !strings.Contains(string(b), "login_url") {
+					t.Errorf("envelope %s: want OAUTH_LOGIN_REQUIRED with login_url", b)
+				}
+				return
+			}
+			var a struct {
+				ID    json.RawMessage `json:"id"`
+				Error struct {
+					Code int `json:"code"`
+					Data struct {
+						LoginURL     string `json:"login_url"`
+						Elicitations []struct {
+							Mode string `json:"mode"`
+							URL  string `json:"url"`
+						} `json:"elicitations"`
+					} `json:"data"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatalf("answer %s: %v", b, err)
+			}
+			if a.Error.Code != tc.wantCode || string(a.ID) != tc.wantID {
+				t.Errorf("error code %d id %s, want %d id %s: %s", a.Error.Code, a.ID, tc.wantCode, tc.wantID, b)
+			}
+			if !strings.HasPrefix(a.Error.Data.LoginURL, w.ts.URL+"/") || !strings.Contains(a.Error.Data.LoginURL, "mine") {
+				t.Errorf("login_url %q: want Gatehouse's login page for mine", a.Error.Data.LoginURL)
+			}
+			if tc.wantCode == -32042 && (len(a.Error.Data.Elicitations) != 1 || a.Error.Data.Elicitations[0].Mode != "url" || a.Error.Data.Elicitations[0].URL != a.Error.Data.LoginURL) {
+				t.Errorf("elicitations %+v: want one url elicitation to the login page", a.Error.Data.Elicitations)
+			}
+		})
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the upstream received %d requests before alice logged in", n)
+	}
+
+	ow := &oauthWorld{t: t, ts: w.ts, as: as, users: map[string]string{"alice": w.alice}}
+	if status, page := ow.login("alice", "mine"); status != http.StatusOK {
+		t.Fatalf("login = %d: %s", status, page)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cs, err := w.connect(t, ctx, w.alice, "mine", nil)
+	if err != nil {
+		t.Fatalf("initialize after login: %v", err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "in"}})
+	if err != nil {
+		t.Fatalf("tools/call after login: %v", err)
+	}
+	if got := callText(t, res); got != "echo:in" {
+		t.Errorf("echo = %q", got)
 	}
 }
