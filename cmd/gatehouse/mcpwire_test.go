@@ -160,11 +160,22 @@ type rpcAnswer struct {
 // answered by Gatehouse (-32700, -32600) and never forwarded; a batch is judged element
 // by element: a batch of refused calls only is answered by Gatehouse alone, and a batch
 // that mixes an allowed request with a refused call forwards the allowed one and merges
-// the upstream's answer with Gatehouse's -32003.
+// the upstream's answer with Gatehouse's -32003 — into its JSON batch, or as an event
+// appended to its event stream — with the tools/list in it filtered.
 func TestMCPWireRaw(t *testing.T) {
 	w := newMCPWorld(t, true)
 	w.addLimited(t)
-	w.useSDKHandler(true)
+	for _, jsonResponse := range []bool{true, false} {
+		w.useSDKHandler(jsonResponse)
+		name := "event stream answers"
+		if jsonResponse {
+			name = "json answers"
+		}
+		t.Run(name, func(t *testing.T) { testMCPWireRaw(t, w) })
+	}
+}
+
+func testMCPWireRaw(t *testing.T, w *mcpWorld) {
 	const path = "/api/2.0/mcp/external/limited"
 	call := func(id int, tool string) string {
 		b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": map[string]any{"name": tool, "arguments": map[string]any{}}})
@@ -199,6 +210,19 @@ func TestMCPWireRaw(t *testing.T) {
 			var answers []rpcAnswer
 			trimmed := strings.TrimSpace(string(b))
 			switch {
+			case strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
+				// One JSON-RPC message per event's data line.
+				for _, line := range strings.Split(string(b), "\n") {
+					data, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "data: ")
+					if !ok || strings.TrimSpace(data) == "" {
+						continue
+					}
+					var a rpcAnswer
+					if err := json.Unmarshal([]byte(data), &a); err != nil {
+						t.Fatalf("event data %s: %v", data, err)
+					}
+					answers = append(answers, a)
+				}
 			case trimmed == "":
 			case trimmed[0] == '[':
 				if err := json.Unmarshal(b, &answers); err != nil {
