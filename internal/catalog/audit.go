@@ -25,6 +25,9 @@ const (
 	ActionUpdateNetworkPolicy = "updateNetworkPolicy"
 	// ActionAuditChainKeyed anchors a legacy (unkeyed) audit chain to the keyed one.
 	ActionAuditChainKeyed = "auditChainKeyed"
+	// ActionMCPToolCall is one tools/call through the MCP proxy (never its arguments or
+	// result), recorded beside the request's useConnection.
+	ActionMCPToolCall = "mcpToolCall"
 )
 
 // Every action above must be in AuditActions (enum.go), which the filters check.

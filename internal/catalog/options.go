@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/mcp"
 )
 
 // CredentialType is one of the four auth methods of a connection.
@@ -38,6 +40,7 @@ const (
 	OptPort                   = "port"
 	OptBasePath               = "base_path"
 	OptIsMCP                  = "is_mcp_connection"
+	OptMCPAllowedTools        = "mcp_allowed_tools"
 	OptAuthHeaderName         = "auth_header_name"
 	OptAuthHeaderPrefix       = "auth_header_prefix"
 	OptBearerToken            = "bearer_token"
@@ -69,7 +72,7 @@ const ConnectionTypeHTTP = connectionTypeHTTP
 // SecretOptions are the options that are sealed at rest and never returned.
 var SecretOptions = map[string]bool{OptBearerToken: true, OptClientSecret: true}
 
-var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptAuthHeaderName, OptAuthHeaderPrefix}
+var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptMCPAllowedTools, OptAuthHeaderName, OptAuthHeaderPrefix}
 var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange, OptOAuthSendResource}
 
 // allowedOptions lists, per credential type, every option it accepts; required lists
@@ -249,6 +252,13 @@ func validateOption(k, v string, pol ValidationPolicy) (string, error) {
 			return "", Errorf(InvalidParameterValue, "options.%s: must be \"true\" or \"false\"", k)
 		}
 		return lv, nil
+	case OptMCPAllowedTools:
+		// Checked with the very parser the MCP proxy uses, so that a stored list always
+		// parses there; the value is kept as written.
+		if _, err := mcp.ParseAllowList(v); err != nil {
+			return "", Errorf(InvalidParameterValue, "options.%s: %s", k, strings.TrimPrefix(err.Error(), "mcp_allowed_tools "))
+		}
+		return v, nil
 	case OptAuthHeaderName:
 		if !isToken(v) {
 			return "", Errorf(InvalidParameterValue, "options.auth_header_name: must be a valid HTTP header name")

@@ -26,6 +26,8 @@ func errNotMCP(name string) error {
 // other end-to-end header, so any replica serves any request. An event stream gets the
 // comment line ": ok" first and "X-Accel-Buffering: no", then every event is flushed as
 // it arrives; the call is tracked for revocation, which closes an open stream.
+// A POST is read and judged as JSON-RPC only when the connection has mcp_allowed_tools
+// or the caller must log in first (serveMCPPost); otherwise it streams through unread.
 //
 // The mux lets the GET route take HEAD too; the MCP proxy serves exactly POST, GET and
 // DELETE, so HEAD gets the catch-all's answer, as any other method does.
@@ -35,5 +37,9 @@ func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{s: s, w: w, r: r, start: s.Now(), name: r.PathValue("name"), streamed: true, mcp: true}
+	if r.Method == http.MethodPost {
+		c.serveMCPPost()
+		return
+	}
 	c.serveStreamed("", true)
 }

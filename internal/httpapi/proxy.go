@@ -215,7 +215,9 @@ func (c *call) serveStreamed(sub string, eventHints bool) {
 		EventStreamHints: eventHints})
 }
 
-func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
+// forward sends the call and records it; the error is the one the caller was answered
+// with, or nil.
+func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) error {
 	// The network layer decides on its own, but its denials name who and through what.
 	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name,
 		RequestID: RequestID(c.r.Context())})
@@ -236,6 +238,7 @@ func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) {
 		}
 		c.s.writeError(w, c.r, err)
 	}
+	return err
 }
 
 // revokeEntry tracks the call until its token expires, with recheck.

@@ -140,6 +140,9 @@ func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 // TotalTimeout is the longest a call through the proxy can last (Config.TotalTimeout).
 func (p *Proxy) TotalTimeout() time.Duration { return p.cfg.TotalTimeout }
 
+// MaxRequestBytes is the largest request body forwarded (--proxy-max-body-bytes).
+func (p *Proxy) MaxRequestBytes() int64 { return p.cfg.MaxRequestBytes }
+
 // Target is where a connection's calls go and the credential header to add.
 type Target struct {
 	// Scheme is "https", or "http" only with Config.AllowHTTP.
