@@ -698,18 +698,7 @@ func TestMCPProxyOAuthM2MRefreshMidSession(t *testing.T) {
 		mu.Unlock()
 		h.ServeHTTP(rw, r)
 	})
-	asPEM, err := os.ReadFile(as.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upPEM, err := os.ReadFile(up.caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "cas.pem")
-	if err := os.WriteFile(caFile, append(asPEM, upPEM...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := joinCAFiles(t, as.CAFile, up.caFile)
 	w := &mcpWorld{up: up}
 	w.ts = startServer(t, "", nil, "--upstream-ca-file", caFile)
 	_, w.alice = w.ts.mkUser("alice@example.com")
@@ -806,4 +795,22 @@ func TestMCPProxyServerRequestOnGETStream(t *testing.T) {
 		t.Error("no GET stream reached the upstream")
 	}
 	w.assertUpstreamHeaders(t, w.alice, w.ts.Admin)
+}
+
+// joinCAFiles writes the PEM certificates of files into one file for --upstream-ca-file.
+func joinCAFiles(t *testing.T, files ...string) string {
+	t.Helper()
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	out := filepath.Join(t.TempDir(), "cas.pem")
+	if err := os.WriteFile(out, all, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

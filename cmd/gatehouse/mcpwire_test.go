@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -316,18 +314,7 @@ func TestMCPWirePerUserLogin(t *testing.T) {
 		}
 		h.ServeHTTP(rw, r)
 	})
-	asPEM, err := os.ReadFile(as.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upPEM, err := os.ReadFile(up.caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "cas.pem")
-	if err := os.WriteFile(caFile, append(asPEM, upPEM...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := joinCAFiles(t, as.CAFile, up.caFile)
 	w := &mcpWorld{up: up}
 	w.ts = startServer(t, "", nil, "--upstream-ca-file", caFile)
 	as.RegisterRedirectURI(w.ts.URL + "/login/oauth/http.html")
