@@ -22,32 +22,7 @@ var printedTokenRE = regexp.MustCompile(`(?m)^    (` + regexp.QuoteMeta(identity
 // unless env has one) and no policy change; Admin is the token it printed, if any.
 func launch(t *testing.T, dir string, env map[string]string, args ...string) *testServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{t: t, DataDir: dir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, env: env, stop: cancel, done: make(chan error, 1), responses: &syncBuffer{}}
-	argv := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dir}, args...)
-	go func() { ts.done <- run(ctx, argv, mapEnv(env), strings.NewReader(""), ts.Stdout, ts.Stderr) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for ts.URL == "" {
-		out := ts.Stdout.String()
-		if i := strings.Index(out, "Gatehouse is listening on "); i >= 0 {
-			rest := out[i+len("Gatehouse is listening on "):]
-			if j := strings.IndexByte(rest, '\n'); j >= 0 {
-				ts.URL = rest[:j]
-				break
-			}
-		}
-		select {
-		case err := <-ts.done:
-			cancel()
-			t.Fatalf("server exited before listening: %v\nstderr:\n%s", err, ts.Stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("server did not start; stderr:\n%s", ts.Stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ts := runServer(t, dir, env, args...)
 	if m := printedTokenRE.FindStringSubmatch(ts.Stdout.String()); m != nil {
 		ts.Admin = m[1]
 	}

@@ -52,17 +52,10 @@ func mapEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// startServer starts the server in dataDir ("" for a new temporary one) with the extra
-// environment, and stops it when the test ends.
-func startServer(t testing.TB, dataDir string, extraEnv map[string]string, args ...string) *testServer {
+// runServer starts the server through run in dataDir with exactly env and waits until
+// it listens (ts.URL); it fails the test if the server exits or does not start in time.
+func runServer(t testing.TB, dataDir string, env map[string]string, args ...string) *testServer {
 	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	env := map[string]string{"GATEHOUSE_BOOTSTRAP_TOKEN": identity.NewTokenValue()}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{t: t, DataDir: dataDir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, env: env, stop: cancel, done: make(chan error, 1), responses: &syncBuffer{}}
 	argv := append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, args...)
@@ -89,6 +82,21 @@ func startServer(t testing.TB, dataDir string, extraEnv map[string]string, args 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return ts
+}
+
+// startServer starts the server in dataDir ("" for a new temporary one) with the extra
+// environment, and stops it when the test ends.
+func startServer(t testing.TB, dataDir string, extraEnv map[string]string, args ...string) *testServer {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	env := map[string]string{"GATEHOUSE_BOOTSTRAP_TOKEN": identity.NewTokenValue()}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	ts := runServer(t, dataDir, env, args...)
 	ts.Admin = env["GATEHOUSE_BOOTSTRAP_TOKEN"]
 	t.Cleanup(func() { ts.Stop() })
 	// The tests' upstreams and authorization servers listen on loopback, which the
