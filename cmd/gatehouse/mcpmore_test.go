@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,12 +39,13 @@ type upstreamGET struct {
 }
 
 // streamTap serves an SDK handler and hands every GET stream to the test, which can
-// cut it; with cutAfter > 0 it cuts each GET itself once that many events carrying
-// data have been written.
+// cut it; with cutAfter > 0 it cuts the first GET itself once that many events
+// carrying data have been written.
 type streamTap struct {
 	h        http.Handler
 	cutAfter int
 	gets     chan *upstreamGET
+	served   atomic.Int64 // GET streams so far
 }
 
 func newStreamTap(h http.Handler, cutAfter int) *streamTap {
@@ -63,7 +65,11 @@ func (s *streamTap) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	case s.gets <- g:
 	default: // more streams than any test waits for
 	}
-	s.h.ServeHTTP(&cutWriter{ResponseWriter: rw, after: s.cutAfter, cut: cancel}, r.WithContext(ctx))
+	after := 0
+	if s.served.Add(1) == 1 {
+		after = s.cutAfter
+	}
+	s.h.ServeHTTP(&cutWriter{ResponseWriter: rw, after: after, cut: cancel}, r.WithContext(ctx))
 }
 
 // cutWriter counts the SSE events with data written through it and, past after,
@@ -260,6 +266,20 @@ func (w *oauthMCP) refusals() []string {
 
 func (w *oauthMCP) endpoint(name string) string { return w.ts.URL + "/api/2.0/mcp/external/" + name }
 
+// seenText is what an upstream received (method, path, headers, bodies) as one text,
+// for the canary scan.
+func seenText(reqs []seenReq) string {
+	var b strings.Builder
+	for _, r := range reqs {
+		b.WriteString(r.Method + " " + r.Path + "\n")
+		for k, vs := range r.Header {
+			b.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+		}
+		b.WriteString(r.Body + "\n")
+	}
+	return b.String()
+}
+
 // waitInactive waits, bounded, until the authorization server no longer takes tok:
 // the access token has expired.
 func waitInactive(t *testing.T, as *oauthtest.Server, tok string) {
@@ -364,8 +384,8 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 	defer cancel()
 	// Before the login the callers get Gatehouse's login error, and nothing reaches
 	// the upstream.
-	if _, _, err := (sdkClient{token: w.users["bob"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil {
-		t.Fatal("initialize on shared before any login succeeded")
+	if _, _, err := (sdkClient{token: w.users["bob"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil || !strings.Contains(err.Error(), "/connections/shared/login") {
+		t.Fatalf("initialize on shared before any login: %v, want the login error naming the login page", err)
 	}
 	if n := len(w.requests()); n != 0 {
 		t.Fatalf("%d requests reached the upstream before the login", n)
@@ -403,23 +423,20 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 	if r := w.refusals(); len(r) != 0 {
 		t.Errorf("the upstream refused %v: a request without an active token of the admin's", r)
 	}
-	var upstream strings.Builder
 	for _, r := range reqs {
 		if active, sub := w.as.Introspect(r.Token); r.Path != "/shared" || !active || sub != "admin" {
 			t.Errorf("%s %s carried a token of %q (active %v), want the admin's", r.Method, r.Path, sub, active)
 		}
-		for k, vs := range r.Header {
-			upstream.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
-		}
-		upstream.WriteString(r.Method + " " + r.Path + "\n" + r.Body + "\n")
 	}
 	all, refresh := oauthSecrets(t, w.as)
 	gatehouse := []string{w.ts.Admin, w.users["alice"], w.users["bob"], w.users["carol"]}
-	scanSinks(t, map[string]string{"upstream's requests": upstream.String()}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
+	scanSinks(t, map[string]string{"upstream's requests": seenText(reqs)}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
 	got := serverRecords(t, w.ts)
 	got["bob's MCP responses"] = sinks["bob"].String()
 	got["carol's MCP responses"] = sinks["carol"].String()
 	scanSinks(t, got, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
+	// The API's answers hold Gatehouse tokens (mkUser creates them), never an OAuth one.
+	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
 }
 
 // TestMCPMoreRefreshMidSession: with access tokens that live 2 s, one SDK session per
@@ -429,6 +446,7 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 // stream's reconnect after the upstream cut it; nothing was refused.
 func TestMCPMoreRefreshMidSession(t *testing.T) {
 	w := newOAuthMCP(t, 2*time.Second)
+	mcpSink := &syncBuffer{} // what every caller's SDK client received
 	w.login(t, w.ts.Admin, "admin", "shared")
 	w.login(t, w.users["alice"], "alice", "peruser")
 	for _, tc := range []struct {
@@ -449,7 +467,7 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 			var sessions []session
 			from := len(w.requests())
 			for _, caller := range tc.callers {
-				cs, _, err := (sdkClient{token: w.users[caller], version: "2025-11-25", sink: &syncBuffer{}}).open(ctx, w.endpoint(tc.conn))
+				cs, _, err := (sdkClient{token: w.users[caller], version: "2025-11-25", sink: mcpSink}).open(ctx, w.endpoint(tc.conn))
 				if err != nil {
 					t.Fatalf("%s: initialize: %v", caller, err)
 				}
@@ -515,8 +533,13 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 	if r := w.refusals(); len(r) != 0 {
 		t.Errorf("the upstream refused %v: a request carried a token that was not active", r)
 	}
-	all, _ := oauthSecrets(t, w.as)
-	scanSinks(t, serverRecords(t, w.ts), postClient.ID, append([]string{postClient.Secret, w.ts.Admin, w.users["alice"], w.users["bob"], w.users["carol"]}, all...))
+	all, refresh := oauthSecrets(t, w.as)
+	gatehouse := []string{w.ts.Admin, w.users["alice"], w.users["bob"], w.users["carol"]}
+	scanSinks(t, map[string]string{"upstream's requests": seenText(w.requests())}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
+	sinks := serverRecords(t, w.ts)
+	sinks["the callers' MCP responses"] = mcpSink.String()
+	scanSinks(t, sinks, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
+	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
 }
 
 // TestMCPMoreResumeGETStream: an SDK server with an event store behind an upstream
@@ -587,7 +610,7 @@ func TestMCPMoreResumeGETStream(t *testing.T) {
 	echo(t, ctx, cs, "after-resume")
 
 	sent := tr.sentLastEventIDs()
-	if first.Header.Get("Last-Event-ID") != "" || len(sent) == 0 || second.Header.Get("Last-Event-ID") != sent[0] {
+	if first.Header.Get("Last-Event-ID") != "" || len(sent) != 1 || second.Header.Get("Last-Event-ID") != sent[0] {
 		t.Errorf("Last-Event-ID: first GET %q, the client sent %v, the reconnect reached the upstream with %q",
 			first.Header.Get("Last-Event-ID"), sent, second.Header.Get("Last-Event-ID"))
 	}
@@ -607,6 +630,7 @@ func TestMCPMoreResumeGETStream(t *testing.T) {
 	sinks := serverRecords(t, w.ts)
 	sinks["alice's MCP responses"] = sink.String()
 	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
 
 // The 2026-07-28 protocol: every request stands alone, with its version, client
@@ -750,6 +774,7 @@ func TestMCPMore2026Raw(t *testing.T) {
 	sinks := serverRecords(t, w.ts)
 	sinks["the raw MCP responses"] = sink.String()
 	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
 
 // TestMCPMore2026SDK: the SDK client told to speak 2026-07-28 against a stateless SDK
@@ -827,4 +852,5 @@ func TestMCPMore2026SDK(t *testing.T) {
 	sinks := serverRecords(t, w.ts)
 	sinks["alice's MCP responses"] = sink.String()
 	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
