@@ -110,10 +110,10 @@ func (c *cutWriter) Flush() {
 	}
 }
 
-// capture is an SDK client's HTTP transport: it adds the caller's Gatehouse token,
+// mcpCapture is an SDK client's HTTP transport: it adds the caller's Gatehouse token,
 // keeps every response the client read (headers and body, for the canary scan) and
 // the Last-Event-ID values the client sent.
-type capture struct {
+type mcpCapture struct {
 	token string
 	base  http.RoundTripper
 	sink  *syncBuffer
@@ -122,7 +122,7 @@ type capture struct {
 	lastEventIDs []string
 }
 
-func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
+func (c *mcpCapture) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+c.token)
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
@@ -144,14 +144,14 @@ func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (c *capture) sentLastEventIDs() []string {
+func (c *mcpCapture) sentLastEventIDs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.lastEventIDs...)
 }
 
-// sdkClient is how a test opens an SDK session through Gatehouse.
-type sdkClient struct {
+// mcpSDKClient is how a test opens an SDK session through Gatehouse.
+type mcpSDKClient struct {
 	token      string
 	opts       *mcp.ClientOptions
 	version    string // ClientSessionOptions.ProtocolVersion; "" for the SDK's choice
@@ -160,8 +160,8 @@ type sdkClient struct {
 }
 
 // open connects the client to endpoint and returns the session and its transport.
-func (c sdkClient) open(ctx context.Context, endpoint string) (*mcp.ClientSession, *capture, error) {
-	tr := &capture{token: c.token, base: &http.Transport{}, sink: c.sink}
+func (c mcpSDKClient) open(ctx context.Context, endpoint string) (*mcp.ClientSession, *mcpCapture, error) {
+	tr := &mcpCapture{token: c.token, base: &http.Transport{}, sink: c.sink}
 	cl := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, c.opts)
 	var so *mcp.ClientSessionOptions
 	if c.version != "" {
@@ -171,8 +171,8 @@ func (c sdkClient) open(ctx context.Context, endpoint string) (*mcp.ClientSessio
 	return cs, tr, err
 }
 
-// seenReq is one request an upstream received.
-type seenReq struct {
+// mcpSeenReq is one request an upstream received.
+type mcpSeenReq struct {
 	Method, Path string
 	Header       http.Header
 	Body         string
@@ -193,7 +193,7 @@ type oauthMCP struct {
 	users map[string]string // name → Gatehouse token
 
 	mu      sync.Mutex
-	seen    []seenReq
+	seen    []mcpSeenReq
 	refused []string // method and path of each request the upstream refused
 }
 
@@ -212,7 +212,7 @@ func newOAuthMCP(t *testing.T, lifespan time.Duration) *oauthMCP {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		active, sub := w.as.Introspect(tok)
 		w.mu.Lock()
-		w.seen = append(w.seen, seenReq{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body), Token: tok})
+		w.seen = append(w.seen, mcpSeenReq{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body), Token: tok})
 		ok := active && sub == oauthMCPSubject[r.URL.Path]
 		if !ok {
 			w.refused = append(w.refused, r.Method+" "+r.URL.Path)
@@ -252,10 +252,10 @@ func (w *oauthMCP) login(t *testing.T, token, asUser, conn string) {
 	}
 }
 
-func (w *oauthMCP) requests() []seenReq {
+func (w *oauthMCP) requests() []mcpSeenReq {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]seenReq(nil), w.seen...)
+	return append([]mcpSeenReq(nil), w.seen...)
 }
 
 func (w *oauthMCP) refusals() []string {
@@ -266,9 +266,9 @@ func (w *oauthMCP) refusals() []string {
 
 func (w *oauthMCP) endpoint(name string) string { return w.ts.URL + "/api/2.0/mcp/external/" + name }
 
-// seenText is what an upstream received (method, path, headers, bodies) as one text,
+// mcpSeenText is what an upstream received (method, path, headers, bodies) as one text,
 // for the canary scan.
-func seenText(reqs []seenReq) string {
+func mcpSeenText(reqs []mcpSeenReq) string {
 	var b strings.Builder
 	for _, r := range reqs {
 		b.WriteString(r.Method + " " + r.Path + "\n")
@@ -315,7 +315,7 @@ func waitEnded(t *testing.T, g *upstreamGET) {
 	}
 }
 
-func echo(t *testing.T, ctx context.Context, cs *mcp.ClientSession, text string) {
+func mcpEcho(t *testing.T, ctx context.Context, cs *mcp.ClientSession, text string) {
 	t.Helper()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
 	if err != nil {
@@ -326,9 +326,9 @@ func echo(t *testing.T, ctx context.Context, cs *mcp.ClientSession, text string)
 	}
 }
 
-// scanSinks runs the canary scan: no secret, in any encoding secLeak knows, in any
+// mcpScan runs the canary scan: no secret, in any encoding secLeak knows, in any
 // of the sinks.
-func scanSinks(t *testing.T, sinks map[string]string, clientID string, secrets []string) {
+func mcpScan(t *testing.T, sinks map[string]string, clientID string, secrets []string) {
 	t.Helper()
 	for what, text := range sinks {
 		if text == "" {
@@ -341,8 +341,8 @@ func scanSinks(t *testing.T, sinks map[string]string, clientID string, secrets [
 	}
 }
 
-// serverRecords is the server's log and its whole audit trail, for the canary scan.
-func serverRecords(t *testing.T, ts *testServer) map[string]string {
+// mcpServerRecords is the server's log and its whole audit trail, for the canary scan.
+func mcpServerRecords(t *testing.T, ts *testServer) map[string]string {
 	t.Helper()
 	status, audit := ts.do("GET", "/api/2.0/gatehouse/audit?max_results=1000", ts.Admin, nil)
 	if status != http.StatusOK {
@@ -384,7 +384,7 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 	defer cancel()
 	// Before the login the callers get Gatehouse's login error, and nothing reaches
 	// the upstream.
-	if _, _, err := (sdkClient{token: w.users["bob"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil || !strings.Contains(err.Error(), "/connections/shared/login") {
+	if _, _, err := (mcpSDKClient{token: w.users["bob"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil || !strings.Contains(err.Error(), "/connections/shared/login") {
 		t.Fatalf("initialize on shared before any login: %v, want the login error naming the login page", err)
 	}
 	if n := len(w.requests()); n != 0 {
@@ -396,7 +396,7 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 	for _, caller := range []string{"bob", "carol"} {
 		t.Run(caller, func(t *testing.T) {
 			sinks[caller] = &syncBuffer{}
-			cs, _, err := (sdkClient{token: w.users[caller], maxRetries: -1, sink: sinks[caller]}).open(ctx, w.endpoint("shared"))
+			cs, _, err := (mcpSDKClient{token: w.users[caller], maxRetries: -1, sink: sinks[caller]}).open(ctx, w.endpoint("shared"))
 			if err != nil {
 				t.Fatalf("initialize: %v", err)
 			}
@@ -404,12 +404,12 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 			if got := toolNames(t, ctx, cs); !slices.Equal(got, []string{"echo", "progress"}) {
 				t.Errorf("tools/list = %v", got)
 			}
-			echo(t, ctx, cs, "from-"+caller)
+			mcpEcho(t, ctx, cs, "from-"+caller)
 		})
 	}
 	// Alice holds nothing on shared: refused by Gatehouse, whoever logged in.
 	before := len(w.requests())
-	if _, _, err := (sdkClient{token: w.users["alice"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil {
+	if _, _, err := (mcpSDKClient{token: w.users["alice"], maxRetries: -1, sink: &syncBuffer{}}).open(ctx, w.endpoint("shared")); err == nil {
 		t.Error("alice (no grant) initialized on shared")
 	}
 	if n := len(w.requests()) - before; n != 0 {
@@ -430,13 +430,13 @@ func TestMCPMoreSharedU2M(t *testing.T) {
 	}
 	all, refresh := oauthSecrets(t, w.as)
 	gatehouse := []string{w.ts.Admin, w.users["alice"], w.users["bob"], w.users["carol"]}
-	scanSinks(t, map[string]string{"upstream's requests": seenText(reqs)}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
-	got := serverRecords(t, w.ts)
+	mcpScan(t, map[string]string{"upstream's requests": mcpSeenText(reqs)}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
+	got := mcpServerRecords(t, w.ts)
 	got["bob's MCP responses"] = sinks["bob"].String()
 	got["carol's MCP responses"] = sinks["carol"].String()
-	scanSinks(t, got, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
+	mcpScan(t, got, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
 	// The API's answers hold Gatehouse tokens (mkUser creates them), never an OAuth one.
-	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
+	mcpScan(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
 }
 
 // TestMCPMoreRefreshMidSession: with access tokens that live 2 s, one SDK session per
@@ -467,7 +467,7 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 			var sessions []session
 			from := len(w.requests())
 			for _, caller := range tc.callers {
-				cs, _, err := (sdkClient{token: w.users[caller], version: "2025-11-25", sink: mcpSink}).open(ctx, w.endpoint(tc.conn))
+				cs, _, err := (mcpSDKClient{token: w.users[caller], version: "2025-11-25", sink: mcpSink}).open(ctx, w.endpoint(tc.conn))
 				if err != nil {
 					t.Fatalf("%s: initialize: %v", caller, err)
 				}
@@ -476,7 +476,7 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 				if g.Header.Get("Mcp-Session-Id") != cs.ID() {
 					t.Fatalf("the GET stream has session %q, want %q", g.Header.Get("Mcp-Session-Id"), cs.ID())
 				}
-				echo(t, ctx, cs, caller+"-before")
+				mcpEcho(t, ctx, cs, caller+"-before")
 				sessions = append(sessions, session{cs: cs, sid: cs.ID(), get: g})
 			}
 			// The tokens the upstream saw so far; wait until each has expired.
@@ -490,7 +490,7 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 			refreshes := w.as.TokenRequests("refresh_token")
 			mark := len(w.requests())
 			for i, s := range sessions {
-				echo(t, ctx, s.cs, tc.callers[i]+"-after")
+				mcpEcho(t, ctx, s.cs, tc.callers[i]+"-after")
 				// The upstream cuts the GET stream; the client reconnects through
 				// Gatehouse, which sends the current token.
 				s.get.cut()
@@ -503,7 +503,7 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 				if s.cs.ID() != s.sid {
 					t.Errorf("%s's session id changed from %q to %q", tc.callers[i], s.sid, s.cs.ID())
 				}
-				echo(t, ctx, s.cs, tc.callers[i]+"-reconnected")
+				mcpEcho(t, ctx, s.cs, tc.callers[i]+"-reconnected")
 			}
 			if n := w.as.TokenRequests("refresh_token") - refreshes; n < 1 {
 				t.Error("no refresh across the expiry")
@@ -535,11 +535,11 @@ func TestMCPMoreRefreshMidSession(t *testing.T) {
 	}
 	all, refresh := oauthSecrets(t, w.as)
 	gatehouse := []string{w.ts.Admin, w.users["alice"], w.users["bob"], w.users["carol"]}
-	scanSinks(t, map[string]string{"upstream's requests": seenText(w.requests())}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
-	sinks := serverRecords(t, w.ts)
+	mcpScan(t, map[string]string{"upstream's requests": mcpSeenText(w.requests())}, postClient.ID, append(append([]string{postClient.Secret}, refresh...), gatehouse...))
+	sinks := mcpServerRecords(t, w.ts)
 	sinks["the callers' MCP responses"] = mcpSink.String()
-	scanSinks(t, sinks, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
-	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
+	mcpScan(t, sinks, postClient.ID, append(append([]string{postClient.Secret}, all...), gatehouse...))
+	mcpScan(t, map[string]string{"API responses": w.ts.responses.String()}, postClient.ID, append([]string{postClient.Secret}, all...))
 }
 
 // TestMCPMoreResumeGETStream: an SDK server with an event store behind an upstream
@@ -564,7 +564,7 @@ func TestMCPMoreResumeGETStream(t *testing.T) {
 		got <- req.Params.Message
 	}}
 	sink := &syncBuffer{}
-	cs, tr, err := (sdkClient{token: w.alice, opts: opts, version: "2025-11-25", sink: sink}).open(ctx, w.endpoint("tools"))
+	cs, tr, err := (mcpSDKClient{token: w.alice, opts: opts, version: "2025-11-25", sink: sink}).open(ctx, w.endpoint("tools"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +607,7 @@ func TestMCPMoreResumeGETStream(t *testing.T) {
 			t.Errorf("m%d received %d times, want once", i, n)
 		}
 	}
-	echo(t, ctx, cs, "after-resume")
+	mcpEcho(t, ctx, cs, "after-resume")
 
 	sent := tr.sentLastEventIDs()
 	if first.Header.Get("Last-Event-ID") != "" || len(sent) != 1 || second.Header.Get("Last-Event-ID") != sent[0] {
@@ -627,10 +627,10 @@ func TestMCPMoreResumeGETStream(t *testing.T) {
 		t.Errorf("the upstream saw %d GETs, want the stream and its reconnect", gets)
 	}
 	w.assertUpstreamHeaders(t, w.alice, w.bob, w.ts.Admin)
-	sinks := serverRecords(t, w.ts)
+	sinks := mcpServerRecords(t, w.ts)
 	sinks["alice's MCP responses"] = sink.String()
-	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
-	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
+	mcpScan(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	mcpScan(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
 
 // The 2026-07-28 protocol: every request stands alone, with its version, client
@@ -771,10 +771,10 @@ func TestMCPMore2026Raw(t *testing.T) {
 		})
 	}
 	w.assertUpstreamHeaders(t, w.alice, w.bob, w.ts.Admin)
-	sinks := serverRecords(t, w.ts)
+	sinks := mcpServerRecords(t, w.ts)
 	sinks["the raw MCP responses"] = sink.String()
-	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
-	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
+	mcpScan(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	mcpScan(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
 
 // TestMCPMore2026SDK: the SDK client told to speak 2026-07-28 against a stateless SDK
@@ -787,7 +787,7 @@ func TestMCPMore2026SDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sink := &syncBuffer{}
-	client := sdkClient{token: w.alice, version: mcp2026, maxRetries: -1, sink: sink}
+	client := mcpSDKClient{token: w.alice, version: mcp2026, maxRetries: -1, sink: sink}
 
 	cs, _, err := client.open(ctx, w.endpoint("tools"))
 	if err != nil {
@@ -803,7 +803,7 @@ func TestMCPMore2026SDK(t *testing.T) {
 	if got := toolNames(t, ctx, cs); !slices.Equal(got, []string{"echo", "progress"}) {
 		t.Errorf("tools/list = %v", got)
 	}
-	echo(t, ctx, cs, "modern")
+	mcpEcho(t, ctx, cs, "modern")
 
 	lim, _, err := client.open(ctx, w.endpoint("limited"))
 	if err != nil {
@@ -820,7 +820,7 @@ func TestMCPMore2026SDK(t *testing.T) {
 	if n := len(w.requests()) - before; n != 0 {
 		t.Errorf("the refused call reached the upstream (%d requests)", n)
 	}
-	echo(t, ctx, lim, "allowed")
+	mcpEcho(t, ctx, lim, "allowed")
 
 	methods := map[string]bool{}
 	for _, r := range w.requests() {
@@ -849,8 +849,8 @@ func TestMCPMore2026SDK(t *testing.T) {
 		}
 	}
 	w.assertUpstreamHeaders(t, w.alice, w.bob, w.ts.Admin)
-	sinks := serverRecords(t, w.ts)
+	sinks := mcpServerRecords(t, w.ts)
 	sinks["alice's MCP responses"] = sink.String()
-	scanSinks(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
-	scanSinks(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
+	mcpScan(t, sinks, "", []string{w.canary, w.alice, w.bob, w.ts.Admin})
+	mcpScan(t, map[string]string{"API responses": w.ts.responses.String()}, "", []string{w.canary})
 }
