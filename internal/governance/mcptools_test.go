@@ -150,7 +150,9 @@ func TestObserveTools(t *testing.T) {
 		return def(t, "search", "Search the web.", `{"properties":{"q":{"type":"string"}},"type":"object"}`)
 	}
 	find := func(t *testing.T) mcp.ToolDefinition { return def(t, "find", "Search the web.", obj) }
-	long := func(t *testing.T) mcp.ToolDefinition { return def(t, strings.Repeat("x", catalog.MaxMCPToolName+1), "", obj) }
+	long := func(t *testing.T) mcp.ToolDefinition {
+		return def(t, strings.Repeat("x", catalog.MaxMCPToolName+1), "", obj)
+	}
 	P, C, N, U := catalog.MCPToolPinned, catalog.MCPToolChanged, catalog.MCPToolNew, catalog.MCPToolUnpinned
 	none := map[string]string{}
 	tests := []struct {
