@@ -101,14 +101,17 @@ type MCPToolStore interface {
 }
 
 // BoundMCPToolDescription returns at most MaxMCPToolDescription bytes of d, cut before
-// a character that would not fit whole.
+// a character that would not fit whole. Bytes that are not UTF-8 are cut at the limit:
+// the cut looks back at most one character's length.
 func BoundMCPToolDescription(d string) string {
 	if len(d) <= MaxMCPToolDescription {
 		return d
 	}
 	n := MaxMCPToolDescription
-	for n > 0 && !utf8.RuneStart(d[n]) {
-		n--
+	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+		if utf8.RuneStart(d[i]) {
+			return d[:i]
+		}
 	}
 	return d[:n]
 }

@@ -295,3 +295,27 @@ func TestBoundMCPToolDescription(t *testing.T) {
 		})
 	}
 }
+
+// FuzzBoundMCPToolDescription: whatever an MCP server describes a tool with, the record
+// keeps a prefix of at most MaxMCPToolDescription bytes, all of it when it fits, and
+// never a split character of valid UTF-8.
+func FuzzBoundMCPToolDescription(f *testing.F) {
+	for _, s := range []string{"", "search", strings.Repeat("a", MaxMCPToolDescription-1) + "€", strings.Repeat("é", 600), "\xff\xfe" + strings.Repeat("\x80", 1200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := BoundMCPToolDescription(s)
+		switch {
+		case len(got) > MaxMCPToolDescription:
+			t.Fatalf("%d bytes kept, more than %d", len(got), MaxMCPToolDescription)
+		case !strings.HasPrefix(s, got):
+			t.Fatal("not a prefix")
+		case len(s) <= MaxMCPToolDescription && got != s:
+			t.Fatal("a description that fits was cut")
+		case utf8.ValidString(s) && !utf8.ValidString(got):
+			t.Fatal("a character was split")
+		case len(s) > MaxMCPToolDescription && len(got) < MaxMCPToolDescription-utf8.UTFMax:
+			t.Fatalf("cut to %d bytes, more than one character short of the limit", len(got))
+		}
+	})
+}
