@@ -622,3 +622,44 @@ func (r *racingStore) PutMCPTools(ctx context.Context, id string, ts []*catalog.
 	}
 	return r.countingStore.PutMCPTools(ctx, id, ts)
 }
+
+// TestObserveToolsConcurrent: many first listings at once (20 agents connecting) all
+// succeed, pin the tools once and hide nothing; a change seen by all of them at once is
+// audited once.
+func TestObserveToolsConcurrent(t *testing.T) {
+	w := newPinWorld(t)
+	ctx := context.Background()
+	c := w.mcpConn(t, "conn", true)
+	run := func(list []mcp.ToolDefinition) (hiddenCount int) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				hidden, err := w.svc.ObserveTools(ctx, c, fmt.Sprintf("agent%d", i), list)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("ObserveTools: %v", err)
+				}
+				hiddenCount += len(hidden)
+			}()
+		}
+		wg.Wait()
+		return hiddenCount
+	}
+	a, b := def(t, "a", "A.", `{}`), def(t, "b", "B.", `{}`)
+	if n := run([]mcp.ToolDefinition{a, b}); n != 0 {
+		t.Errorf("%d tools hidden by concurrent first listings, want none", n)
+	}
+	if d := cmp.Diff(map[string]catalog.MCPToolState{"a": catalog.MCPToolPinned, "b": catalog.MCPToolPinned}, w.states(t, c)); d != "" {
+		t.Errorf("states (-want +got):\n%s", d)
+	}
+	if n := run([]mcp.ToolDefinition{a, def(t, "b", "B, changed.", `{}`)}); n != 20 {
+		t.Errorf("%d hidden in 20 listings of one changed tool, want 20", n)
+	}
+	if es := w.audit.take(); len(es) != 1 {
+		t.Errorf("%d mcpToolChange events for one change seen by 20 listings, want 1", len(es))
+	}
+}
