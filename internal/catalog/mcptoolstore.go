@@ -78,8 +78,8 @@ type MCPTool struct {
 // nothing cached depends on the records (the proxy reads them from the store).
 type MCPToolStore interface {
 	// ListMCPTools returns the records of the connection ordered by name (byte order:
-	// "B" before "a"); none (not an
-	// error) for a connection without records or one that does not exist.
+	// "B" before "a"); none (not an error) for a connection without records or one that
+	// does not exist.
 	ListMCPTools(ctx context.Context, connectionID string) ([]*MCPTool, error)
 	// GetMCPTool returns one record, or RESOURCE_DOES_NOT_EXIST.
 	GetMCPTool(ctx context.Context, connectionID, name string) (*MCPTool, error)
