@@ -133,9 +133,6 @@ func (s *Service) observe(ctx context.Context, conn *catalog.Connection, pin boo
 		if differs[d.Name] && d.Hash == r.PinHash {
 			continue // a second definition under one name: the one that differs counts
 		}
-		if r.SeenHash != "" && r.SeenHash != d.Hash {
-			r.ChangedAt = now
-		}
 		r.SeenHash, r.Description = d.Hash, catalog.BoundMCPToolDescription(d.Description)
 		switch {
 		case !pin:
@@ -154,6 +151,9 @@ func (s *Service) observe(ctx context.Context, conn *catalog.Connection, pin boo
 	write := false
 	for _, name := range order {
 		r, o := next[name], old[name]
+		if o != nil && o.SeenHash != r.SeenHash || o == nil && r.State == catalog.MCPToolChanged {
+			r.ChangedAt = now // a definition other than the one stored (or two at first sight)
+		}
 		if o == nil || o.State != r.State || o.PinHash != r.PinHash || o.SeenHash != r.SeenHash || o.Description != r.Description ||
 			now.Sub(o.LastSeen) >= MCPToolsTouchEvery {
 			write = true

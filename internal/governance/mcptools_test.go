@@ -663,3 +663,37 @@ func TestObserveToolsConcurrent(t *testing.T) {
 		t.Errorf("%d mcpToolChange events for one change seen by 20 listings, want 1", len(es))
 	}
 }
+
+// TestObserveToolsChangedAt: changed_at is when a definition other than the stored one
+// was seen; the same definitions in another order (a name listed twice) do not move it.
+func TestObserveToolsChangedAt(t *testing.T) {
+	w := newPinWorld(t)
+	ctx := context.Background()
+	c := w.mcpConn(t, "conn", true)
+	a, a2 := def(t, "a", "A.", `{}`), def(t, "a", "A changed.", `{}`)
+	start := w.now
+	steps := []struct {
+		name string
+		list []mcp.ToolDefinition
+		want time.Time
+	}{
+		{"first sight", []mcp.ToolDefinition{a}, time.Time{}},
+		{"same again", []mcp.ToolDefinition{a}, time.Time{}},
+		{"changed", []mcp.ToolDefinition{a2, a}, start.Add(3 * MCPToolsTouchEvery)},
+		{"same two, other order", []mcp.ToolDefinition{a, a2}, start.Add(3 * MCPToolsTouchEvery)},
+		{"back to the pin", []mcp.ToolDefinition{a}, start.Add(5 * MCPToolsTouchEvery)},
+	}
+	for _, st := range steps {
+		w.now = w.now.Add(MCPToolsTouchEvery)
+		if _, err := w.svc.ObserveTools(ctx, c, "alice", st.list); err != nil {
+			t.Fatal(err)
+		}
+		r, err := w.st.GetMCPTool(ctx, c.ID, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.ChangedAt.Equal(st.want) {
+			t.Errorf("%s: changed_at %v, want %v", st.name, r.ChangedAt, st.want)
+		}
+	}
+}
