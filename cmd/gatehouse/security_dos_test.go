@@ -124,6 +124,8 @@ func TestDoSRefusedBeforeBody(t *testing.T) {
 		{"PUT", "/api/2.0/gatehouse/network-policy"},
 		{"GET", "/api/2.0/gatehouse/network-events"},
 		{"GET", "/api/2.0/gatehouse/connections/echo/check"},
+		{"GET", "/api/2.0/gatehouse/connections/echo/mcp-tools"},
+		{"POST", "/api/2.0/gatehouse/connections/echo/mcp-tools/approve"},
 	}
 	type tc struct {
 		name, method, path string

@@ -28,6 +28,11 @@ const (
 	// ActionMCPToolCall is one tools/call through the MCP proxy (never its arguments or
 	// result), recorded beside the request's useConnection.
 	ActionMCPToolCall = "mcpToolCall"
+	// ActionMCPToolChange is a tool of a pinning MCP connection entering CHANGED or NEW
+	// (once per definition seen, hashes only), written when a tools/list shows it.
+	ActionMCPToolChange = "mcpToolChange"
+	// ActionMCPToolApprove is an approval of MCP tools' definitions (new pins).
+	ActionMCPToolApprove = "mcpToolApprove"
 )
 
 // Every action above must be in AuditActions (enum.go), which the filters check.

@@ -15,7 +15,7 @@ func AuditActions() []string {
 		ActionUpdatePermissions, ActionUseConnection, ActionOAuthLogin, ActionOAuthRefresh,
 		ActionCredentialState, ActionNetworkDenied, ActionEgressTunnel, ActionTokenCreate,
 		ActionTokenDelete, ActionPrincipalChange, ActionUpdateNetworkPolicy, ActionAuditChainKeyed,
-		ActionMCPToolCall,
+		ActionMCPToolCall, ActionMCPToolChange, ActionMCPToolApprove,
 	}
 }
 

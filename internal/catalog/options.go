@@ -72,7 +72,7 @@ const ConnectionTypeHTTP = connectionTypeHTTP
 // SecretOptions are the options that are sealed at rest and never returned.
 var SecretOptions = map[string]bool{OptBearerToken: true, OptClientSecret: true}
 
-var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptMCPAllowedTools, OptAuthHeaderName, OptAuthHeaderPrefix}
+var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptMCPAllowedTools, OptMCPPinTools, OptAuthHeaderName, OptAuthHeaderPrefix}
 var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange, OptOAuthSendResource}
 
 // allowedOptions lists, per credential type, every option it accepts; required lists
@@ -246,7 +246,7 @@ func validateOption(k, v string, pol ValidationPolicy) (string, error) {
 		return v, nil
 	case OptBasePath:
 		return normalizeBasePath(v)
-	case OptIsMCP, OptOAuthSendResource:
+	case OptIsMCP, OptOAuthSendResource, OptMCPPinTools:
 		lv := strings.ToLower(v)
 		if lv != optionValueTrue && lv != optionValueFalse {
 			return "", Errorf(InvalidParameterValue, "options.%s: must be \"true\" or \"false\"", k)

@@ -3,6 +3,7 @@ package catalog
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -42,6 +43,11 @@ func TestValidateOptions(t *testing.T) {
 			want: map[string]string{OptHost: "https://api.example.com", OptAuthHeaderName: "X-Api-Key", OptAuthHeaderPrefix: "", OptBearerToken: "tok", OptIsMCP: "false"}},
 		{name: "mcp allow-list kept as written", typ: BearerToken, opts: bearer(map[string]string{OptMCPAllowedTools: "search, get_*"}),
 			want: map[string]string{OptHost: "https://api.example.com", OptMCPAllowedTools: "search, get_*", OptBearerToken: "tok", OptIsMCP: "false"}},
+		{name: "mcp pin tools lower-cased", typ: BearerToken, opts: bearer(map[string]string{OptIsMCP: "true", OptMCPPinTools: "TRUE"}),
+			want: map[string]string{OptHost: "https://api.example.com", OptMCPPinTools: "true", OptBearerToken: "tok", OptIsMCP: "true"}},
+		{name: "mcp pin tools false kept", typ: OAuthM2M, opts: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptMCPPinTools: "false"},
+			want: map[string]string{OptHost: "https://a.example.com", OptClientID: "i", OptClientSecret: "s", OptTokenEndpoint: "https://idp.example.com/t", OptMCPPinTools: "false", OptIsMCP: "false"}},
+		{name: "mcp pin tools yes", typ: BearerToken, opts: bearer(map[string]string{OptMCPPinTools: "yes"}), wantErr: `options.mcp_pin_tools: must be "true" or "false"`},
 		{name: "mcp allow-list empty entry", typ: BearerToken, opts: bearer(map[string]string{OptMCPAllowedTools: "search,,get"}), wantErr: "options.mcp_allowed_tools: entry 2 is empty"},
 		{name: "mcp allow-list inner star", typ: BearerToken, opts: bearer(map[string]string{OptMCPAllowedTools: "a*b"}), wantErr: "options.mcp_allowed_tools: entry 1 has '*' before its end"},
 		{name: "mcp allow-list space in name", typ: BearerToken, opts: bearer(map[string]string{OptMCPAllowedTools: "get tool"}), wantErr: "options.mcp_allowed_tools: entry 1 holds a space"},
@@ -266,4 +272,50 @@ func TestOAuthResource(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestBoundMCPToolDescription(t *testing.T) {
+	tests := []struct {
+		name, in string
+		wantLen  int
+	}{
+		{"short kept", "search the web", 14},
+		{"exactly the limit kept", strings.Repeat("a", MaxMCPToolDescription), MaxMCPToolDescription},
+		{"ascii cut at the limit", strings.Repeat("a", MaxMCPToolDescription+5), MaxMCPToolDescription},
+		// 1023 ASCII bytes then a 3-byte character: it does not fit whole.
+		{"multi-byte character not split", strings.Repeat("a", MaxMCPToolDescription-1) + "€€", MaxMCPToolDescription - 1},
+		{"all multi-byte", strings.Repeat("€", 500), MaxMCPToolDescription - MaxMCPToolDescription%3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := BoundMCPToolDescription(tc.in)
+			if len(got) != tc.wantLen || !strings.HasPrefix(tc.in, got) || !utf8.ValidString(got) {
+				t.Errorf("BoundMCPToolDescription(%d bytes) = %d bytes (valid UTF-8 %v), want a %d-byte prefix", len(tc.in), len(got), utf8.ValidString(got), tc.wantLen)
+			}
+		})
+	}
+}
+
+// FuzzBoundMCPToolDescription: whatever an MCP server describes a tool with, the record
+// keeps a prefix of at most MaxMCPToolDescription bytes, all of it when it fits, and
+// never a split character of valid UTF-8.
+func FuzzBoundMCPToolDescription(f *testing.F) {
+	for _, s := range []string{"", "search", strings.Repeat("a", MaxMCPToolDescription-1) + "€", strings.Repeat("é", 600), "\xff\xfe" + strings.Repeat("\x80", 1200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := BoundMCPToolDescription(s)
+		switch {
+		case len(got) > MaxMCPToolDescription:
+			t.Fatalf("%d bytes kept, more than %d", len(got), MaxMCPToolDescription)
+		case !strings.HasPrefix(s, got):
+			t.Fatal("not a prefix")
+		case len(s) <= MaxMCPToolDescription && got != s:
+			t.Fatal("a description that fits was cut")
+		case utf8.ValidString(s) && !utf8.ValidString(got):
+			t.Fatal("a character was split")
+		case len(s) > MaxMCPToolDescription && len(got) < MaxMCPToolDescription-utf8.UTFMax:
+			t.Fatalf("cut to %d bytes, more than one character short of the limit", len(got))
+		}
+	})
 }

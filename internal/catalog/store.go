@@ -21,6 +21,7 @@ type Store interface {
 	AuditStore
 	CredentialStore
 	NetworkStore
+	MCPToolStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use

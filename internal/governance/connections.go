@@ -114,7 +114,9 @@ func (s *Service) CreateConnection(ctx context.Context, who *catalog.Principal, 
 //
 // The audit record names the old and new value of every non-secret option that changed
 // (options.NAME.old, options.NAME.new), the destination options that changed
-// (destination_changed) and the names of the secrets replaced (secrets_replaced).
+// (destination_changed) and the names of the secrets replaced (secrets_replaced). A
+// destination change also deletes the tool records of an MCP connection
+// (mcp_tools_deleted: how many), so that the new server's tools are pinned afresh.
 func (s *Service) UpdateConnection(ctx context.Context, who *catalog.Principal, name string, req UpdateConnection, rec *Record) (*catalog.Connection, error) {
 	c, err := s.ManagedConnection(ctx, who, name)
 	if err != nil {
@@ -257,6 +259,18 @@ func (s *Service) UpdateConnection(ctx context.Context, who *catalog.Principal, 
 	}
 	if err := s.d.Store.UpdateConnection(ctx, &next); err != nil {
 		return nil, connectionExists(err, next.Name)
+	}
+	if len(moved) > 0 {
+		// Pins are of the old server's tools: the new server's are pinned afresh. After
+		// the change, so that a listing in between judges the new server's tools against
+		// the old pins (hiding them) rather than pinning the old server's again.
+		n, err := s.d.Store.DeleteMCPTools(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if isMCP(c) {
+			rec.Set("mcp_tools_deleted", strconv.Itoa(n))
+		}
 	}
 	if len(moved) > 0 && c.CredentialType.IsOAuth() {
 		// A token obtained under the old destination while the change was being made

@@ -33,6 +33,15 @@ type Deps struct {
 	Log        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit records the events operations write themselves (a tool of a pinning MCP
+	// connection that changed, seen by the proxy); nil records nothing. The surface
+	// still writes the one record of each request it serves.
+	Audit Recorder
+}
+
+// Recorder records audit events; internal/audit's Recorder is one.
+type Recorder interface {
+	Record(ctx context.Context, e *catalog.AuditEvent)
 }
 
 // Service runs the management operations. It is safe for concurrent use.

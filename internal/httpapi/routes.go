@@ -60,6 +60,8 @@ func (s *Server) routes() {
 	m.Handle("GET /api/2.0/gatehouse/network-events", s.authed(s.listNetworkEvents))
 	m.HandleFunc("GET /metrics", s.metrics)
 	m.Handle("GET /api/2.0/gatehouse/connections/{name}/check", s.authed(s.checkProvider))
+	m.Handle("GET /api/2.0/gatehouse/connections/{name}/mcp-tools", s.authed(s.listMCPTools))
+	m.Handle("POST /api/2.0/gatehouse/connections/{name}/mcp-tools/approve", s.authed(s.audited(catalog.ActionMCPToolApprove, s.approveMCPTools)))
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
 		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html"} {

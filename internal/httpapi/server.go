@@ -104,7 +104,7 @@ func NewServer(d Deps) *Server {
 	}
 	if d.Governance == nil {
 		d.Governance = governance.New(governance.Deps{Store: d.Store, Keyring: d.Keyring, Access: d.Access, Broker: d.Broker,
-			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now})
+			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit})
 	}
 	s := &Server{Deps: d, mux: http.NewServeMux(), conns: newConnCache(d.Store)}
 	s.routes()

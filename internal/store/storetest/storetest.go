@@ -98,6 +98,12 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Network/EventsPagination", testNetworkEventsPagination},
 		{"Network/EventsLimits", testNetworkEventsLimits},
 		{"Network/EventsBatchAtomic", testNetworkEventsBatchAtomic},
+		{"MCPTools/RoundTrip", testMCPToolsRoundTrip},
+		{"MCPTools/Optimistic", testMCPToolsOptimistic},
+		{"MCPTools/Refused", testMCPToolsRefused},
+		{"MCPTools/Approve", testMCPToolsApprove},
+		{"MCPTools/Delete", testMCPToolsDelete},
+		{"MCPTools/Cascade", testMCPToolsCascade},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
