@@ -44,6 +44,9 @@ const (
 	cliMaxErrorBody = 64 << 10
 	// cliMaxErrorText bounds each field of an error shown to the user.
 	cliMaxErrorText = 1000
+	// cliSnippetLen is how much of an error body that is not the API's is shown, as
+	// the API client shows it.
+	cliSnippetLen = 200
 )
 
 func (c *clientCLI) mcpCommand() *cobra.Command {
@@ -621,7 +624,7 @@ func cliAPIError(resp *http.Response, data []byte, token string) *httpapi.APIErr
 		}
 	} else {
 		e.Code = "HTTP_" + strconv.Itoa(resp.StatusCode)
-		e.Message = string(data)
+		e.Message = cliCut(string(data), cliSnippetLen)
 		if strings.TrimSpace(e.Message) == "" {
 			e.Message = http.StatusText(resp.StatusCode)
 		}

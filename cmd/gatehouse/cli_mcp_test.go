@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -353,6 +354,40 @@ func TestCLIMCPTools(t *testing.T) {
 				t.Errorf("the output holds control characters: %q", all)
 			}
 		})
+	}
+}
+
+// TestCLIMCPNoRedirect: a server that answers with a redirect elsewhere gets an error,
+// and the place it points to never sees the token: neither `mcp call` nor `mcp tools`
+// follows it.
+func TestCLIMCPNoRedirect(t *testing.T) {
+	t.Parallel()
+	var leaked atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	env := map[string]string{"GATEHOUSE_HOST": redirector.URL, "GATEHOUSE_TOKEN": cliTestToken}
+	for _, args := range [][]string{{"mcp", "call", "gh", "echo"}, {"mcp", "tools", "gh"}, {"mcp", "approve", "gh", "a"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			stdout, stderr, err := cliRun(t, env, "", args...)
+			if err == nil {
+				t.Fatalf("gatehouse %v after a redirect = nil error, stdout %q", args, stdout)
+			}
+			if strings.Contains(stdout+stderr+err.Error(), cliTestToken) {
+				t.Errorf("the output holds the token: %q %q %v", stdout, stderr, err)
+			}
+		})
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Fatalf("the redirect target received the token %d times", n)
 	}
 }
 
