@@ -181,6 +181,17 @@ func TestCLIMCPCall(t *testing.T) {
 	w.assertUpstreamHeaders(t, w.alice, w.bob)
 }
 
+// TestCLIMCPCallStateless: against an upstream in the SDK's stateless mode (no session,
+// GET and DELETE refused with 405) the call works the same.
+func TestCLIMCPCallStateless(t *testing.T) {
+	w := newMCPWorld(t, true)
+	stdout, stderr, err := cliRun(t, cliMCPEnv(t, w, w.alice), "", "mcp", "call", "tools", "echo", "--args", `{"text":"stateless"}`)
+	if err != nil || stdout != "echo:stateless\n" {
+		t.Fatalf("mcp call = %q, %v (stderr %q), want echo:stateless", stdout, err, stderr)
+	}
+	w.assertUpstreamHeaders(t, w.alice)
+}
+
 // TestCLIMCPCallLogin: on a per-user OAuth MCP connection alice has not logged in to,
 // `mcp call` fails with the JSON-RPC login error, its login URL included, and nothing
 // reaches the upstream; after she logs in the same command works.
