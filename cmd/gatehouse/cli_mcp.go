@@ -178,29 +178,11 @@ USE_CONNECTION). The call is given up after 2 minutes.`,
 // ---- mcp tools and approve ----
 
 // cliMCPToolsView is the body of GET /api/2.0/gatehouse/connections/{name}/mcp-tools
-// and of POST .../mcp-tools/approve. It stands in for httpapi.MCPToolsView, built on
-// another branch: once that is merged, this type and cliMCPToolView can become aliases
-// of httpapi's, and only cliMCPToolRow reads their fields.
-type cliMCPToolsView struct {
-	Connection string           `json:"connection"`
-	PinTools   bool             `json:"pin_tools"`
-	Tools      []cliMCPToolView `json:"tools"`
-}
+// and of POST .../mcp-tools/approve.
+type cliMCPToolsView = httpapi.MCPToolsView
 
-// cliMCPToolView is one tool of a cliMCPToolsView; times are the API's RFC 3339 text.
-type cliMCPToolView struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Allowed     bool   `json:"allowed"`
-	State       string `json:"state"`
-	Pin         string `json:"pin"`
-	Seen        string `json:"seen"`
-	FirstSeen   string `json:"first_seen"`
-	LastSeen    string `json:"last_seen"`
-	ChangedAt   string `json:"changed_at,omitempty"`
-	ApprovedBy  string `json:"approved_by,omitempty"`
-	ApprovedAt  string `json:"approved_at,omitempty"`
-}
+// cliMCPToolView is one tool of a cliMCPToolsView.
+type cliMCPToolView = httpapi.MCPToolView
 
 // cliMCPToolRow is what the table shows of a tool: the one adapter between the API's
 // tool type and the table.
@@ -215,70 +197,19 @@ const (
 )
 
 // mcpToolsRequest fetches a connection's tool view, or with tools approves those and
-// returns the view after the approval. It is the one place that calls the mcp-tools
-// endpoints: once httpapi.Client has MCPTools and ApproveMCPTools (another branch),
-// its body becomes
-//
-//	api, err := c.api(); ...
-//	if tools == nil { return api.MCPTools(ctx, conn) }
-//	return api.ApproveMCPTools(ctx, conn, tools)
-//
-// and cliMCPToolsRequest, cliMCPToolsHTTP go.
+// returns the view after the approval.
 func (c *clientCLI) mcpToolsRequest(ctx context.Context, conn string, tools []string) (*cliMCPToolsView, error) {
 	if err := c.checkOutput(); err != nil {
 		return nil, err
 	}
-	t, err := c.resolve()
+	api, err := c.api()
 	if err != nil {
 		return nil, err
 	}
-	return cliMCPToolsHTTP(ctx, t, conn, tools)
-}
-
-// cliMCPToolsHTTP is the request of mcpToolsRequest, with the API client's rules: a
-// bounded time, no redirects followed (the token is for the Gatehouse server only), an
-// error answer as *httpapi.APIError.
-func cliMCPToolsHTTP(ctx context.Context, t cliTarget, conn string, tools []string) (*cliMCPToolsView, error) {
-	if conn == "" || conn == "." || conn == ".." {
-		return nil, fmt.Errorf("invalid name %q in request path", conn)
+	if tools == nil {
+		return api.MCPTools(ctx, conn)
 	}
-	method, path := http.MethodGet, "/api/2.0/gatehouse/connections/"+url.PathEscape(conn)+"/mcp-tools"
-	var body io.Reader
-	if tools != nil {
-		method, path = http.MethodPost, path+"/approve"
-		b, err := json.Marshal(struct {
-			Tools []string `json:"tools"`
-		}{tools})
-		if err != nil {
-			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, t.host+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "gatehouse-cli")
-	req.Header.Set("Authorization", "Bearer "+t.token)
-	hc := &http.Client{Timeout: 2 * time.Minute, CheckRedirect: cliNoRedirect}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err // a *url.Error: method, URL and cause; never a header
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, cliMaxErrorBody))
-		return nil, cliAPIError(resp, data, t.token)
-	}
-	var out cliMCPToolsView
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("decode %s %s response: %w", method, path, err)
-	}
-	return &out, nil
+	return api.ApproveMCPTools(ctx, conn, tools)
 }
 
 // mcpToolsTable prints the tools, those waiting for approval first, the description
