@@ -38,8 +38,8 @@ func (w *mcpWorld) useSDKHandler(jsonResponse bool) {
 // TestMCPWireAllowList: with mcp_allowed_tools "ech*", tools/list shows echo only —
 // whether the upstream answers as JSON or as an event stream — a tools/call of echo
 // works, and a tools/call of progress is answered by Gatehouse with -32003 without the
-// upstream receiving anything. Each tools/call is one mcpToolCall audit event, allowed
-// or refused, that never carries the call's arguments. Without the option nothing is
+// upstream receiving anything. Each tools/call is one mcpToolCall audit event, ok or
+// refused (allow_list), that never carries the call's arguments. Without the option nothing is
 // hidden.
 func TestMCPWireAllowList(t *testing.T) {
 	w := newMCPWorld(t, false)
@@ -98,8 +98,8 @@ func TestMCPWireAllowList(t *testing.T) {
 				t.Errorf("echo after the refusal = %q", got)
 			}
 
-			// The audit: echo allowed, progress refused, neither with its arguments.
-			want := map[string]string{"echo": "allowed", "progress": "refused"}
+			// The audit: echo answered, progress refused, neither with its arguments.
+			want := map[string]string{"echo": "ok", "progress": "refused"}
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				l := auditList{}
@@ -114,7 +114,7 @@ func TestMCPWireAllowList(t *testing.T) {
 						continue
 					}
 					got[e.RequestParams["tool"]] = e.RequestParams["outcome"]
-					if e.RequestParams["outcome"] == "refused" && (e.Decision != "DENY" || e.RequestParams["jsonrpc_error"] != "-32003") {
+					if e.RequestParams["outcome"] == "refused" && (e.Decision != "DENY" || e.RequestParams["jsonrpc_error"] != "-32003" || e.RequestParams["reason"] != "allow_list") {
 						t.Errorf("refused event: decision %s, params %v", e.Decision, e.RequestParams)
 					}
 				}

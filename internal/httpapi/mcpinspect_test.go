@@ -32,7 +32,7 @@ func FuzzMCPResponse(f *testing.F) {
 			own = []json.RawMessage{mcp.ErrorResponse(json.RawMessage("9"), mcp.CodeToolNotAllowed, "Tool not allowed by connection c", nil)}
 		}
 		rec := httptest.NewRecorder()
-		r := &mcpResponse{w: rec, allow: allow, ids: ids, own: own, batch: batch}
+		r := &mcpResponse{w: rec, policy: mcp.Policy{Allow: allow}, lists: ids, own: own, batch: batch}
 		ct := "application/json"
 		if sse {
 			ct = "text/event-stream"

@@ -22,7 +22,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		v := Judge(req, allow, "c")
+		v := Judge(req, Policy{Connection: "c", Allow: allow})
 		fwd := v.ForwardBody()
 		// Whatever is forwarded re-parses to only allowed tools/calls.
 		if fwd == nil {
@@ -63,7 +63,7 @@ func FuzzFilterToolsList(f *testing.F) {
 	}
 	allow, _ := ParseAllowList("read,safe_*")
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out, err := FilterToolsList(body, allow)
+		out, err := FilterToolsList(body, Policy{Allow: allow}, nil)
 		if err != nil {
 			return
 		}
@@ -126,7 +126,7 @@ func FuzzSSEFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, max uint16) {
 		ids := IDSet{}
 		ids.Add([]byte("1"))
-		sf := &SSEFilter{Allow: allow, IDs: ids, MaxEventBytes: int(max)}
+		sf := &SSEFilter{Policy: Policy{Allow: allow}, IDs: ids, MaxEventBytes: int(max)}
 		var out bytes.Buffer
 		if err := sf.Copy(&out, bytes.NewReader(in)); err != nil {
 			t.Fatal(err)
