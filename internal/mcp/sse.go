@@ -73,7 +73,8 @@ type sseState struct {
 	pass      *AnswerScanner
 	passState int
 	passName  []byte
-	passLines int // data lines of the event so far
+	passLines int  // data lines of the event so far
+	passBOM   bool // the line is the stream's first: a byte order mark may start it
 }
 
 // SSEWriter is an SSEFilter in push form: what is written to it is filtered into its
@@ -329,6 +330,8 @@ func (s *sseState) overflow() {
 			_, _ = s.pass.Write(s.data)
 			s.passLines = s.nData
 			s.passState, s.passName = passField, s.passName[:0]
+			// The stream's first line may start with a byte order mark.
+			s.passBOM = s.first
 			for _, b := range s.ev[s.lineStart:] {
 				s.passByte(b)
 			}
@@ -349,6 +352,20 @@ func (s *sseState) overflow() {
 func (s *sseState) passByte(b byte) {
 	switch s.passState {
 	case passField:
+		if s.passBOM {
+			if n := len(s.passName); n < len(utf8BOM) && b == utf8BOM[n] {
+				if s.passName = append(s.passName, b); len(s.passName) == len(utf8BOM) {
+					s.passName, s.passBOM = s.passName[:0], false
+				}
+				return
+			}
+			s.passBOM = false
+			if len(s.passName) > 0 {
+				// Part of a byte order mark is part of the field's name.
+				s.passState = passOther
+				return
+			}
+		}
 		if b == ':' {
 			if string(s.passName) == "data" {
 				s.passDataLine()
@@ -388,8 +405,10 @@ func (s *sseState) passLineEnd() {
 	if s.passState == passField && string(s.passName) == "data" {
 		s.passDataLine()
 	}
-	s.passState, s.passName = passField, s.passName[:0]
+	s.passState, s.passName, s.passBOM = passField, s.passName[:0], false
 }
+
+const utf8BOM = "\xEF\xBB\xBF"
 
 // pendingID is the id to answer an uninspectable event with: the event's own id if it
 // reads as one of IDs, else the only pending id, else null.
