@@ -110,7 +110,9 @@ func TestFilterToolsListGate(t *testing.T) {
 	ids := IDSet{}
 	ids.Add([]byte("1"))
 	const tools = `[{"name":"read","description":"reads","inputSchema":{"type":"object"}},{"name":"changed","description":"now evil"},{"name":"fresh"},{"name":"delete"}]`
-	list := func(id, tools string) string { return `{"jsonrpc":"2.0","id":` + id + `,"result":{"tools":` + tools + `}}` }
+	list := func(id, tools string) string {
+		return `{"jsonrpc":"2.0","id":` + id + `,"result":{"tools":` + tools + `}}`
+	}
 	tests := []struct {
 		name    string
 		allow   AllowList
