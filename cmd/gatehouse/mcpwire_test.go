@@ -435,7 +435,7 @@ func TestMCPWireRoutingHeaders(t *testing.T) {
 		{name: "method header on a batch", body: "[" + echo + "]", header: http.Header{"Mcp-Method": {"tools/call"}}, named: "Mcp-Method"},
 		{name: "method header on a client response", body: `{"jsonrpc":"2.0","id":"s1","result":{}}`, header: http.Header{"Mcp-Method": {"tools/call"}}, named: "Mcp-Method"},
 		{name: "agreeing headers pass (2026-07-28)",
-			body:   `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"routed"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+			body: `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"routed"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
 				`"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}`,
 			header: http.Header{"Mcp-Method": {"tools/call"}, "Mcp-Name": {"echo"}, "Mcp-Protocol-Version": {"2026-07-28"}}},
 	} {
