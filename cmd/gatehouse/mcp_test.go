@@ -587,13 +587,14 @@ func TestMCPProxyRevokeClosesStream(t *testing.T) {
 }
 
 // TestMCPProxyHeadersPass: the protocol's headers reach the upstream as sent
-// (MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name), and the
-// upstream's come back (Mcp-Session-Id, Mcp-Method, Mcp-Name).
+// (MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name — the last
+// two agreeing with the body, as Gatehouse requires), and the upstream's come back
+// (Mcp-Session-Id, Mcp-Method, Mcp-Name).
 func TestMCPProxyHeadersPass(t *testing.T) {
 	w := newMCPWorld(t, false)
 	sid := w.initRaw(t, w.alice)
 	sent := map[string]string{"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18",
-		"Mcp-Method": "tools/list", "Mcp-Name": "some-tool"}
+		"Mcp-Method": "tools/call", "Mcp-Name": "echo"}
 	h := map[string]string{}
 	for k, v := range mcpPostHeader {
 		h[k] = v
@@ -601,9 +602,10 @@ func TestMCPProxyHeadersPass(t *testing.T) {
 	for k, v := range sent {
 		h[k] = v
 	}
-	resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, h)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"echo"`) {
-		t.Fatalf("tools/list = %d %s", resp.StatusCode, b)
+	const echoCall = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hdr"}}}`
+	resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, echoCall, h)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `echo:hdr`) {
+		t.Fatalf("tools/call = %d %s", resp.StatusCode, b)
 	}
 	reqs := w.requests()
 	last := reqs[len(reqs)-1]
@@ -612,7 +614,7 @@ func TestMCPProxyHeadersPass(t *testing.T) {
 			t.Errorf("upstream got %s %q, want %q", k, got, v)
 		}
 	}
-	for k, v := range map[string]string{"Mcp-Method": "echo-tools/list", "Mcp-Name": "echo-some-tool"} {
+	for k, v := range map[string]string{"Mcp-Method": "echo-tools/call", "Mcp-Name": "echo-echo"} {
 		if got := resp.Header.Get(k); got != v {
 			t.Errorf("caller got %s %q, want %q", k, got, v)
 		}
@@ -620,7 +622,7 @@ func TestMCPProxyHeadersPass(t *testing.T) {
 	// Last-Event-ID reaches the upstream too: the SDK refuses it on a POST, and its
 	// 400 passes through.
 	h["Last-Event-ID"] = "ev-17"
-	resp2, b2 := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, mcpToolsList, h)
+	resp2, b2 := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, echoCall, h)
 	reqs = w.requests()
 	if got := reqs[len(reqs)-1].Header.Get("Last-Event-ID"); got != "ev-17" {
 		t.Errorf("upstream got Last-Event-ID %q, want ev-17", got)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -38,8 +40,8 @@ func (w *mcpWorld) useSDKHandler(jsonResponse bool) {
 // TestMCPWireAllowList: with mcp_allowed_tools "ech*", tools/list shows echo only —
 // whether the upstream answers as JSON or as an event stream — a tools/call of echo
 // works, and a tools/call of progress is answered by Gatehouse with -32003 without the
-// upstream receiving anything. Each tools/call is one mcpToolCall audit event, allowed
-// or refused, that never carries the call's arguments. Without the option nothing is
+// upstream receiving anything. Each tools/call is one mcpToolCall audit event, ok or
+// refused (allow_list), that never carries the call's arguments. Without the option nothing is
 // hidden.
 func TestMCPWireAllowList(t *testing.T) {
 	w := newMCPWorld(t, false)
@@ -98,8 +100,8 @@ func TestMCPWireAllowList(t *testing.T) {
 				t.Errorf("echo after the refusal = %q", got)
 			}
 
-			// The audit: echo allowed, progress refused, neither with its arguments.
-			want := map[string]string{"echo": "allowed", "progress": "refused"}
+			// The audit: echo answered, progress refused, neither with its arguments.
+			want := map[string]string{"echo": "ok", "progress": "refused"}
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				l := auditList{}
@@ -114,7 +116,7 @@ func TestMCPWireAllowList(t *testing.T) {
 						continue
 					}
 					got[e.RequestParams["tool"]] = e.RequestParams["outcome"]
-					if e.RequestParams["outcome"] == "refused" && (e.Decision != "DENY" || e.RequestParams["jsonrpc_error"] != "-32003") {
+					if e.RequestParams["outcome"] == "refused" && (e.Decision != "DENY" || e.RequestParams["jsonrpc_error"] != "-32003" || e.RequestParams["reason"] != "allow_list") {
 						t.Errorf("refused event: decision %s, params %v", e.Decision, e.RequestParams)
 					}
 				}
@@ -402,5 +404,172 @@ func TestMCPWirePerUserLogin(t *testing.T) {
 	}
 	if got := callText(t, res); got != "echo:in" {
 		t.Errorf("echo = %q", got)
+	}
+}
+
+// TestMCPWireRoutingHeaders is the permanent security table of the 2026-07-28 routing
+// headers: an upstream (or a front end) that routes on Mcp-Method or Mcp-Name must
+// execute what Gatehouse judged, so a POST whose header says other than its body — or
+// a batch carrying one — is answered by Gatehouse with HTTP 400 and JSON-RPC -32600
+// naming the header, and the upstream receives nothing. Headers that agree pass.
+func TestMCPWireRoutingHeaders(t *testing.T) {
+	w := newMCPWorld(t, true)
+	w.addLimited(t)
+	const path = "/api/2.0/mcp/external/limited"
+	echo := `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"routed"}}}`
+	for _, tc := range []struct {
+		name   string
+		body   string
+		header http.Header
+		// named is the header the refusal names; "" for a request that must pass.
+		named string
+	}{
+		{name: "tool name header names a tool off the allow-list", body: echo,
+			header: http.Header{"Mcp-Method": {"tools/call"}, "Mcp-Name": {"progress"}}, named: "Mcp-Name"},
+		{name: "method header names another method", body: mcpToolsList,
+			header: http.Header{"Mcp-Method": {"tools/call"}, "Mcp-Name": {"progress"}}, named: "Mcp-Method"},
+		{name: "name header on a method without a name", body: mcpToolsList, header: http.Header{"Mcp-Name": {"progress"}}, named: "Mcp-Name"},
+		{name: "name header twice", body: echo, header: http.Header{"Mcp-Name": {"echo", "progress"}}, named: "Mcp-Name"},
+		{name: "name header in underscore spelling", body: echo, header: http.Header{"Mcp_name": {"progress"}}, named: "Mcp-Name"},
+		{name: "name header differing in case", body: echo, header: http.Header{"Mcp-Name": {"Echo"}}, named: "Mcp-Name"},
+		{name: "method header on a batch", body: "[" + echo + "]", header: http.Header{"Mcp-Method": {"tools/call"}}, named: "Mcp-Method"},
+		{name: "method header on a client response", body: `{"jsonrpc":"2.0","id":"s1","result":{}}`, header: http.Header{"Mcp-Method": {"tools/call"}}, named: "Mcp-Method"},
+		{name: "agreeing headers pass (2026-07-28)",
+			body: `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"routed"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+				`"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}`,
+			header: http.Header{"Mcp-Method": {"tools/call"}, "Mcp-Name": {"echo"}, "Mcp-Protocol-Version": {"2026-07-28"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.requests())
+			req, err := http.NewRequest("POST", w.ts.URL+path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range mcpPostHeader {
+				req.Header.Set(k, v)
+			}
+			req.Header.Set("Authorization", "Bearer "+w.alice)
+			for k, vv := range tc.header {
+				req.Header[k] = vv
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got := w.requests()[before:]
+			if tc.named == "" {
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "echo:routed") || len(got) != 1 {
+					t.Fatalf("agreeing headers: %d %s (upstream received %d requests)", resp.StatusCode, b, len(got))
+				}
+				if h := got[0].Header.Get("Mcp-Name"); h != "echo" {
+					t.Errorf("upstream got Mcp-Name %q, want echo", h)
+				}
+				return
+			}
+			if len(got) != 0 {
+				t.Errorf("the upstream received %d requests, want none", len(got))
+			}
+			var a rpcAnswer
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatalf("answer %s: %v", b, err)
+			}
+			if resp.StatusCode != http.StatusBadRequest || a.Error == nil || a.Error.Code != -32600 || !strings.Contains(a.Error.Message, tc.named) {
+				t.Errorf("%d %s: want 400 with JSON-RPC -32600 naming %s", resp.StatusCode, b, tc.named)
+			}
+		})
+	}
+	// The refused tools/call is audited as refused, for its headers.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := auditList{}
+		w.ts.must("GET", "/api/2.0/gatehouse/audit?order=desc&max_results=1000&action=mcpToolCall", w.ts.Admin, nil, &l)
+		n := 0
+		for _, e := range l.Events {
+			if e.Connection == "limited" && e.RequestParams["outcome"] == "refused" && e.RequestParams["reason"] == "headers" && e.RequestParams["jsonrpc_error"] == "-32600" {
+				n++
+			}
+		}
+		if n >= 4 { // the tools/calls refused above: two with a mismatched name, the underscore and the case variant
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mcpToolCall events refused for headers, want 4", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestMCPWireEveryPostJudged: a connection without mcp_allowed_tools is inspected too.
+// A malformed body is answered by Gatehouse and never forwarded, and each tools/call —
+// answered as JSON or as an event stream with progress notifications — is one
+// mcpToolCall event with outcome ok, never with its arguments.
+func TestMCPWireEveryPostJudged(t *testing.T) {
+	w := newMCPWorld(t, false)
+	for _, tc := range []struct {
+		name string
+		body string
+		code int
+	}{
+		{name: "not json", body: `{"jsonrpc":`, code: -32700},
+		{name: "duplicate method key", body: `{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"echo"}}`, code: -32600},
+		{name: "empty body", body: ``, code: -32700},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(w.requests())
+			resp, b := w.raw(t, "POST", "/api/2.0/mcp/external/tools", w.alice, tc.body, mcpPostHeader)
+			var a rpcAnswer
+			if err := json.Unmarshal(b, &a); err != nil || resp.StatusCode != http.StatusBadRequest || a.Error == nil || a.Error.Code != tc.code {
+				t.Errorf("%d %s: want 400 with JSON-RPC %d", resp.StatusCode, b, tc.code)
+			}
+			if after := len(w.requests()); after != before {
+				t.Errorf("the malformed body reached the upstream")
+			}
+		})
+	}
+	for _, jsonResponse := range []bool{true, false} {
+		w.useSDKHandler(jsonResponse)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cs, err := w.connect(t, ctx, w.alice, "tools", nil)
+		if err != nil {
+			cancel()
+			t.Fatalf("connect: %v", err)
+		}
+		argCanary := fmt.Sprintf("ARG-CANARY-%v", jsonResponse)
+		if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": argCanary}}); err != nil || callText(t, res) != "echo:"+argCanary {
+			t.Errorf("echo: %v", err)
+		}
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "progress", Arguments: map[string]any{}}); err != nil {
+			t.Errorf("progress: %v", err)
+		}
+		cs.Close()
+		cancel()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			l := auditList{}
+			w.ts.must("GET", "/api/2.0/gatehouse/audit?order=desc&max_results=1000&action=mcpToolCall", w.ts.Admin, nil, &l)
+			got := map[string]int{}
+			for _, e := range l.Events {
+				raw, _ := json.Marshal(e)
+				if strings.Contains(string(raw), argCanary) {
+					t.Fatalf("an mcpToolCall event holds the call's arguments: %s", raw)
+				}
+				if e.Connection == "tools" && e.RequestParams["outcome"] == "ok" && e.Decision == "ALLOW" {
+					got[e.RequestParams["tool"]]++
+				}
+			}
+			want := 1
+			if !jsonResponse {
+				want = 2 // the JSON round went first
+			}
+			if got["echo"] == want && got["progress"] == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ok events on tools = %v, want %d each of echo and progress", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }

@@ -26,8 +26,8 @@ func errNotMCP(name string) error {
 // other end-to-end header, so any replica serves any request. An event stream gets the
 // comment line ": ok" first and "X-Accel-Buffering: no", then every event is flushed as
 // it arrives; the call is tracked for revocation, which closes an open stream.
-// A POST is read and judged as JSON-RPC only when the connection has mcp_allowed_tools
-// or the caller must log in first (serveMCPPost); otherwise it streams through unread.
+// Every POST is read (bounded) and judged as JSON-RPC (serveMCPPost): the allow-list,
+// the tool pins, the routing headers, and one mcpToolCall audit event per tools/call.
 //
 // The mux lets the GET route take HEAD too; the MCP proxy serves exactly POST, GET and
 // DELETE, so HEAD gets the catch-all's answer, as any other method does.

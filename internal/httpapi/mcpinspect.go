@@ -10,9 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/hop"
 	"github.com/gatehouse/gatehouse/internal/mcp"
 	"github.com/gatehouse/gatehouse/internal/proxy"
 )
@@ -22,15 +24,17 @@ import (
 // held: they are rewritten event by event.
 const maxMCPResponseBytes = 8 << 20
 
-// serveMCPPost serves a POST on the MCP proxy. Without an allow-list, and with a
-// credential for the caller, the body is streamed to the upstream untouched, exactly as
-// serveStreamed does (no body read). With mcp_allowed_tools set, or on a per-user OAuth
-// connection the caller has not logged in to, the body — the caller is authenticated and
-// authorized by then — is read (bounded by --proxy-max-body-bytes) and parsed as
-// JSON-RPC: a malformed body is answered by Gatehouse with a JSON-RPC error, a tools/call
-// of a tool off the list is answered with -32003 and never forwarded (a batch is judged
-// element by element), and the answers to tools/list are rewritten so that the tools off
-// the list vanish.
+// serveMCPPost serves a POST on the MCP proxy. Every POST body is read — after the
+// decisions: the caller is authenticated and authorized by then, or must log in first
+// on a per-user OAuth connection — bounded by --proxy-max-body-bytes, and parsed as
+// JSON-RPC. A malformed body, or one whose Mcp-Method or Mcp-Name header says something
+// other than the body, is answered by Gatehouse with a JSON-RPC error and never
+// forwarded; a tools/call of a tool off the allow-list, or one the tool pins refuse, is
+// answered with -32003 and never forwarded (a batch is judged element by element); the
+// answers to tools/list are rewritten so that the tools off the list and those the pins
+// hide vanish; and every tools/call is one mcpToolCall audit event with its outcome.
+// The body read is the one copy: when every message is allowed it is forwarded as it
+// is.
 func (c *call) serveMCPPost() {
 	s, w, r := c.s, c.w, c.r
 	t, err := c.authorize()
@@ -56,11 +60,6 @@ func (c *call) serveMCPPost() {
 			s.writeError(w, r, err)
 			return
 		}
-		if !allow.Restricted() {
-			c.forward(w, t, proxy.Call{Method: r.Method, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength,
-				EventStreamHints: true})
-			return
-		}
 	}
 	bodyDeadline(w, r, s.BodyTimeout)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Proxy.MaxRequestBytes()))
@@ -84,11 +83,83 @@ func (c *call) serveMCPPost() {
 		writeRPC(w, http.StatusBadRequest, mcp.ErrorResponse(nil, code, reason, nil))
 		return
 	}
+	if err := mcp.CheckHeaders(req, headerValues(r.Header, mcp.HeaderMethod), headerValues(r.Header, mcp.HeaderName)); err != nil {
+		// An upstream (or a front end) that routes on these headers must execute what
+		// was judged: a header that disagrees with the body is refused, never forwarded.
+		reason := "the routing headers do not match the body"
+		var je *mcp.Error
+		if errors.As(err, &je) {
+			reason = je.Reason
+		}
+		c.record(http.StatusBadRequest, catalog.Errorf(catalog.InvalidParameterValue, "%s", reason))
+		writeRPC(w, http.StatusBadRequest, mcp.ErrorResponse(singleID(req), mcp.CodeInvalidRequest, reason, nil))
+		c.refuseToolCalls(req, reasonHeaders, mcp.CodeInvalidRequest, http.StatusBadRequest)
+		return
+	}
 	if login != nil {
 		c.answerMCPLogin(req, login)
 		return
 	}
-	c.forwardJudged(t, req, allow)
+	c.forwardJudged(t, body, req, c.mcpPolicy(allow))
+}
+
+// The reasons of a refused mcpToolCall beside the policy's (mcp.ReasonAllowList,
+// mcp.ReasonPin): the routing headers disagreed with the body, or the caller must log in
+// first.
+const (
+	reasonHeaders = "headers"
+	reasonLogin   = "login"
+)
+
+// headerValues is every value of the header named (by hop.Name, so that an underscore
+// spelling counts too: servers behind CGI-like gateways read Mcp_Method as Mcp-Method).
+func headerValues(h http.Header, name string) []string {
+	var out []string
+	for k, vv := range h {
+		if hop.Name(k) == name {
+			out = append(out, vv...)
+		}
+	}
+	return out
+}
+
+// singleID is the id of a request that is one message, else nil.
+func singleID(req mcp.Request) json.RawMessage {
+	if req.Batch || len(req.Messages) != 1 {
+		return nil
+	}
+	return req.Messages[0].ID
+}
+
+// mcpPolicy is what the connection's tools are judged by: its allow-list, and the tool
+// pins when the server has a gate (Deps.MCPTools). The gate's errors are logged here and
+// fail closed in internal/mcp.
+func (c *call) mcpPolicy(allow mcp.AllowList) mcp.Policy {
+	p := mcp.Policy{Connection: c.conn.Name, Allow: allow}
+	g := c.s.MCPTools
+	if g == nil {
+		return p
+	}
+	ctx, conn, principal := c.r.Context(), c.conn, c.who.Principal.Name
+	p.ListGate = func(tools []mcp.ToolDefinition) (map[string]string, error) {
+		hidden, err := g.ObserveTools(ctx, conn, principal, tools)
+		if err != nil {
+			c.s.Log.Warn("mcp proxy: the tool pins could not be checked; the tools/list answer is replaced with an error",
+				"request_id", RequestID(ctx), "connection", conn.Name, "err", err)
+			return nil, err
+		}
+		return hidden, nil
+	}
+	p.CallGate = func(tool string) (string, error) {
+		reason, err := g.ToolCallable(ctx, conn, tool)
+		if err != nil {
+			c.s.Log.Warn("mcp proxy: the tool pins could not be checked; the tools/call is refused",
+				"request_id", RequestID(ctx), "connection", conn.Name, "tool", bound.String(tool), "err", err)
+			return "", err
+		}
+		return reason, nil
+	}
+	return p
 }
 
 // answerMCPLogin answers a JSON-RPC POST on a per-user OAuth connection the caller has
@@ -101,10 +172,7 @@ func (c *call) answerMCPLogin(req mcp.Request, login *catalog.Error) {
 	elicit := false
 	for _, m := range req.Messages {
 		if m.Kind == mcp.KindRequest && m.Method == "initialize" {
-			var p struct {
-				Params json.RawMessage `json:"params"`
-			}
-			if json.Unmarshal(m.Raw, &p) == nil && mcp.ClientDeclaresURLElicitation(p.Params) {
+			if mcp.ClientDeclaresURLElicitation(m.Params) {
 				elicit = true
 			}
 		}
@@ -116,8 +184,13 @@ func (c *call) answerMCPLogin(req mcp.Request, login *catalog.Error) {
 		}
 	}
 	c.record(0, login)
+	code := mcp.CodeLoginRequired
+	if elicit {
+		code = mcp.CodeURLElicitationRequired
+	}
 	if len(errs) == 0 {
 		c.s.writeError(c.w, c.r, login)
+		c.refuseToolCalls(req, reasonLogin, code, login.HTTPStatus())
 		return
 	}
 	body := errs[0]
@@ -125,36 +198,42 @@ func (c *call) answerMCPLogin(req mcp.Request, login *catalog.Error) {
 		body, _ = mcp.MergeBatch(nil, errs) // nil upstream: only joins errs, never fails.
 	}
 	writeRPC(c.w, http.StatusOK, body)
+	c.refuseToolCalls(req, reasonLogin, code, http.StatusOK)
 }
 
-// forwardJudged forwards what the allow-list lets through and answers the rest itself.
-func (c *call) forwardJudged(t proxy.Target, req mcp.Request, allow mcp.AllowList) {
-	v := mcp.Judge(req, allow, c.conn.Name)
-	own := v.OwnErrors()
-	fwd := v.ForwardBody()
+// forwardJudged forwards what the policy lets through and answers the rest itself.
+func (c *call) forwardJudged(t proxy.Target, body []byte, req mcp.Request, p mcp.Policy) {
+	v := mcp.Judge(req, p)
+	c.recordRefused(req, v)
+	fwd := body
+	if !v.AllAllowed() {
+		fwd = v.ForwardBody()
+	}
 	if fwd == nil {
-		body := v.OwnBody()
+		own := v.OwnBody()
 		status := http.StatusOK
-		if body == nil {
+		if own == nil {
 			status = http.StatusAccepted
 		}
 		c.record(status, nil)
-		c.recordToolCalls(req, v)
-		if body == nil {
+		if own == nil {
 			c.w.WriteHeader(status)
 			return
 		}
-		writeRPC(c.w, status, body)
+		writeRPC(c.w, status, own)
 		return
 	}
-	ids := mcp.ToolsListIDs(req)
-	f := &mcpResponse{w: c.w, allow: allow, ids: ids, own: own, batch: v.Batch}
+	calls := c.newToolCalls(req, v)
+	var lists mcp.IDSet
+	if p.FiltersToolsLists() {
+		lists = mcp.ToolsListIDs(req)
+	}
+	f := &mcpResponse{w: c.w, policy: p, lists: lists, own: v.OwnErrors(), batch: v.Batch, calls: calls}
 	r := c.r
 	pc := proxy.Call{Method: r.Method, RawQuery: r.URL.RawQuery, Header: r.Header, Body: bytes.NewReader(fwd), ContentLength: int64(len(fwd)),
 		EventStreamHints: true}
 	func() {
-		// finish runs even if the proxy gives up half way, so that the SSE filter's
-		// goroutine always ends.
+		// finish runs even if the proxy gives up half way.
 		var fwdErr error = errMCPIncomplete
 		defer func() {
 			if err := f.finish(fwdErr); err != nil && c.out.Status != 0 {
@@ -163,38 +242,155 @@ func (c *call) forwardJudged(t proxy.Target, req mcp.Request, allow mcp.AllowLis
 		}()
 		fwdErr = c.forward(f, t, pc)
 	}()
-	c.recordToolCalls(req, v)
+	calls.finish()
 }
 
-// recordToolCalls writes one mcpToolCall event per tools/call of the request: the
-// connection, the principal, the tool, whether it was allowed or refused, and the
-// call's duration. Never its arguments or result.
-func (c *call) recordToolCalls(req mcp.Request, v mcp.Verdict) {
+// toolCalls writes the mcpToolCall events of the tools/call requests of one POST that
+// went to the upstream: one per call, when its answer arrives (matched by id, in a JSON
+// answer, a batch, or the event that carries it) or, for a call never answered, at the
+// end of the request. Never the call's arguments, result or error message.
+type toolCalls struct {
+	c       *call
+	req     mcp.Request
+	pending mcp.Calls
+	// notes are the allowed tools/call notifications, which no answer resolves.
+	notes []int
+	// async is set once the answer is an event stream: each answer's event is written
+	// at once, off the stream (the recorder may block when its queue is full).
+	async bool
+	// answered holds the answers of a JSON answer, written once it went out.
+	answered []answeredCall
+}
+
+type answeredCall struct {
+	i  int
+	a  mcp.Answer
+	at time.Time
+}
+
+// newToolCalls tracks the forwarded tools/call messages of req; nil when there are
+// none, or nothing to record them in.
+func (c *call) newToolCalls(req mcp.Request, v mcp.Verdict) *toolCalls {
+	if c.s.Audit == nil {
+		return nil
+	}
+	tc := &toolCalls{c: c, req: req, pending: mcp.ForwardedCalls(req, v)}
+	for i, m := range req.Messages {
+		if m.Kind == mcp.KindNotification && m.Method == "tools/call" && v.Decisions[i].Allowed {
+			tc.notes = append(tc.notes, i)
+		}
+	}
+	if tc.pending.Pending() == 0 && len(tc.notes) == 0 {
+		return nil
+	}
+	return tc
+}
+
+// waiting reports whether answers are still expected.
+func (tc *toolCalls) waiting() bool { return tc != nil && tc.pending.Pending() > 0 }
+
+// onAnswer takes one response of the upstream's answer, as it arrives.
+func (tc *toolCalls) onAnswer(a mcp.Answer) {
+	i, ok := tc.pending.Resolve(a)
+	if !ok {
+		return
+	}
+	at := tc.c.s.Now()
+	if tc.async {
+		e := tc.c.toolCallEvent(tc.req.Messages[i], a.Outcome(), at, http.StatusOK)
+		setAnswerParams(e, a)
+		go tc.c.s.Audit.Record(context.WithoutCancel(tc.c.r.Context()), e)
+		return
+	}
+	tc.answered = append(tc.answered, answeredCall{i: i, a: a, at: at})
+}
+
+// finish writes the events not yet written, once the answer went out: those of a JSON
+// answer, and a no_answer event (with the HTTP status the caller got) for every call the
+// upstream did not answer and every tools/call notification.
+func (tc *toolCalls) finish() {
+	if tc == nil {
+		return
+	}
+	c := tc.c
+	status := c.out.Status
+	if rec, ok := c.w.(*statusRecorder); ok && rec.status != 0 {
+		status = rec.status
+	}
+	unanswered := append(tc.pending.Unanswered(), tc.notes...)
+	if len(tc.answered) == 0 && len(unanswered) == 0 {
+		return
+	}
+	// What the caller is owed goes out before the records, which may wait.
+	_ = http.NewResponseController(c.w).Flush()
+	ctx := context.WithoutCancel(c.r.Context())
+	for _, a := range tc.answered {
+		e := c.toolCallEvent(tc.req.Messages[a.i], a.a.Outcome(), a.at, status)
+		setAnswerParams(e, a.a)
+		c.s.Audit.Record(ctx, e)
+	}
+	end := c.s.Now()
+	for _, i := range unanswered {
+		c.s.Audit.Record(ctx, c.toolCallEvent(tc.req.Messages[i], mcp.OutcomeNoAnswer, end, status))
+	}
+}
+
+// setAnswerParams adds what an answer says of its outcome: the JSON-RPC error's code,
+// never its message (an upstream's message may carry anything).
+func setAnswerParams(e *catalog.AuditEvent, a mcp.Answer) {
+	if a.Error && a.HasCode {
+		e.Params["jsonrpc_error"] = strconv.Itoa(a.Code)
+	}
+}
+
+// toolCallEvent is the mcpToolCall event of one tools/call: the connection, the
+// principal, the tool, the outcome and the time from the request's start to at.
+func (c *call) toolCallEvent(m mcp.Message, outcome string, at time.Time, status int) *catalog.AuditEvent {
+	return &catalog.AuditEvent{
+		ActionName: catalog.ActionMCPToolCall,
+		SourceIP:   sourceIP(c.r),
+		RequestID:  RequestID(c.r.Context()),
+		Connection: c.conn.Name,
+		Principal:  c.who.Principal.Name,
+		StatusCode: status,
+		Decision:   catalog.DecisionAllow,
+		Params: map[string]string{"tool": bound.String(m.Tool), "outcome": outcome,
+			"duration_ms": strconv.FormatInt(at.Sub(c.start).Milliseconds(), 10)},
+	}
+}
+
+// refusedEvent is the event of a tools/call Gatehouse answered itself.
+func (c *call) refusedEvent(m mcp.Message, reason string, code, status int) *catalog.AuditEvent {
+	e := c.toolCallEvent(m, mcp.OutcomeRefused, c.s.Now(), status)
+	e.Decision = catalog.DecisionDeny
+	e.Params["jsonrpc_error"] = strconv.Itoa(code)
+	e.Params["reason"] = reason
+	return e
+}
+
+// recordRefused writes the event of every tools/call of req the verdict refused
+// (answered by Gatehouse with -32003), before anything is forwarded.
+func (c *call) recordRefused(req mcp.Request, v mcp.Verdict) {
 	if c.s.Audit == nil {
 		return
 	}
-	d := strconv.FormatInt(c.s.Now().Sub(c.start).Milliseconds(), 10)
 	for i, m := range req.Messages {
-		if m.Method != "tools/call" {
-			continue
+		if m.Method == "tools/call" && !v.Decisions[i].Allowed {
+			c.s.Audit.Record(context.WithoutCancel(c.r.Context()), c.refusedEvent(m, v.Decisions[i].Reason, mcp.CodeToolNotAllowed, http.StatusOK))
 		}
-		e := &catalog.AuditEvent{
-			ActionName: catalog.ActionMCPToolCall,
-			SourceIP:   sourceIP(c.r),
-			RequestID:  RequestID(c.r.Context()),
-			Connection: c.conn.Name,
-			Principal:  c.who.Principal.Name,
-			StatusCode: c.out.Status,
-			Decision:   catalog.DecisionAllow,
-			Params:     map[string]string{"tool": bound.String(m.Tool), "outcome": "allowed", "duration_ms": d},
+	}
+}
+
+// refuseToolCalls writes the event of every tools/call of a request Gatehouse answered
+// as a whole (headers that disagree with the body, a login first).
+func (c *call) refuseToolCalls(req mcp.Request, reason string, code, status int) {
+	if c.s.Audit == nil {
+		return
+	}
+	for _, m := range req.Messages {
+		if m.Method == "tools/call" {
+			c.s.Audit.Record(context.WithoutCancel(c.r.Context()), c.refusedEvent(m, reason, code, status))
 		}
-		if !v.Decisions[i].Allowed {
-			e.Decision = catalog.DecisionDeny
-			e.Params["outcome"] = "refused"
-			e.Params["jsonrpc_error"] = strconv.Itoa(mcp.CodeToolNotAllowed)
-			e.StatusCode = http.StatusOK
-		}
-		c.s.Audit.Record(context.WithoutCancel(c.r.Context()), e)
 	}
 }
 
@@ -209,21 +405,27 @@ func writeRPC(w http.ResponseWriter, status int, body []byte) {
 }
 
 // mcpResponse stands between the proxy and the caller for a judged POST: a 200 JSON
-// answer is held (bounded) to be rewritten (tools/list) and merged with Gatehouse's own
-// errors (a batch); a 200 event stream passes through an mcp.SSEFilter event by event,
-// Gatehouse's own errors appended as events at its end; any other answer passes as is.
+// answer that must be rewritten (a tools/list under an allow-list or pins) or merged
+// with Gatehouse's own errors (a batch) is held, bounded; a 200 event stream that must
+// be rewritten, merged or watched for tools/call answers passes through an
+// mcp.SSEWriter event by event, Gatehouse's own errors appended as events at its end;
+// any other answer passes as is, unheld — a JSON one watched for tools/call answers by
+// an mcp.AnswerScanner as it passes.
 type mcpResponse struct {
-	w     http.ResponseWriter
-	allow mcp.AllowList
-	ids   mcp.IDSet
+	w      http.ResponseWriter
+	policy mcp.Policy
+	// lists are the ids of the tools/list requests whose answers are rewritten (none
+	// when the policy filters nothing).
+	lists mcp.IDSet
 	own   []json.RawMessage
 	batch bool
+	calls *toolCalls
 
 	mode   int
 	status int
 	buf    bytes.Buffer
-	pw     *io.PipeWriter
-	done   chan error
+	sse    *mcp.SSEWriter
+	scan   *mcp.AnswerScanner
 }
 
 const (
@@ -243,7 +445,7 @@ func (f *mcpResponse) Header() http.Header { return f.w.Header() }
 func (f *mcpResponse) Unwrap() http.ResponseWriter { return f.w }
 
 // Flush passes through only for an answer relayed as is: a held JSON answer is not
-// complete yet, and the SSE filter flushes after every chunk itself.
+// complete yet, and the SSE writer flushes after every write itself.
 func (f *mcpResponse) Flush() {
 	if f.mode == respPass {
 		_ = http.NewResponseController(f.w).Flush()
@@ -255,27 +457,32 @@ func (f *mcpResponse) WriteHeader(code int) {
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(f.w.Header().Get("Content-Type"))
+	own := f.batch && len(f.own) > 0
+	rewrite := len(f.lists) > 0
+	watch := f.calls.waiting()
 	switch {
-	case code == http.StatusOK && mt == "application/json" && (len(f.ids) > 0 || (f.batch && len(f.own) > 0)),
-		code == http.StatusAccepted && f.batch && len(f.own) > 0:
+	case code == http.StatusOK && mt == "application/json" && (rewrite || own),
+		code == http.StatusAccepted && own:
 		f.mode, f.status = respJSON, code
 		f.w.Header().Del("Content-Length")
-	case code == http.StatusOK && mt == "text/event-stream":
-		f.mode = respSSE
+		if watch {
+			f.scan = &mcp.AnswerScanner{On: f.calls.onAnswer}
+		}
+	case code == http.StatusOK && mt == "text/event-stream" && (rewrite || own || watch):
+		f.mode, f.status = respSSE, code
 		f.w.Header().Del("Content-Length")
+		filter := &mcp.SSEFilter{Policy: f.policy, IDs: f.lists}
+		if watch {
+			filter.OnAnswer = f.calls.onAnswer
+			f.calls.async = true
+		}
+		f.sse = filter.NewWriter(f.w)
 		f.w.WriteHeader(code)
-		pr, pw := io.Pipe()
-		f.pw, f.done = pw, make(chan error, 1)
-		filter := &mcp.SSEFilter{Allow: f.allow, IDs: f.ids}
-		go func() {
-			err := filter.Copy(f.w, pr)
-			// A filter that stopped (the caller gone) must not leave the proxy blocked
-			// writing into the pipe.
-			pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
-			f.done <- err
-		}()
 	default:
-		f.mode = respPass
+		f.mode, f.status = respPass, code
+		if watch && mt == "application/json" {
+			f.scan = &mcp.AnswerScanner{On: f.calls.onAnswer}
+		}
 		f.w.WriteHeader(code)
 	}
 }
@@ -289,22 +496,33 @@ func (f *mcpResponse) Write(p []byte) (int, error) {
 		if f.buf.Len()+len(p) > maxMCPResponseBytes {
 			return 0, errMCPResponseTooLarge
 		}
+		if f.scan != nil {
+			_, _ = f.scan.Write(p)
+		}
 		return f.buf.Write(p)
 	case respSSE:
-		return f.pw.Write(p)
+		return f.sse.Write(p)
 	}
-	return f.w.Write(p)
+	n, err := f.w.Write(p)
+	if f.scan != nil {
+		_, _ = f.scan.Write(p[:n])
+	}
+	return n, err
 }
 
-// finish completes the answer after the proxy returned: it ends the SSE filter and
+// finish completes the answer after the proxy returned: it ends the SSE writer and
 // appends Gatehouse's own errors, or rewrites and sends the held JSON answer. An error
 // means nothing was sent yet and the caller must answer with it.
 func (f *mcpResponse) finish(fwdErr error) error {
 	switch f.mode {
 	case respSSE:
-		_ = f.pw.Close()
-		if err := <-f.done; err != nil {
-			return nil // the caller is gone or the stream was cut; the proxy said why.
+		if fwdErr != nil {
+			// The stream was cut: its partial last event is dropped, and the proxy said
+			// why.
+			return nil
+		}
+		if err := f.sse.Close(); err != nil {
+			return nil // the caller is gone.
 		}
 		if len(f.own) == 0 {
 			return nil
@@ -326,8 +544,8 @@ func (f *mcpResponse) finish(fwdErr error) error {
 		if f.status == http.StatusAccepted {
 			body = nil
 		}
-		if len(f.ids) > 0 && len(body) > 0 {
-			out, err := mcp.FilterToolsList(body, f.allow)
+		if len(f.lists) > 0 && len(body) > 0 {
+			out, err := mcp.FilterToolsList(body, f.policy, f.lists)
 			if err != nil {
 				writeRPC(f.w, http.StatusBadGateway, mcp.ErrorResponse(nil, mcp.CodeInternalError, "the upstream's answer could not be inspected", nil))
 				return nil

@@ -79,6 +79,9 @@ type Deps struct {
 	// revoke (deactivation, token deletion or expiry, grant revocation, connection
 	// disable or delete) ends a streaming response within a second; nil tracks none.
 	Revoke *revoke.Registry
+	// MCPTools is the tool pins the MCP proxy asks about every tools/list answer and
+	// tools/call; nil pins nothing.
+	MCPTools catalog.MCPToolGate
 }
 
 // Server serves the API.

@@ -22,7 +22,7 @@ func BenchmarkSSEFilter(b *testing.B) {
 	b.SetBytes(int64(len(stream)))
 	b.ReportAllocs()
 	for b.Loop() {
-		f := &SSEFilter{Allow: allow, IDs: ids}
+		f := &SSEFilter{Policy: Policy{Allow: allow}, IDs: ids}
 		if err := f.Copy(io.Discard, bytes.NewReader(stream)); err != nil {
 			b.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func BenchmarkParseRequest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !Judge(req, allow, "gh").AllAllowed() {
+		if !Judge(req, Policy{Connection: "gh", Allow: allow}).AllAllowed() {
 			b.Fatal("refused")
 		}
 	}

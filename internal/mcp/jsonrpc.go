@@ -55,6 +55,8 @@ type Message struct {
 	Method string
 	// Tool is params.name of a tools/call (request or notification).
 	Tool string
+	// Params is the params member as sent (nil when absent).
+	Params json.RawMessage
 	// Raw is the message's bytes exactly as sent.
 	Raw json.RawMessage
 }
@@ -132,7 +134,7 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 	if v, ok := f["jsonrpc"]; !ok || json.Unmarshal(v.raw, &version) != nil || version != "2.0" {
 		return Message{}, invalid(`"jsonrpc" must be "2.0"`)
 	}
-	m := Message{Raw: raw}
+	m := Message{Raw: raw, Params: f["params"].raw}
 	idField, hasID := f["id"]
 	if hasID {
 		if len(idField.raw) > MaxIDBytes {
@@ -259,4 +261,74 @@ func bounded(s string) string {
 		s = s[:40] + "…"
 	}
 	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
+}
+
+// The 2026-07-28 routing headers: a server (or a front end) may route a POST on them
+// without reading its body.
+const (
+	// HeaderMethod carries the body's method.
+	HeaderMethod = "Mcp-Method"
+	// HeaderName carries the body's tool name (tools/call), prompt name (prompts/get) or
+	// resource uri (resources/read).
+	HeaderName = "Mcp-Name"
+)
+
+// CheckHeaders checks the routing headers of a POST against its body, so that an
+// upstream that routes on them executes what was judged: methods and names are every
+// value the request carries for HeaderMethod and HeaderName (none when absent). A
+// header present on a batch, present more than once, or not equal (byte for byte) to
+// what the body says is an *Error with CodeInvalidRequest naming the header.
+func CheckHeaders(req Request, methods, names []string) error {
+	if len(methods) == 0 && len(names) == 0 {
+		return nil
+	}
+	for _, h := range []struct {
+		name   string
+		values []string
+	}{{HeaderMethod, methods}, {HeaderName, names}} {
+		switch {
+		case len(h.values) == 0:
+		case req.Batch:
+			return invalid("a batch cannot carry the %s header", h.name)
+		case len(h.values) > 1:
+			return invalid("the %s header appears more than once", h.name)
+		}
+	}
+	m := req.Messages[0]
+	if len(methods) == 1 && (m.Kind == KindResponse || methods[0] != m.Method) {
+		return invalid("the %s header does not match the body's method", HeaderMethod)
+	}
+	if len(names) == 1 {
+		var member, what string
+		switch m.Method {
+		case "tools/call":
+			member, what = "name", "tool name"
+		case "prompts/get":
+			member, what = "name", "prompt name"
+		case "resources/read":
+			member, what = "uri", "resource uri"
+		default:
+			return invalid("the %s header is only for tools/call, prompts/get and resources/read", HeaderName)
+		}
+		if v, ok := paramString(m.Params, member); !ok || v != names[0] {
+			return invalid("the %s header does not match the body's %s", HeaderName, what)
+		}
+	}
+	return nil
+}
+
+// paramString reads params.{member} strictly as a string.
+func paramString(params json.RawMessage, member string) (string, bool) {
+	if params == nil {
+		return "", false
+	}
+	f, err := objectFields(params, []string{member})
+	if err != nil {
+		return "", false
+	}
+	var v string
+	if raw, ok := f[member]; !ok || json.Unmarshal(raw.raw, &v) != nil {
+		return "", false
+	}
+	return v, true
 }

@@ -166,7 +166,7 @@ func TestJudge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := Judge(req, allow, "gh")
+			v := Judge(req, Policy{Connection: "gh", Allow: allow})
 			if v.AllAllowed() != tt.all {
 				t.Errorf("AllAllowed() = %v, want %v", v.AllAllowed(), tt.all)
 			}

@@ -7,6 +7,42 @@ import (
 	"fmt"
 )
 
+// ListGate is shown every tool one tools/list answer lists (each that parsed, in the
+// answer's order) and returns the names of those the caller must not see, each with
+// its reason. An error fails closed: the answer is replaced with a JSON-RPC error.
+// It is how tool pins reach this package without it knowing where pins are kept.
+type ListGate func(tools []ToolDefinition) (hidden map[string]string, err error)
+
+// CallGate returns "" when a tools/call of tool may reach the upstream, else the
+// reason it may not. An error refuses the call (fail closed).
+type CallGate func(tool string) (reason string, err error)
+
+// Policy is what a connection's tools are judged by: its allow-list, then its pins.
+type Policy struct {
+	// Connection is the connection's name, for the refusal's message.
+	Connection string
+	// Allow is the connection's mcp_allowed_tools.
+	Allow AllowList
+	// ListGate and CallGate are the tool pins; nil means no pinning.
+	ListGate ListGate
+	CallGate CallGate
+}
+
+// FiltersToolsLists reports whether tools/list answers must be inspected and may be
+// rewritten: an allow-list restricts the tools, or a gate must see them.
+func (p Policy) FiltersToolsLists() bool { return p.Allow.Restricted() || p.ListGate != nil }
+
+// The reasons a tools/call is refused (Decision.Reason).
+const (
+	// ReasonAllowList: the tool is not on the connection's mcp_allowed_tools.
+	ReasonAllowList = "allow_list"
+	// ReasonPin: the tool pins refuse it (changed, not yet seen, or not checkable).
+	ReasonPin = "pin"
+)
+
+// PinsUncheckable is the reason given when the tool pins could not be checked.
+const PinsUncheckable = "the tool pins could not be checked"
+
 // Decision is the verdict on one message of a request.
 type Decision struct {
 	// Allowed is true when the message may go upstream.
@@ -14,6 +50,8 @@ type Decision struct {
 	// Error is the JSON-RPC error response Gatehouse answers instead, when not allowed
 	// (nil for a refused notification, which gets no answer).
 	Error json.RawMessage
+	// Reason says why a tools/call was refused: ReasonAllowList or ReasonPin.
+	Reason string
 }
 
 // Verdict is the judgement of a whole request body.
@@ -25,23 +63,48 @@ type Verdict struct {
 	messages  []Message
 }
 
-// Judge decides each message of req: a tools/call of a tool outside allow is refused
-// with JSON-RPC error -32003 "Tool not allowed by connection {connection}" carrying the
-// request's own id (or, sent as a notification, dropped without an answer); every other
-// message is allowed. A batch is judged element by element.
-func Judge(req Request, allow AllowList, connection string) Verdict {
+// refusalData is the data of a refusal by the pins.
+type refusalData struct {
+	Reason string `json:"reason"`
+}
+
+// Judge decides each message of req: a tools/call of a tool outside p.Allow, or one
+// p.CallGate refuses (or cannot decide on), is refused with JSON-RPC error -32003 "Tool
+// not allowed by connection {connection}" carrying the request's own id — with
+// data.reason, the gate's reason, when the pins refused it — or, sent as a
+// notification, dropped without an answer; every other message is allowed. A batch is
+// judged element by element.
+func Judge(req Request, p Policy) Verdict {
 	v := Verdict{Batch: req.Batch, Decisions: make([]Decision, len(req.Messages)), messages: req.Messages}
 	for i, m := range req.Messages {
-		if m.Method == "tools/call" && !allow.Allowed(m.Tool) {
-			if m.Kind == KindNotification {
-				// Nothing to answer a notification with; it is just not forwarded.
-				v.Decisions[i] = Decision{}
-				continue
-			}
-			v.Decisions[i] = Decision{Error: ErrorResponse(m.ID, CodeToolNotAllowed, "Tool not allowed by connection "+connection, nil)}
+		if m.Method != "tools/call" {
+			v.Decisions[i] = Decision{Allowed: true}
 			continue
 		}
-		v.Decisions[i] = Decision{Allowed: true}
+		var reason string
+		var data any
+		switch {
+		case !p.Allow.Allowed(m.Tool):
+			reason = ReasonAllowList
+		case p.CallGate != nil:
+			why, err := p.CallGate(m.Tool)
+			if err != nil {
+				why = PinsUncheckable
+			}
+			if why != "" {
+				reason, data = ReasonPin, refusalData{Reason: why}
+			}
+		}
+		if reason == "" {
+			v.Decisions[i] = Decision{Allowed: true}
+			continue
+		}
+		d := Decision{Reason: reason}
+		if m.Kind != KindNotification {
+			// Nothing to answer a notification with; it is just not forwarded.
+			d.Error = ErrorResponse(m.ID, CodeToolNotAllowed, "Tool not allowed by connection "+p.Connection, data)
+		}
+		v.Decisions[i] = d
 	}
 	return v
 }

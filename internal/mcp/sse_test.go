@@ -50,7 +50,7 @@ func TestSSEFilter(t *testing.T) {
 	for _, tt := range tests {
 		for rname, wrap := range readers {
 			t.Run(tt.name+"/"+rname, func(t *testing.T) {
-				f := &SSEFilter{Allow: allow, IDs: ids, MaxEventBytes: tt.max}
+				f := &SSEFilter{Policy: Policy{Allow: allow}, IDs: ids, MaxEventBytes: tt.max}
 				if tt.ids != nil {
 					f.IDs = tt.ids
 				}
@@ -82,7 +82,7 @@ func TestSSEFilterRelaysEventByEvent(t *testing.T) {
 	pr, pw := io.Pipe()
 	rec := &flushRecorder{}
 	done := make(chan error, 1)
-	f := &SSEFilter{Allow: AllowList{}, IDs: IDSet{}}
+	f := &SSEFilter{IDs: IDSet{}}
 	go func() { done <- f.Copy(rec, pr) }()
 	// Each write is read as its own chunk by the filter; the event must be flushed
 	// before the next one is written (io.Pipe blocks until read).

@@ -49,23 +49,29 @@ func idKey(raw json.RawMessage) string {
 }
 
 // FilterToolsList rewrites a JSON-RPC response (or batch of responses) whose
-// result.tools is a list, removing the tools allow does not allow. Everything else —
-// other members, the kept tools, whitespace — stays byte for byte; a body with nothing to
-// remove is returned unchanged. A tool without a readable name is removed, since it
-// cannot be judged. An error means the body could not be inspected: the caller must not
-// forward it (answer a JSON-RPC error instead), since a client might read it differently.
-func FilterToolsList(body []byte, allow AllowList) ([]byte, error) {
-	return filterResponses(body, allow, nil)
+// result.tools is a list: every tool that parses is shown to p.ListGate, and the tools
+// p.Allow does not allow and those the gate hides are removed. With ids set, only the
+// responses whose id is in ids are inspected (the answers to the POST's tools/list
+// requests); nil inspects every response. Everything else — other members, the kept
+// tools, whitespace — stays byte for byte; a body with nothing to remove is returned
+// unchanged. A tool without a readable name, or whose name, description or inputSchema
+// is ambiguous (a duplicate or case-variant member), is removed, since it cannot be
+// judged or pinned. A response the gate fails on is replaced with a JSON-RPC error for
+// its id (-32603, PinsUncheckable). An error means the body could not be inspected: the
+// caller must not forward it (answer a JSON-RPC error instead), since a client might
+// read it differently.
+func FilterToolsList(body []byte, p Policy, ids IDSet) ([]byte, error) {
+	return filterResponses(body, p, ids, false)
 }
 
 // FilterSSEEvent is FilterToolsList for one SSE event's data (the data lines joined with
 // "\n"), restricted to responses whose id is in ids: other events, including anything
 // that is not JSON, are returned unchanged.
-func FilterSSEEvent(data []byte, allow AllowList, ids IDSet) ([]byte, error) {
+func FilterSSEEvent(data []byte, p Policy, ids IDSet) ([]byte, error) {
 	if len(ids) == 0 || !mayHoldTools(data) {
 		return data, nil
 	}
-	return filterResponses(data, allow, ids)
+	return filterResponses(data, p, ids, true)
 }
 
 // mayHoldTools is a cheap test that data cannot hold a member a client would read as
@@ -87,14 +93,14 @@ func mayHoldTools(data []byte) bool {
 	return false
 }
 
-// filterResponses filters body; with ids set, only responses with one of those ids are
-// inspected and a body that is not JSON is passed unchanged.
-func filterResponses(body []byte, allow AllowList, ids IDSet) ([]byte, error) {
-	if !allow.Restricted() {
+// filterResponses filters body; lenient (an event's data) passes a body that is not
+// JSON unchanged, where a JSON answer that is not JSON is an error.
+func filterResponses(body []byte, p Policy, ids IDSet, lenient bool) ([]byte, error) {
+	if !p.FiltersToolsLists() {
 		return body, nil
 	}
 	if !json.Valid(body) {
-		if ids != nil {
+		if lenient {
 			return body, nil
 		}
 		return nil, errors.New("filter tools/list: the response is not valid JSON")
@@ -105,7 +111,7 @@ func filterResponses(body []byte, allow AllowList, ids IDSet) ([]byte, error) {
 	}
 	switch trimmed[0] {
 	case '{':
-		return filterResponse(body, allow, ids)
+		return filterResponse(body, p, ids)
 	case '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(body, &elems); err != nil {
@@ -113,7 +119,7 @@ func filterResponses(body []byte, allow AllowList, ids IDSet) ([]byte, error) {
 		}
 		changed := false
 		for i, e := range elems {
-			out, err := filterResponse(e, allow, ids)
+			out, err := filterResponse(e, p, ids)
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +136,7 @@ func filterResponses(body []byte, allow AllowList, ids IDSet) ([]byte, error) {
 	return body, nil
 }
 
-func filterResponse(msg []byte, allow AllowList, ids IDSet) ([]byte, error) {
+func filterResponse(msg []byte, p Policy, ids IDSet) ([]byte, error) {
 	top, err := objectFields(msg, messageMembers)
 	if err != nil {
 		if ids != nil && !mayHoldTools(msg) {
@@ -138,11 +144,9 @@ func filterResponse(msg []byte, allow AllowList, ids IDSet) ([]byte, error) {
 		}
 		return nil, errors.New("filter tools/list: " + err.Error())
 	}
-	if ids != nil {
-		id, ok := top["id"]
-		if !ok || !ids.Has(id.raw) {
-			return msg, nil
-		}
+	id, hasID := top["id"]
+	if ids != nil && (!hasID || !ids.Has(id.raw)) {
+		return msg, nil
 	}
 	res, ok := top["result"]
 	if !ok || len(res.raw) == 0 || res.raw[0] != '{' {
@@ -163,11 +167,43 @@ func filterResponse(msg []byte, allow AllowList, ids IDSet) ([]byte, error) {
 	if err := json.Unmarshal(tf.raw, &tools); err != nil {
 		return nil, errors.New("filter tools/list: tools are not a JSON array")
 	}
-	kept := tools[:0:0]
-	for _, tool := range tools {
-		if toolAllowed(tool, allow) {
-			kept = append(kept, tool)
+	// The name of each tool that can be judged ("" for one that cannot), and the
+	// definitions the gate is shown.
+	names := make([]string, len(tools))
+	var defs []ToolDefinition
+	for i, tool := range tools {
+		name, ok := judgedToolName(tool, p.ListGate != nil)
+		if !ok {
+			continue
 		}
+		if p.ListGate != nil {
+			def, err := ToolDefinitionOf(tool)
+			if err != nil || def.Name != name {
+				continue
+			}
+			defs = append(defs, def)
+		}
+		names[i] = name
+	}
+	var hidden map[string]string
+	if p.ListGate != nil {
+		if defs == nil {
+			defs = []ToolDefinition{}
+		}
+		hidden, err = p.ListGate(defs)
+		if err != nil {
+			return ErrorResponse(id.raw, CodeInternalError, PinsUncheckable, nil), nil
+		}
+	}
+	kept := tools[:0:0]
+	for i, tool := range tools {
+		if names[i] == "" || !p.Allow.Allowed(names[i]) {
+			continue
+		}
+		if _, h := hidden[names[i]]; h {
+			continue
+		}
+		kept = append(kept, tool)
 	}
 	if len(kept) == len(tools) {
 		return msg, nil
@@ -177,16 +213,28 @@ func filterResponse(msg []byte, allow AllowList, ids IDSet) ([]byte, error) {
 	return splice(msg, res.start, res.end, newResult), nil
 }
 
-func toolAllowed(tool json.RawMessage, allow AllowList) bool {
-	f, err := objectFields(tool, []string{"name"})
+// toolMembers are the members of a tool that pinning reads; with pins, each must be
+// unambiguous.
+var toolMembers = []string{"name", "description", "inputSchema"}
+
+// judgedToolName reads a tool's name strictly: the tool is an object without duplicate or
+// case-variant members and its name is a non-empty string. With pins, its description
+// and inputSchema must be unambiguous too, so that the definition pinned is the one a
+// client reads.
+func judgedToolName(tool json.RawMessage, pinned bool) (string, bool) {
+	members := toolMembers[:1]
+	if pinned {
+		members = toolMembers
+	}
+	f, err := objectFields(tool, members)
 	if err != nil {
-		return false
+		return "", false
 	}
 	var name string
-	if v, ok := f["name"]; !ok || json.Unmarshal(v.raw, &name) != nil {
-		return false
+	if v, ok := f["name"]; !ok || json.Unmarshal(v.raw, &name) != nil || name == "" {
+		return "", false
 	}
-	return allow.Allowed(name)
+	return name, true
 }
 
 func splice(b []byte, start, end int, repl []byte) []byte {

@@ -40,7 +40,7 @@ func TestFilterToolsList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := FilterToolsList([]byte(tt.body), allow)
+			got, err := FilterToolsList([]byte(tt.body), Policy{Allow: allow}, nil)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("FilterToolsList() error = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -58,7 +58,7 @@ func TestFilterToolsList(t *testing.T) {
 	}
 	t.Run("unrestricted list changes nothing", func(t *testing.T) {
 		body := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"x"}]}}`
-		got, err := FilterToolsList([]byte(body), AllowList{})
+		got, err := FilterToolsList([]byte(body), Policy{}, nil)
 		if err != nil || string(got) != body {
 			t.Errorf("FilterToolsList(all) = %s, %v; want the body unchanged", got, err)
 		}
@@ -92,7 +92,7 @@ func TestFilterSSEEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := FilterSSEEvent([]byte(tt.data), allow, ids)
+			got, err := FilterSSEEvent([]byte(tt.data), Policy{Allow: allow}, ids)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("FilterSSEEvent() error = %v, wantErr %v", err, tt.wantErr)
 			}
