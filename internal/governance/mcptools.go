@@ -330,6 +330,10 @@ func (s *Service) ApproveMCPTools(ctx context.Context, who *catalog.Principal, n
 // record writes an audit event when the service has a recorder.
 func (s *Service) record(ctx context.Context, e *catalog.AuditEvent) {
 	if s.d.Audit != nil {
+		info := catalog.RequestInfoFrom(ctx)
+		if e.RequestID == "" {
+			e.RequestID, e.SourceIP = info.RequestID, info.SourceIP
+		}
 		s.d.Audit.Record(context.WithoutCancel(ctx), e)
 	}
 }

@@ -16,11 +16,12 @@ type auditNote struct {
 	params     map[string]string
 }
 
-const auditNoteKey ctxKey = iota + 100
+// auditNoteKey is the context key of a request's auditNote.
+type auditNoteKey struct{}
 
 // note adds a parameter to the request's audit record, if it has one.
 func note(r *http.Request, k, v string) {
-	if n, ok := r.Context().Value(auditNoteKey).(*auditNote); ok {
+	if n, ok := r.Context().Value(auditNoteKey{}).(*auditNote); ok {
 		n.params[k] = v
 	}
 }
@@ -28,7 +29,7 @@ func note(r *http.Request, k, v string) {
 // noteConnection names the connection of the request's audit record (after a rename,
 // the new name).
 func noteConnection(r *http.Request, name string) {
-	if n, ok := r.Context().Value(auditNoteKey).(*auditNote); ok {
+	if n, ok := r.Context().Value(auditNoteKey{}).(*auditNote); ok {
 		n.connection = name
 	}
 }
@@ -49,7 +50,7 @@ func noteRecord(r *http.Request, rec *governance.Record) {
 func (s *Server) audited(action string, h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 		n := &auditNote{connection: r.PathValue("name"), params: map[string]string{"method": r.Method, "path": r.URL.Path}}
-		r = r.WithContext(context.WithValue(r.Context(), auditNoteKey, n))
+		r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, n))
 		err := h(w, r, who)
 		e := &catalog.AuditEvent{
 			ActionName: action, Principal: who.Principal.Name, SourceIP: sourceIP(r), RequestID: RequestID(r.Context()),

@@ -80,7 +80,7 @@ type Deps struct {
 	// disable or delete) ends a streaming response within a second; nil tracks none.
 	Revoke *revoke.Registry
 	// MCPTools is the tool pins the MCP proxy asks about every tools/list answer and
-	// tools/call; nil pins nothing.
+	// tools/call; nil means Governance's (mcp_pin_tools on each connection decides).
 	MCPTools catalog.MCPToolGate
 }
 
@@ -109,19 +109,17 @@ func NewServer(d Deps) *Server {
 		d.Governance = governance.New(governance.Deps{Store: d.Store, Keyring: d.Keyring, Access: d.Access, Broker: d.Broker,
 			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit})
 	}
+	if d.MCPTools == nil {
+		d.MCPTools = d.Governance
+	}
 	s := &Server{Deps: d, mux: http.NewServeMux(), conns: newConnCache(d.Store)}
 	s.routes()
 	return s
 }
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 // RequestID returns the request id of the request's context.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	return catalog.RequestInfoFrom(ctx).RequestID
 }
 
 func newRequestID() string {
@@ -159,7 +157,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.Now()
 	id := newRequestID()
 	w.Header().Set(RequestIDHeader, id)
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+	r = r.WithContext(catalog.WithRequestInfo(r.Context(), catalog.RequestInfo{RequestID: id, SourceIP: sourceIP(r)}))
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
