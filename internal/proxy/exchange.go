@@ -310,6 +310,7 @@ type requestBody struct {
 	n        int64 // bytes handed to the transport
 	inRead   bool  // a read of r is in flight
 	err      error // the first error reading r, other than EOF
+	final    error // the first error (EOF included) a read returned; later reads return it
 	stopOnce sync.Once
 	stop     chan struct{}
 	started  bool
@@ -347,6 +348,15 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, errTooLarge
 	}
+	if b.final != nil {
+		// The pump has ended. The HTTP/1 transport reads once more after a body of known
+		// length (to find extra bytes): that read must answer at once, or the request
+		// never finishes writing and its connection is not reused — every call would
+		// dial, and wait 50 ms, anew.
+		err := b.final
+		b.mu.Unlock()
+		return 0, err
+	}
 	if rem := b.max - b.n + 1; int64(len(p)) > rem {
 		p = p[:rem]
 	}
@@ -381,6 +391,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 
 	b.mu.Lock()
 	b.n += int64(n)
+	if err != nil && b.final == nil {
+		b.final = err
+	}
 	over := b.n > b.max
 	if over {
 		n -= int(b.n - b.max)
