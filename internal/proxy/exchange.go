@@ -302,9 +302,10 @@ func (x *exchange) finish(err error) error {
 // at once; the pump's own read ends when the caller's does, which the exchange hastens
 // with a read deadline on the caller's connection.
 type requestBody struct {
-	r   io.Reader
-	max int64
-	x   *exchange
+	r      io.Reader
+	max    int64
+	length int64 // the declared length, or -1: sizes the pump's buffer
+	x      *exchange
 
 	mu       sync.Mutex
 	n        int64 // bytes handed to the transport
@@ -324,8 +325,12 @@ type pumpResult struct {
 	err error
 }
 
-func newRequestBody(r io.Reader, max int64, x *exchange) *requestBody {
-	return &requestBody{r: r, max: max, x: x, stop: make(chan struct{})}
+// pumpBufferSize is the largest buffer the pump reads the caller's body into.
+const pumpBufferSize = 32 << 10
+
+// newRequestBody reads r for the transport; length is the body's declared length, or -1.
+func newRequestBody(r io.Reader, max, length int64, x *exchange) *requestBody {
+	return &requestBody{r: r, max: max, length: length, x: x, stop: make(chan struct{})}
 }
 
 // nonBlocking reports whether reading r can never block, so that no pump is needed.
@@ -372,7 +377,14 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			b.started = true
 			b.want = make(chan int, 1)
 			b.got = make(chan pumpResult, 1)
-			b.buf = make([]byte, 32<<10)
+			// A body of known length gets a buffer of its size and one byte (the read
+			// that finds its end), not 32 KiB: most calls (a JSON-RPC request, say)
+			// send a few hundred bytes.
+			size := int64(pumpBufferSize)
+			if b.length >= 0 && b.length < size {
+				size = b.length + 1
+			}
+			b.buf = make([]byte, size)
 			go b.pump()
 		}
 		b.mu.Unlock()

@@ -242,7 +242,7 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 	x := newExchange(p, w, t.Host, start)
 	ctx, x.cancel = context.WithCancelCause(parent)
 	if req.Body != nil {
-		x.body = newRequestBody(c.Body, p.cfg.MaxRequestBytes, x)
+		x.body = newRequestBody(c.Body, p.cfg.MaxRequestBytes, req.ContentLength, x)
 		req.Body = x.body
 		defer func() { out.BytesIn = x.body.count() }()
 	}
