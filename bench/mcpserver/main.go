@@ -1,8 +1,9 @@
 // Command mcpserver is the MCP benchmark's upstream: an MCP server built with the official
 // Go SDK, served with the Streamable HTTP transport over HTTPS on loopback at /mcp, with one
 // tool, echo. It requires the bearer token given with -token (the credential Gatehouse
-// injects), speaks HTTP/1.1 (or HTTP/2 too, with -http2), prints its base URL and writes its certificate to a PEM file so that Gatehouse
-// and the bench client can trust it.
+// injects), speaks HTTP/1.1 (or HTTP/2 too, with -http2), prints its base URL and writes
+// its certificate to a PEM file so that Gatehouse and the bench client can trust it.
+// GET /bench/conns answers the number of connections accepted so far.
 package main
 
 import (
@@ -11,10 +12,12 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -44,7 +47,18 @@ func main() {
 		}
 		h.ServeHTTP(w, r)
 	}))
+	// The bench counts the TLS connections Gatehouse (or the direct client) opens: a
+	// keep-alive pool that works opens few however many calls go through it.
+	var accepted atomic.Int64
+	mux.HandleFunc("/bench/conns", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, accepted.Load())
+	})
 	ts := httptest.NewUnstartedServer(mux)
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
 	ts.EnableHTTP2 = *h2
 	ts.StartTLS()
 	defer ts.Close()

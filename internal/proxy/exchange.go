@@ -302,14 +302,16 @@ func (x *exchange) finish(err error) error {
 // at once; the pump's own read ends when the caller's does, which the exchange hastens
 // with a read deadline on the caller's connection.
 type requestBody struct {
-	r   io.Reader
-	max int64
-	x   *exchange
+	r      io.Reader
+	max    int64
+	length int64 // the declared length, or -1: sizes the pump's buffer
+	x      *exchange
 
 	mu       sync.Mutex
 	n        int64 // bytes handed to the transport
 	inRead   bool  // a read of r is in flight
 	err      error // the first error reading r, other than EOF
+	final    error // the first error (EOF included) a read returned; later reads return it
 	stopOnce sync.Once
 	stop     chan struct{}
 	started  bool
@@ -323,8 +325,12 @@ type pumpResult struct {
 	err error
 }
 
-func newRequestBody(r io.Reader, max int64, x *exchange) *requestBody {
-	return &requestBody{r: r, max: max, x: x, stop: make(chan struct{})}
+// pumpBufferSize is the largest buffer the pump reads the caller's body into.
+const pumpBufferSize = 32 << 10
+
+// newRequestBody reads r for the transport; length is the body's declared length, or -1.
+func newRequestBody(r io.Reader, max, length int64, x *exchange) *requestBody {
+	return &requestBody{r: r, max: max, length: length, x: x, stop: make(chan struct{})}
 }
 
 // nonBlocking reports whether reading r can never block, so that no pump is needed.
@@ -347,6 +353,15 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, errTooLarge
 	}
+	if b.final != nil {
+		// The pump has ended. The HTTP/1 transport reads once more after a body of known
+		// length (to find extra bytes): that read must answer at once, or the request
+		// never finishes writing and its connection is not reused — every call would
+		// dial, and wait 50 ms, anew.
+		err := b.final
+		b.mu.Unlock()
+		return 0, err
+	}
 	if rem := b.max - b.n + 1; int64(len(p)) > rem {
 		p = p[:rem]
 	}
@@ -362,7 +377,14 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			b.started = true
 			b.want = make(chan int, 1)
 			b.got = make(chan pumpResult, 1)
-			b.buf = make([]byte, 32<<10)
+			// A body of known length gets a buffer of its size and one byte (the read
+			// that finds its end), not 32 KiB: most calls (a JSON-RPC request, say)
+			// send a few hundred bytes.
+			size := int64(pumpBufferSize)
+			if b.length >= 0 && b.length < size {
+				size = b.length + 1
+			}
+			b.buf = make([]byte, size)
 			go b.pump()
 		}
 		b.mu.Unlock()
@@ -381,6 +403,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 
 	b.mu.Lock()
 	b.n += int64(n)
+	if err != nil && b.final == nil {
+		b.final = err
+	}
 	over := b.n > b.max
 	if over {
 		n -= int(b.n - b.max)

@@ -80,8 +80,12 @@ type Proxy struct {
 	cfg       Config
 	transport *http.Transport
 	bufs      sync.Pool // 32 KiB copy buffers for bodies
-	eventBufs sync.Pool // 4 KiB ones for event streams, which mostly wait between small events
+	eventBufs sync.Pool // 4 KiB ones for event streams while data flows
+	waitBufs  sync.Pool // eventWaitSize ones an event stream waits on between events
 }
+
+// eventWaitSize is the buffer an idle event stream waits on.
+const eventWaitSize = 512
 
 // New returns a Proxy with one shared transport: keep-alive connections, HTTP/2 where
 // the upstream offers it, no compression of its own (bodies and Accept-Encoding pass
@@ -114,6 +118,7 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{cfg: cfg}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.eventBufs.New = func() any { b := make([]byte, 4<<10); return &b }
+	p.waitBufs.New = func() any { b := make([]byte, eventWaitSize); return &b }
 	p.transport = &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -242,7 +247,7 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 	x := newExchange(p, w, t.Host, start)
 	ctx, x.cancel = context.WithCancelCause(parent)
 	if req.Body != nil {
-		x.body = newRequestBody(c.Body, p.cfg.MaxRequestBytes, x)
+		x.body = newRequestBody(c.Body, p.cfg.MaxRequestBytes, req.ContentLength, x)
 		req.Body = x.body
 		defer func() { out.BytesIn = x.body.count() }()
 	}
@@ -301,16 +306,34 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 			return out, x.failStreaming(fmt.Errorf("flush to caller: %w", err), parent, false)
 		}
 	}
-	// An event stream holds its buffer while it waits, often for minutes, between
-	// events of a few hundred bytes: a small one keeps a thousand open streams cheap.
-	pool := &p.bufs
+	// An event stream waits, often for minutes, between events of a few hundred bytes,
+	// and a buffer it waits on is held all that time. So it waits on a small one
+	// (eventWaitSize); a read that fills it means more is coming, and the reads after it
+	// take a pooled 4 KiB buffer until one returns less than that, when the buffer goes
+	// back. A thousand idle streams then hold 512 bytes each, not 4 KiB.
+	var (
+		pool = &p.bufs
+		bp   *[]byte // a pooled buffer, held while data flows
+		wait []byte  // an event stream's small buffer, held while it waits
+	)
 	if events {
 		pool = &p.eventBufs
+		wp := p.waitBufs.Get().(*[]byte)
+		defer p.waitBufs.Put(wp)
+		wait = *wp
+	} else {
+		bp = pool.Get().(*[]byte)
 	}
-	bp := pool.Get().(*[]byte)
-	defer pool.Put(bp)
-	buf := *bp
+	defer func() {
+		if bp != nil {
+			pool.Put(bp)
+		}
+	}()
 	for {
+		buf := wait
+		if bp != nil {
+			buf = *bp
+		}
 		n, rerr := res.Body.Read(buf)
 		if n > 0 {
 			x.touch()
@@ -325,6 +348,14 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 				}
 			}
 			x.touch()
+		}
+		if events {
+			if bp == nil && n == len(buf) {
+				bp = pool.Get().(*[]byte)
+			} else if bp != nil && n < len(buf) {
+				pool.Put(bp)
+				bp = nil
+			}
 		}
 		if rerr == io.EOF {
 			// Cancelling the call closes the upstream connection, and TLS sends
