@@ -1,8 +1,9 @@
 // Package credential is the broker between a connection and the upstream: for a
 // (connection, caller) pair it answers with the one header to inject. The proxy asks it
 // and knows nothing of credential types. For OAuth connections it fetches, caches and
-// refreshes tokens (one refresh at a time per credential, however many callers wait),
-// persists rotated refresh tokens before the new access token is used, keeps the
+// refreshes tokens (one refresh at a time per credential, however many callers wait on
+// however many replicas: single-flight in the process, then the store's credential
+// lock), persists rotated refresh tokens before the new access token is used, keeps the
 // credential's state, and runs the authorization code login of user-to-machine types.
 package credential
 

@@ -359,3 +359,57 @@ func TestRefreshRevokedConsent(t *testing.T) {
 		})
 	}
 }
+
+// useStored decides inside the lock whether another replica's renewal serves: a token
+// renewed since this replica looked is used until it ends, even when this replica's
+// clock (ahead of the renewer's) already puts it past its refresh point.
+func TestUseStored(t *testing.T) {
+	kr, err := seal.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	b := New(kr, nil, nil, Options{Now: clock.Now})
+	c := &catalog.Connection{ID: "conn-1", Name: "api", CredentialType: catalog.OAuthU2MPerUser,
+		Options: map[string]string{catalog.OptHost: "https://api.example.com", catalog.OptTokenEndpoint: "https://as.example/token"}}
+	now := clock.Now()
+	sealed, err := kr.Seal([]byte("the-access-token"), tokenAAD(c, catalog.FieldAccessToken, "p-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 60 s token renewed 50 s ago by a replica whose clock is behind: past its refresh
+	// point (12 s before the end) here, not expired.
+	renewed := &catalog.OAuthCredential{ConnectionID: c.ID, PrincipalID: "p-1", AccessToken: sealed, Version: 7,
+		LastRefreshedAt: now.Add(-50 * time.Second), AccessExpiresAt: now.Add(10 * time.Second)}
+	expired := *renewed
+	expired.AccessExpiresAt = now.Add(-time.Second)
+	fresh := *renewed
+	fresh.LastRefreshedAt, fresh.AccessExpiresAt = now, now.Add(time.Hour)
+	noToken := *renewed
+	noToken.AccessToken = nil
+	older := *renewed
+	older.Version, older.LastRefreshedAt = 5, now.Add(-2*time.Hour)
+	for _, tc := range []struct {
+		name       string
+		cred, seen *catalog.OAuthCredential
+		want       bool
+	}{
+		{"fresh, nothing seen", &fresh, nil, true},
+		{"past the refresh point, nothing seen", renewed, nil, false},
+		{"past the refresh point, renewed since seen", renewed, &older, true},
+		{"past the refresh point, nothing stored when seen", renewed, &catalog.OAuthCredential{}, true},
+		{"past the refresh point, the one seen", renewed, renewed, false},
+		{"renewed since seen but expired", &expired, &older, false},
+		{"no access token", &noToken, &older, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, ok, err := b.useStored(c, credKey{conn: c.ID, principal: "p-1"}, 0, tc.cred, tc.seen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tc.want || (ok && tok != "the-access-token") {
+				t.Errorf("useStored = %v, want %v", ok, tc.want)
+			}
+		})
+	}
+}
