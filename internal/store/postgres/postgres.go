@@ -38,6 +38,10 @@ type DB struct {
 
 	mu       sync.Mutex
 	watchers []func(catalog.Change)
+
+	// credLocks holds LockCredential's advisory locks (refresh exactly once), on
+	// connections of their own.
+	credLocks credLocks
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and
@@ -91,6 +95,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	db.credLocks.close() // refresh exactly once: the lock connections
 	db.pool.Close()
 	return nil
 }

@@ -79,6 +79,12 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Credentials/Touch", testCredentialTouch},
 		{"Credentials/Watch", testCredentialWatch},
 		{"Concurrency/Credentials", testCredentialConcurrency},
+		// Refresh exactly once across replicas: LockCredential.
+		{"Credentials/LockExclusive", testCredentialLockExclusive},
+		{"Credentials/LockCurrent", testCredentialLockCurrent},
+		{"Credentials/LockKeys", testCredentialLockKeys},
+		{"Credentials/LockError", testCredentialLockError},
+		{"Credentials/LockCancel", testCredentialLockCancel},
 		{"Audit/AppendList", testAuditAppendList},
 		{"Audit/LastEmpty", testAuditLastEmpty},
 		{"Audit/Params", testAuditParams},
