@@ -132,7 +132,9 @@ func (db *DB) PutPendingLogin(ctx context.Context, l *catalog.PendingLogin, lim 
 			}
 		}
 		var n int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM pending_logins").Scan(&n); err != nil {
+		// The count the triggers of 0004 keep; FOR UPDATE holds off concurrent takes
+		// until this transaction ends, so it stays exact until the insert.
+		if err := tx.QueryRow(ctx, "SELECT n FROM pending_login_count FOR UPDATE").Scan(&n); err != nil {
 			return err
 		}
 		if n >= lim.MaxTotal {

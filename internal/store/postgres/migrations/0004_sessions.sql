@@ -37,3 +37,35 @@ CREATE TABLE pending_logins (
 CREATE INDEX pending_logins_session ON pending_logins (session_hash, seq);
 CREATE INDEX pending_logins_principal ON pending_logins (principal_id, seq);
 CREATE INDEX pending_logins_expiry ON pending_logins (expires_at);
+
+-- pending_login_count holds the number of rows of pending_logins, kept exact by
+-- statement triggers on every insert and delete (whoever runs it: a take, a bound, a
+-- principal's deletion), so that the total bound of a put costs one row read instead of
+-- a count(*) of up to 100 000 rows (measured: 30 ms). A put reads it FOR UPDATE under
+-- its advisory lock. (TRUNCATE is not counted: never truncate pending_logins.)
+CREATE TABLE pending_login_count (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	n   bigint  NOT NULL
+);
+INSERT INTO pending_login_count (one, n) VALUES (true, 0);
+
+CREATE FUNCTION pending_logins_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE pending_login_count SET n = n + (SELECT count(*) FROM new_rows);
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION pending_logins_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM old_rows) THEN
+		UPDATE pending_login_count SET n = n - (SELECT count(*) FROM old_rows);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER pending_logins_counted_insert AFTER INSERT ON pending_logins
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pending_logins_count_insert();
+CREATE TRIGGER pending_logins_counted_delete AFTER DELETE ON pending_logins
+	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pending_logins_count_delete();
