@@ -22,6 +22,9 @@ type Store interface {
 	CredentialStore
 	NetworkStore
 	MCPToolStore
+	// Browser sessions and pending OAuth logins (sessions.go).
+	BrowserSessionStore
+	PendingLoginStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use

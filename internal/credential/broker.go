@@ -53,7 +53,8 @@ type Options struct {
 	Log      *slog.Logger
 	Audit    Recorder
 
-	// PendingLogins keeps started logins; nil is a MemoryPendingLogins holding at most
+	// PendingLogins keeps started logins: the server gives a StorePendingLogins (shared
+	// by every replica); nil is a MemoryPendingLogins of this process holding at most
 	// MaxPendingLogins (zero: DefaultMaxPendingLogins).
 	PendingLogins    PendingLogins
 	MaxPendingLogins int

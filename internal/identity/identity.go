@@ -55,6 +55,18 @@ func (id *Identity) Expired() error {
 	return catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", id.TokenID, id.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
+// TokenHash returns the stored form of the identity's token (the SHA-256 the tokens
+// table keeps), never the token itself: a browser session kept in the shared store
+// records it so that any replica can Recheck the session.
+func (id *Identity) TokenHash() []byte { return append([]byte(nil), id.tokenHash...) }
+
+// Resume rebuilds an identity from what a stored browser session recorded of it (its
+// principal, freshly read, and its token's id, stored hash and expiry). It proves
+// nothing by itself: the caller must Recheck it before it trusts it.
+func Resume(p *catalog.Principal, tokenID string, tokenHash []byte, expiresAt time.Time) *Identity {
+	return &Identity{Principal: p, TokenID: tokenID, ExpiresAt: expiresAt, tokenHash: append([]byte(nil), tokenHash...)}
+}
+
 // Store is what the authenticator reads and writes.
 type Store interface {
 	GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, error)

@@ -110,6 +110,16 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"MCPTools/Approve", testMCPToolsApprove},
 		{"MCPTools/Delete", testMCPToolsDelete},
 		{"MCPTools/Cascade", testMCPToolsCascade},
+		// Browser sessions and pending OAuth logins (sessions.go).
+		{"Sessions/CreateGet", testSessionCreateGet},
+		{"Sessions/Refused", testSessionRefused},
+		{"Sessions/PerPrincipalBound", testSessionPerPrincipalBound},
+		{"Sessions/ExpiredPurged", testSessionExpiredPurged},
+		{"Sessions/Delete", testSessionDelete},
+		{"PendingLogins/PutTake", testPendingPutTake},
+		{"PendingLogins/SingleUse", testPendingSingleUse},
+		{"PendingLogins/Expiry", testPendingExpiry},
+		{"PendingLogins/Bounds", testPendingBounds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
