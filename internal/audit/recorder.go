@@ -3,8 +3,8 @@
 // writes them to a catalog.AuditStore in batches, one transaction each (group commit);
 // the hash chain that links every event to the one before it, keyed with an HMAC whose
 // key is derived from the master key (ChainKey), one chain however many recorders
-// (replicas) write the log; and Verifier and VerifyStore, which check it; and HMAC, for the places where a secret must be matched without being
-// revealed.
+// (replicas) write the log; Verifier and VerifyStore, which check it; and HMAC, for the
+// places where a secret must be matched without being revealed.
 //
 // Callers never put a secret into an event: the recorder stores what it is given,
 // bounded. Two mechanisms keep a client without a token from making the log grow
@@ -134,9 +134,10 @@ type Recorder struct {
 	err    error         // why the writer lost events; read after done
 
 	closeOnce sync.Once
-	head      string                                             // hash of the newest event this recorder stored; the writer's alone
-	hasher    *keyedHasher                                       // the writer's alone; nil without a chain key
-	linkFn    func(prevHash string, e *catalog.AuditEvent) error // r.link, made once
+	head      string       // hash of the newest event this recorder stored; the writer's alone
+	hasher    *keyedHasher // the writer's alone; nil without a chain key
+	// linkFn is r.link, made once rather than per batch.
+	linkFn func(prevHash string, e *catalog.AuditEvent) error
 
 	events, batches, largest, failures, lost atomic.Int64
 }
