@@ -2,9 +2,11 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,5 +289,48 @@ func TestReplicasAnchorLegacyLogOnce(t *testing.T) {
 	rep, err := audit.VerifyStore(t.Context(), db, testKey, "")
 	if err != nil || rep.Legacy != 3 || rep.Keyed != 1+replicas {
 		t.Errorf("VerifyStore = %+v, %v; want 3 legacy and %d keyed events intact", rep, err, 1+replicas)
+	}
+}
+
+// BenchmarkRecordPostgresReplicas is BenchmarkRecord on PostgreSQL with one recorder
+// (replica) or two on one database, each writing half the events: the cost of the
+// append lock that makes their batches one chain.
+func BenchmarkRecordPostgresReplicas(b *testing.B) {
+	for _, replicas := range []int{1, 2} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			dsn := pgtest.Shared(b).NewDatabase(b)
+			recs := make([]*audit.Recorder, replicas)
+			for i := range recs {
+				db, err := postgres.Open(b.Context(), dsn, postgres.Options{MaxConns: 4})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				if recs[i], err = audit.New(db, nil, audit.Options{ChainKey: testKey}); err != nil {
+					b.Fatal(err)
+				}
+				defer recs[i].Close(context.Background())
+			}
+			var n atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(n.Add(1))
+					recs[i%replicas].Record(context.Background(), event(i))
+				}
+			})
+			var batches, events int64
+			for _, r := range recs {
+				if err := r.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				st := r.Stats()
+				batches, events = batches+st.Batches, events+st.Events
+			}
+			b.StopTimer()
+			if batches > 0 {
+				b.ReportMetric(float64(events)/float64(batches), "events/batch")
+			}
+		})
 	}
 }
