@@ -92,6 +92,9 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Audit/Pagination", testAuditPagination},
 		{"Audit/Limits", testAuditLimits},
 		{"Audit/BatchAtomic", testAuditBatchAtomic},
+		// Issue 11, one audit chain with several writers.
+		{"Audit/ChainedRules", testAuditChainedRules},
+		{"Audit/Chained", testAuditChained},
 		{"Network/PolicyMissing", testNetworkPolicyMissing},
 		{"Network/PolicyRoundTrip", testNetworkPolicyRoundTrip},
 		{"Network/PolicyCopies", testNetworkPolicyCopies},
