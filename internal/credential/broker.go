@@ -105,6 +105,7 @@ type flight struct {
 
 // New returns a broker.
 func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
+	fresh := freshness.New(st, opts.Now, 0) // nil Now: the coarse clock, cheaper than time.Now
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -121,7 +122,7 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 		opts.PendingLogins = NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
 	}
 	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: opts.PendingLogins, touched: map[string]time.Time{}}
-	b.fresh = freshness.New(st, opts.Now, 0)
+	b.fresh = fresh
 	if st != nil {
 		st.Watch(func(c catalog.Change) {
 			switch c.Kind {

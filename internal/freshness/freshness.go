@@ -5,13 +5,40 @@
 // hearing the other replicas' changes. While it is deaf no cache serves anything, and
 // nothing loaded before it listened again is served after.
 //
-// A check costs one clock read and one atomic load: it is on the path of every request.
+// A check costs two atomic loads (the store's epoch and a coarse clock that a
+// goroutine moves every Resolution), no clock read: it is on the path of every request,
+// and reading the clock is not cheap on every machine.
 package freshness
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// Resolution is how often the coarse clock moves: entries live TTL give or take it.
+const Resolution = 100 * time.Millisecond
+
+var (
+	coarse     atomic.Int64 // Unix nanoseconds, moved every Resolution
+	coarseOnce sync.Once
+)
+
+// coarseNanos reads the coarse clock.
+func coarseNanos() int64 { return coarse.Load() }
+
+// startCoarse starts the goroutine that moves the coarse clock (once per process; it
+// runs for the life of the process).
+func startCoarse() {
+	coarseOnce.Do(func() {
+		coarse.Store(time.Now().UnixNano())
+		go func() {
+			for t := range time.Tick(Resolution) {
+				coarse.Store(t.UnixNano())
+			}
+		}()
+	})
+}
 
 // TTL is how long a cached entry is served at most without being read again.
 const TTL = 5 * time.Second
@@ -35,63 +62,39 @@ func EpochOf(s any) func() uint64 {
 
 // Stamp is when an entry was read: take it before the read.
 type Stamp struct {
-	at    time.Time
+	at    int64 // Unix nanoseconds
 	epoch uint64
 }
 
 // Clock takes stamps and judges them. The zero value is not usable; see New.
 type Clock struct {
-	now   func() time.Time
+	nanos func() int64
 	epoch func() uint64
-	ttl   time.Duration
+	ttl   int64
 }
 
-// New returns a clock over the store s (see EpochOf) with the TTL; now nil is
-// time.Now, ttl <= 0 is TTL.
+// New returns a clock over the store s (see EpochOf) with the TTL; now nil is the
+// coarse clock (the time give or take Resolution), ttl <= 0 is TTL. Callers whose own
+// clock is injected only in tests pass it only then.
 func New(s any, now func() time.Time, ttl time.Duration) *Clock {
-	if now == nil {
-		now = time.Now
+	nanos := coarseNanos
+	if now != nil {
+		nanos = func() int64 { return now().UnixNano() }
+	} else {
+		startCoarse()
 	}
 	if ttl <= 0 {
 		ttl = TTL
 	}
-	return &Clock{now: now, epoch: EpochOf(s), ttl: ttl}
+	return &Clock{nanos: nanos, epoch: EpochOf(s), ttl: int64(ttl)}
 }
 
 // Stamp returns the stamp of a read that starts now.
-func (c *Clock) Stamp() Stamp { return Stamp{at: c.now(), epoch: c.epoch()} }
+func (c *Clock) Stamp() Stamp { return Stamp{at: c.nanos(), epoch: c.epoch()} }
 
 // Fresh reports whether an entry stamped s may be served: the store is not deaf, has not
 // been deaf since s, and s is younger than the TTL.
 func (c *Clock) Fresh(s Stamp) bool {
 	e := c.epoch()
-	return e&1 == 0 && e == s.epoch && c.now().Sub(s.at) < c.ttl
-}
-
-// Window is a validity window for a cache that is dropped whole (rather than entry by
-// entry): the owner checks Valid under its lock and, when it is false, drops
-// everything and calls Restart. It is safe for concurrent use.
-type Window struct {
-	c     *Clock
-	mu    sync.Mutex
-	start Stamp
-}
-
-// NewWindow returns a window that starts now.
-func NewWindow(c *Clock) *Window { return &Window{c: c, start: c.Stamp()} }
-
-// Valid reports whether what the cache holds may still be served.
-func (w *Window) Valid() bool {
-	w.mu.Lock()
-	s := w.start
-	w.mu.Unlock()
-	return w.c.Fresh(s)
-}
-
-// Restart starts a new window now: call it after dropping everything.
-func (w *Window) Restart() {
-	s := w.c.Stamp()
-	w.mu.Lock()
-	w.start = s
-	w.mu.Unlock()
+	return e&1 == 0 && e == s.epoch && c.nanos()-s.at < c.ttl
 }

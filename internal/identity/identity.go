@@ -97,11 +97,12 @@ type Authenticator struct {
 
 // NewAuthenticator returns an authenticator; now may be nil for time.Now.
 func NewAuthenticator(s Store, now func() time.Time, log *slog.Logger) *Authenticator {
+	fresh := freshness.New(s, now, 0) // nil now: the coarse clock, cheaper than time.Now
 	if now == nil {
 		now = time.Now
 	}
 	a := &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}, cache: map[string]cachedIdentity{},
-		fresh: freshness.New(s, now, 0)}
+		fresh: fresh}
 	s.Watch(func(c catalog.Change) {
 		if c.Kind == catalog.ChangeToken || c.Kind == catalog.ChangePrincipal || c.Kind == catalog.ChangeAll {
 			a.cmu.Lock()
