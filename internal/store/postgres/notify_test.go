@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -44,18 +45,28 @@ func (r *recorder) changes() []catalog.Change {
 // waitFor waits (at most 10 s) until the recorder heard c, and returns what it heard.
 func (r *recorder) waitFor(t *testing.T, c catalog.Change) []catalog.Change {
 	t.Helper()
+	return r.waitCount(t, c, 1)
+}
+
+// waitCount waits (at most 10 s) until the recorder heard c n times.
+func (r *recorder) waitCount(t *testing.T, c catalog.Change, n int) []catalog.Change {
+	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		got := r.changes()
+		k := 0
 		for _, g := range got {
 			if g == c {
-				return got
+				k++
 			}
+		}
+		if k >= n {
+			return got
 		}
 		select {
 		case <-r.kick:
 		case <-deadline:
-			t.Fatalf("%+v not heard within 10s; heard %+v", c, got)
+			t.Fatalf("%+v not heard %d times within 10s; heard %+v", c, n, got)
 		}
 	}
 }
@@ -100,19 +111,18 @@ func TestNotifyReachesOtherReplica(t *testing.T) {
 	// A's own change is announced to A's watchers once, right after its commit, not a
 	// second time when its notification comes back.
 	putPolicy(t, b)
-	ra.waitFor(t, policyChange)
-	n := 0
-	for _, c := range ra.changes() {
-		if c == policyChange {
-			n++
-		}
+	// Then a marker from B: notifications arrive in commit order, so once A heard it,
+	// A heard everything before it, its own notification included had it not skipped it.
+	marker := catalog.Change{Kind: catalog.ChangeGrant, ID: "marker"}
+	if err := b.inTx(t.Context(), func(tx *Tx) error { tx.Announce(marker.Kind, marker.ID); return nil }); err != nil {
+		t.Fatal(err)
 	}
-	// ra heard A's change (locally) and B's (through B's notification).
-	if n != 2 {
-		t.Errorf("A heard the policy change %d times, want 2 (its own once, B's once): %+v", n, ra.changes())
+	want := []catalog.Change{policyChange, policyChange, marker} // its own (locally), B's, the marker
+	if got := ra.waitFor(t, marker); !slices.Equal(got, want) {
+		t.Errorf("A heard %+v, want %+v (its own change once)", got, want)
 	}
-	if got := rb.changes(); len(got) != 2 || got[0] != policyChange || got[1] != policyChange {
-		t.Errorf("B heard %+v, want A's change then its own", got)
+	if got := rb.changes(); !slices.Equal(got, want) {
+		t.Errorf("B heard %+v, want %+v (A's change, then its own once)", got, want)
 	}
 }
 
@@ -262,24 +272,7 @@ func TestNotifyRestart(t *testing.T) {
 	putPolicy(t, a)
 	rb.waitFor(t, policyChange)
 	putPolicy(t, b)
-	deadline := time.Now().Add(10 * time.Second)
-	for n := 0; n < 2; {
-		n = 0
-		for _, c := range ra.changes() {
-			if c == policyChange {
-				n++
-			}
-		}
-		if n < 2 && time.Now().After(deadline) {
-			t.Fatalf("A heard %+v, want its change and B's", ra.changes())
-		}
-		if n < 2 {
-			select {
-			case <-ra.kick:
-			case <-time.After(time.Until(deadline)):
-			}
-		}
-	}
+	ra.waitCount(t, policyChange, 2) // its own and B's
 }
 
 // BenchmarkNotifyLatency measures the time from the start of a change on replica A to
