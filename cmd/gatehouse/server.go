@@ -490,7 +490,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	// Open connections too: those the new policy (or the new set of connection hosts it
 	// may open) refuses are closed, tunnels and streams alike.
 	st.Watch(func(c catalog.Change) {
-		if c.Kind == catalog.ChangeNetworkPolicy || c.Kind == catalog.ChangeConnection {
+		if c.Kind == catalog.ChangeNetworkPolicy || c.Kind == catalog.ChangeConnection || c.Kind == catalog.ChangeAll { // ChangeAll: scale-out
 			dialer.CloseDenied()
 		}
 	})

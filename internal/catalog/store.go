@@ -47,6 +47,10 @@ const (
 	ChangeToken                               // ID: token ID
 	ChangeCredential                          // ID: connection ID
 	ChangeNetworkPolicy                       // ID: "default"
+	// ChangeAll (scale-out): anything may have changed, drop every cache (ID ""). A
+	// shared store announces it after it lost the other replicas' announcements for a
+	// while (its listener connection dropped) and listens again.
+	ChangeAll
 )
 
 // Change is one committed change.

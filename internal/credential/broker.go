@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
@@ -72,6 +73,9 @@ type Broker struct {
 	flights map[credKey]*flight
 	gen     uint64
 	touched map[string]time.Time
+	// fresh bounds how long a cached token is served without a store read (scale-out):
+	// freshness.TTL, and never while or after the store was deaf to other replicas.
+	fresh *freshness.Clock
 
 	// logins has its own lock (never b.mu): starting and finishing logins must not
 	// slow the proxy path, which takes b.mu on every call.
@@ -92,6 +96,7 @@ type cached struct {
 	attempts int
 	lastErr  error
 	tag      string // destinationTag of a retry-pacing entry (kept across connection changes)
+	stamp    freshness.Stamp
 }
 
 type flight struct {
@@ -103,6 +108,7 @@ type flight struct {
 
 // New returns a broker.
 func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
+	fresh := freshness.New(st, opts.Now, 0) // nil Now: the coarse clock, cheaper than time.Now
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -119,6 +125,7 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 		opts.PendingLogins = NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
 	}
 	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: opts.PendingLogins, touched: map[string]time.Time{}}
+	b.fresh = fresh
 	if st != nil {
 		st.Watch(func(c catalog.Change) {
 			switch c.Kind {
@@ -127,6 +134,17 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 				for k, v := range b.cache {
 					// Keep the pacing of retries; drop the token.
 					if k.conn == c.ID && v.retryAt.IsZero() {
+						delete(b.cache, k)
+					}
+				}
+				b.gen++
+				b.mu.Unlock()
+			case catalog.ChangeAll:
+				// Anything may have changed on another replica: drop every token,
+				// keep the pacing of retries.
+				b.mu.Lock()
+				for k, v := range b.cache {
+					if v.retryAt.IsZero() {
 						delete(b.cache, k)
 					}
 				}
@@ -242,7 +260,7 @@ func (b *Broker) oauthConfig(c *catalog.Connection) (oauth.Config, error) {
 func (b *Broker) accessToken(ctx context.Context, c *catalog.Connection, key credKey, caller *catalog.Principal) (string, error) {
 	now := b.opts.Now()
 	b.mu.Lock()
-	if e, ok := b.cache[key]; ok && e.access != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) {
+	if e, ok := b.cache[key]; ok && e.access != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) && b.fresh.Fresh(e.stamp) {
 		b.mu.Unlock()
 		return e.access, nil
 	}
@@ -581,6 +599,8 @@ func (b *Broker) unavailable(c *catalog.Connection, err error) error {
 }
 
 func (b *Broker) remember(key credKey, gen uint64, e *cached) {
+	// Stamped now, after the read: a change announced since the read moved gen.
+	e.stamp = b.fresh.Stamp()
 	b.mu.Lock()
 	if b.gen == gen {
 		b.cache[key] = e
