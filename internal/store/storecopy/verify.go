@@ -234,9 +234,9 @@ func verifyAudit(ctx context.Context, src, dst catalog.AuditStore, r *Report) er
 // notes, and what is not copied.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSOURCE\tCOPIED\tVERIFIED\t")
+	fmt.Fprintln(tw, "KIND\tSOURCE\tCOPIED\tVERIFIED")
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", row.Kind, row.Source, row.Copied, row.Verified)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", row.Kind, row.Source, row.Copied, row.Verified)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
