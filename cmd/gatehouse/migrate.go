@@ -70,14 +70,15 @@ func parseOfflineStore(v, dataDir string) (offlineStore, error) {
 			return offlineStore{}, errors.New("the PostgreSQL URL does not parse (want postgres://user:password@host:port/database)")
 		}
 		pw, _ := u.User.Password()
-		host := u.Host
-		if host == "" {
-			host = u.Query().Get("host") // a Unix socket's folder
+		shown := "postgres://" + u.Host + u.EscapedPath()
+		if u.Host == "" {
+			if sock := u.Query().Get("host"); sock != "" {
+				shown = "postgres://" + u.EscapedPath() + " (socket in " + sock + ")"
+			} else {
+				shown = "postgres://localhost" + u.EscapedPath()
+			}
 		}
-		if host == "" {
-			host = "localhost"
-		}
-		return offlineStore{dsn: v, shown: "postgres://" + host + u.EscapedPath(), password: pw}, nil
+		return offlineStore{dsn: v, shown: shown, password: pw}, nil
 	case v == "":
 		return offlineStore{}, errors.New("no store given: want sqlite:DIR or a postgres:// URL")
 	}
