@@ -146,3 +146,41 @@ func TestMigratePostgres(t *testing.T) {
 		t.Errorf("the password shows: %v\n%s", err, out)
 	}
 }
+
+// parseOfflineStore reads outside input: it never fails without a message, and neither
+// what it shows of a store nor its error ever carries the URL's password.
+func FuzzParseOfflineStore(f *testing.F) {
+	for _, s := range []string{"sqlite", "sqlite:", "sqlite:/var/lib/gatehouse", "postgres://u:pw-canary-4@db:5432/gh",
+		"postgresql://u:pw-canary-4@/gh?host=/tmp", "postgres://u:pw-canary-4@h:port/db", "postgres://%zz", "mysql://u:p@h/db", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		st, err := parseOfflineStore(v, "./data")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			// The messages are fixed texts; a password long enough not to be one of
+			// their words must not appear.
+			if u, perr := url.Parse(v); perr == nil {
+				if pw, ok := u.User.Password(); ok && len(pw) >= 8 && strings.Contains(err.Error(), pw) {
+					t.Fatalf("the error quotes the password: %v", err)
+				}
+			}
+			if strings.Contains(err.Error(), "pw-canary-4") {
+				t.Fatalf("the error quotes the password: %v", err)
+			}
+			return
+		}
+		if st.isPostgres() {
+			if st.password != "" && strings.Contains(st.String(), st.password) {
+				t.Fatalf("String() %q shows the password", st.String())
+			}
+			if !strings.HasPrefix(st.String(), "postgres://") {
+				t.Fatalf("String() = %q", st.String())
+			}
+		} else if st.dir == "" {
+			t.Fatalf("%q: an SQLite store without a folder", v)
+		}
+	})
+}
