@@ -393,3 +393,24 @@ func TestDiffers(t *testing.T) {
 		})
 	}
 }
+
+// A source log that does not link is copied as it is, and the report says where.
+func TestCopyNotesBrokenSourceChain(t *testing.T) {
+	ctx := t.Context()
+	src, dst := openSQLite(t), openSQLite(t)
+	populate(t, src)
+	odd := &catalog.AuditEvent{EventID: "odd-one", EventTime: base, ActionName: catalog.ActionTokenCreate, PrevHash: "not the head", Hash: "h"}
+	if err := src.AppendAudit(ctx, []*catalog.AuditEvent{odd}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Copy(ctx, src, dst)
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	if r, err = Verify(ctx, src, dst, r); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "does not link at event odd-one") {
+		t.Errorf("notes = %q, want one naming odd-one", r.Notes)
+	}
+}
