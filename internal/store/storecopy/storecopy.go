@@ -107,10 +107,12 @@ type PartialError struct {
 	Written string
 }
 
+// Error says what failed, what was written, and what to drop.
 func (e *PartialError) Error() string {
 	return fmt.Sprintf("copy failed: %v (%s); the destination now holds a partial copy: drop the destination database (or delete the destination SQLite file) and create it empty again, then run the copy again", e.Err, e.Written)
 }
 
+// Unwrap returns the error of the write that failed.
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // CheckEmpty returns nil when dst holds no principals, tokens, connections, OAuth
