@@ -90,6 +90,19 @@ func TestPostgresStoreServerRestart(t *testing.T) {
 	ts.Stop()
 	first := map[string]string{"stdout": ts.Stdout.String(), "stderr": ts.Stderr.String(), "responses": ts.responses.String(), "/metrics": string(metrics)}
 
+	// admin recover writes to the same database, with no data folder of the server.
+	var recOut, recErr bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "recover", "--data-dir", t.TempDir(), "--store", dsn},
+		mapEnv(map[string]string{"GATEHOUSE_MASTER_KEY": key}), strings.NewReader(""), &recOut, &recErr); err != nil {
+		t.Fatalf("admin recover on PostgreSQL: %v\n%s", err, recErr.String())
+	}
+	m := printedTokenRE.FindStringSubmatch(recOut.String())
+	if m == nil {
+		t.Fatalf("admin recover printed no token:\n%s", recOut.String())
+	}
+	recovered := m[1]
+	first["recover stdout"], first["recover stderr"] = recOut.String(), recErr.String()
+
 	// The restart: the same database and master key, a new data folder.
 	env := map[string]string{"GATEHOUSE_MASTER_KEY": key, "GATEHOUSE_BOOTSTRAP_TOKEN": identity.NewTokenValue()}
 	ts2 := runServer(t, t.TempDir(), env, args...)
@@ -105,6 +118,9 @@ func TestPostgresStoreServerRestart(t *testing.T) {
 	ts2.must("GET", "/api/2.1/unity-catalog/connections/echo", ts.Admin, nil, &conn)
 	if conn.Name != "echo" || conn.Options["base_path"] != "/base" || !strings.HasPrefix(up.URL, conn.Options["host"]) {
 		t.Errorf("after the restart the connection is %+v", conn)
+	}
+	if status, b := ts2.do("GET", "/api/2.0/preview/scim/v2/Me", recovered, nil); status != 200 {
+		t.Errorf("the token admin recover wrote in the database = %d %s, want 200", status, b)
 	}
 	w2 := &proxyWorld{ts: ts2, up: up, alice: alice, aliceID: aliceID}
 	resp, b = w2.call(alice, "GET", "/again", nil, "")
