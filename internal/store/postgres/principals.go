@@ -311,8 +311,12 @@ func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 		// oauth_credentials (0002_state.sql) has no foreign key on principal_id ('' is
 		// the shared credential): the principal's credentials are deleted here, in the
 		// same transaction, once that table exists.
-		var haveCredentials bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass('oauth_credentials') IS NOT NULL").Scan(&haveCredentials); err != nil {
+		// Browser sessions and pending logins (0004_sessions.sql) have no foreign key
+		// either: they go in this transaction too, once their tables exist.
+		var haveCredentials, haveSessions, haveLogins bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('oauth_credentials') IS NOT NULL,
+			to_regclass('browser_sessions') IS NOT NULL, to_regclass('pending_logins') IS NOT NULL`).Scan(
+			&haveCredentials, &haveSessions, &haveLogins); err != nil {
 			return err
 		}
 		if haveCredentials {
@@ -330,8 +334,14 @@ func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 				tx.Announce(q.kind, x)
 			}
 		}
-		if haveCredentials {
-			if _, err := tx.Exec(ctx, "DELETE FROM oauth_credentials WHERE principal_id = $1", id); err != nil {
+		for _, d := range []struct {
+			have  bool
+			table string
+		}{{haveCredentials, "oauth_credentials"}, {haveSessions, "browser_sessions"}, {haveLogins, "pending_logins"}} {
+			if !d.have {
+				continue
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM "+d.table+" WHERE principal_id = $1", id); err != nil {
 				return err
 			}
 		}
