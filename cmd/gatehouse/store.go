@@ -36,6 +36,12 @@ const storeSQLite = "sqlite"
 // a PostgreSQL URL may hold a password.
 var errStoreForm = errors.New(`store: must be "sqlite" (the file in --data-dir) or a postgres:// or postgresql:// URL`)
 
+// The errors of a PostgreSQL URL that is not right, fixed sentences for the same reason.
+var (
+	errStoreUnparsable = errors.New("store: the postgres:// URL does not parse (the value is not shown: it may hold a password)")
+	errStoreInvalid    = errors.New("store: the postgres:// URL is not valid (the value is not shown: it may hold a password)")
+)
+
 // checkStore validates a --store value: "sqlite", or a PostgreSQL URL that parses. The
 // errors name the accepted forms, never the value.
 func checkStore(v string) error {
@@ -46,11 +52,11 @@ func checkStore(v string) error {
 		return errStoreForm
 	}
 	if _, err := url.Parse(v); err != nil {
-		return errors.New("store: the postgres:// URL does not parse (the value is not shown: it may hold a password)")
+		return errStoreUnparsable
 	}
 	if _, err := pgxpool.ParseConfig(v); err != nil {
 		// pgx's parse errors quote the URL, password included: never pass them on.
-		return errors.New("store: the postgres:// URL is not valid (the value is not shown: it may hold a password)")
+		return errStoreInvalid
 	}
 	return nil
 }
