@@ -133,7 +133,9 @@ func (x *exchange) startResponse() error {
 	}
 	x.phase = phaseStreaming
 	if x.header != nil {
+		// A stream lives for minutes after this: let the stopped timer go.
 		x.header.Stop()
+		x.header = nil
 	}
 	x.wroteHeader = true
 	x.armIdleLocked()
