@@ -19,7 +19,10 @@
 # product build) and writes to DIR, per protocol: a heap profile and goroutine dump with
 # the streams open, a CPU profile and an execution trace of the first round of calls; it
 # also prints the live memory per stream (heap in use and goroutine stacks after a forced
-# GC, without the garbage the stream opening left) and Gatehouse's goroutine count.
+# GC, without the garbage the stream opening left) and Gatehouse's goroutine count, and
+# keeps the runtime's memory accounting as it stood when the RSS was read
+# (memstats-rss-PROTO.txt: heap in use, idle and released, stacks) and after the
+# forced GC (memstats-PROTO.txt).
 #
 # Usage: [MCP_PROTOCOLS=...] [MCP_PROFILE=dir] bench/mcp.sh [STREAMS] [CALLS] [ROUNDS]
 set -euo pipefail
