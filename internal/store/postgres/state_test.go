@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"slices"
@@ -12,29 +11,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
-	"github.com/jackc/pgx/v5"
 )
 
-// coreSchema reports whether 0001_core creates the connections and principals tables.
-// Until the core schema is merged it does not, and the credential tests below create
-// stand-ins holding only the IDs (which is all 0002_state references).
-func coreSchema(t *testing.T) bool {
-	t.Helper()
-	b, err := migrationFiles.ReadFile("migrations/0001_core.sql")
-	if err != nil {
-		t.Fatalf("read 0001_core: %v", err)
-	}
-	return regexp.MustCompile(`(?i)create table (if not exists )?connections\b`).Match(b)
-}
-
-// stateDB opens the store on a new database; without the core schema it first creates
-// the stand-in parent tables, so that 0002_state adds its foreign keys to them.
+// stateDB opens the store on a new database.
 func stateDB(t *testing.T) (*DB, string) {
 	t.Helper()
 	dsn := pgtest.Shared(t).NewDatabase(t)
-	if !coreSchema(t) {
-		createStandIns(t, dsn)
-	}
 	return openDSN(t, dsn), dsn
 }
 
@@ -48,35 +30,10 @@ func openDSN(t *testing.T, dsn string) *DB {
 	return db
 }
 
-func createStandIns(t *testing.T, dsn string) {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), `CREATE TABLE principals (id text PRIMARY KEY);
-		CREATE TABLE connections (id text PRIMARY KEY)`); err != nil {
-		t.Fatalf("create stand-in tables: %v", err)
-	}
-}
-
-// parents creates a connection and principals by ID: directly in the stand-ins, or
-// through the store once the core schema exists.
+// parents creates principals and a connection owned by the first, by ID.
 func parents(t *testing.T, db *DB, connectionID string, principalIDs ...string) {
 	t.Helper()
 	ctx := t.Context()
-	if !coreSchema(t) {
-		for _, id := range principalIDs {
-			if _, err := db.pool.Exec(ctx, "INSERT INTO principals (id) VALUES ($1)", id); err != nil {
-				t.Fatalf("insert principal: %v", err)
-			}
-		}
-		if _, err := db.pool.Exec(ctx, "INSERT INTO connections (id) VALUES ($1)", connectionID); err != nil {
-			t.Fatalf("insert connection: %v", err)
-		}
-		return
-	}
 	now := time.Now()
 	for _, id := range principalIDs {
 		p := &catalog.Principal{ID: id, Kind: catalog.KindUser, Name: id + "@example.com", Active: true, CreatedAt: now, UpdatedAt: now}
@@ -211,11 +168,7 @@ func TestCredentialsSQL(t *testing.T) {
 	}
 
 	// Cascades: a principal's delete removes its credential only.
-	if !coreSchema(t) {
-		if _, err := db.pool.Exec(ctx, "DELETE FROM principals WHERE id = $1", bob); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := db.DeletePrincipal(ctx, bob); err != nil {
+	if err := db.DeletePrincipal(ctx, bob); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.GetCredential(ctx, conn, bob); !catalog.IsNotFound(err) {
@@ -225,11 +178,7 @@ func TestCredentialsSQL(t *testing.T) {
 		t.Fatalf("DeleteCredential(alice): %v", err)
 	}
 	wantCode(t, "DeleteCredential(missing)", db.DeleteCredential(ctx, conn, alice), catalog.ResourceDoesNotExist)
-	if !coreSchema(t) {
-		if _, err := db.pool.Exec(ctx, "DELETE FROM connections WHERE id = $1", conn); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := db.DeleteConnection(ctx, conn); err != nil {
+	if err := db.DeleteConnection(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	if all, err := db.ListCredentials(ctx, ""); err != nil || len(all) != 0 {
@@ -253,10 +202,9 @@ func TestCredentialsSQL(t *testing.T) {
 			t.Errorf("announced %+v", c)
 		}
 	}
-	// 3 creates, 1 replace, 1 put after the touches, 1 delete (and, with the core schema,
-	// the connection's delete taking its credentials): touches and refused writes
-	// announce nothing.
-	if want := 6; creds != want && (!coreSchema(t) || creds != want+1) {
+	// 3 creates, 1 replace, 1 put after the touches, 1 delete, and the principal's delete
+	// taking bob's credential: touches and refused writes announce nothing.
+	if want := 7; creds != want {
 		t.Errorf("announced %d credential changes, want %d", creds, want)
 	}
 }

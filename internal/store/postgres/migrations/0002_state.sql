@@ -31,22 +31,11 @@ CREATE TABLE oauth_credentials (
 	PRIMARY KEY (connection_id, principal_id)
 );
 
--- The cascades of DeleteConnection and DeletePrincipal. The foreign keys reference the
--- core tables of 0001_core; they are added only when those tables exist, which they do
--- once 0001_core creates them (the condition lets this migration apply on a schema
--- without them, as while the core schema is being written).
-DO $$
-BEGIN
-	IF to_regclass('connections') IS NOT NULL THEN
-		ALTER TABLE oauth_credentials ADD CONSTRAINT oauth_credentials_connection_fk
-			FOREIGN KEY (connection_id) REFERENCES connections (id) ON DELETE CASCADE;
-	END IF;
-	IF to_regclass('principals') IS NOT NULL THEN
-		ALTER TABLE oauth_credentials ADD CONSTRAINT oauth_credentials_principal_fk
-			FOREIGN KEY (principal_ref) REFERENCES principals (id) ON DELETE CASCADE;
-	END IF;
-END
-$$;
+-- The cascades of DeleteConnection and DeletePrincipal (the core tables of 0001_core).
+ALTER TABLE oauth_credentials ADD CONSTRAINT oauth_credentials_connection_fk
+	FOREIGN KEY (connection_id) REFERENCES connections (id) ON DELETE CASCADE;
+ALTER TABLE oauth_credentials ADD CONSTRAINT oauth_credentials_principal_fk
+	FOREIGN KEY (principal_ref) REFERENCES principals (id) ON DELETE CASCADE;
 
 -- DeletePrincipal's cascade. The primary key serves GetCredential, ListCredentials in
 -- order, and DeleteConnection's cascade.
