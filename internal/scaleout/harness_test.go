@@ -190,7 +190,7 @@ func (r *replica) start() {
 	t := r.c.t
 	t.Helper()
 	args := []string{"server", "--listen", r.Addr, "--data-dir", r.dataDir, "--public-url", r.c.PublicURL,
-		"--master-key-file", r.c.keyFile, "--log-level", "info"}
+		"--master-key-file", r.c.keyFile, "--log-level", "warn"}
 	if !r.c.sqlite {
 		args = append(args, "--store", r.storeArg())
 	}

@@ -52,6 +52,7 @@ func TestHarnessSQLite(t *testing.T) {
 // access-token expiries: exactly one token request per credential per expiry at the
 // authorization server, no invalid_grant, every call 200 with the right identity.
 func TestScaleOutRefreshOncePerExpiry(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit, brRefresh)
 	const lifespan = 6 * time.Second
 	a := newAuthServer(t, lifespan)
 	c := newCluster(t, clusterOptions{Args: []string{"--upstream-ca-file", a.CAFile}})
@@ -104,6 +105,7 @@ func TestScaleOutRefreshOncePerExpiry(t *testing.T) {
 		close(start)
 		wg.Wait()
 		took := time.Since(began)
+		t.Logf("round %d: %d calls in %v", round, 2*callers*len(c.Replicas), took)
 		for _, f := range failures {
 			t.Errorf("round %d: call %s", round, f)
 		}
@@ -136,6 +138,7 @@ func TestScaleOutRefreshOncePerExpiry(t *testing.T) {
 // replica's connection, another replica refreshes with the refresh token that was
 // never used, every call on the survivors answers 200, nothing needs a new login.
 func TestScaleOutKillLockHolder(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit, brRefresh)
 	const lifespan = 4 * time.Second
 	a := newAuthServer(t, lifespan)
 	c := newCluster(t, clusterOptions{Args: []string{"--upstream-ca-file", a.CAFile}})
@@ -331,6 +334,7 @@ func findLockHolder(t *testing.T, c *cluster) *replica {
 // fails; the machine-to-machine credential still renews; the audit chain, written by
 // three replicas through the restart, verifies on every replica.
 func TestScaleOutPostgresRestart(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit)
 	const lifespan = 3 * time.Second
 	a := newAuthServer(t, lifespan)
 	c := newCluster(t, clusterOptions{Args: []string{"--upstream-ca-file", a.CAFile}})
@@ -476,6 +480,7 @@ func TestScaleOutPostgresRestart(t *testing.T) {
 // comes back to B), and the user's token works through replica C; the same redirect
 // replayed is refused.
 func TestScaleOutLoginAcrossReplicas(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit, brSessions)
 	a := newAuthServer(t, time.Hour)
 	c := newCluster(t, clusterOptions{Args: []string{"--upstream-ca-file", a.CAFile}})
 	ra, rb, rc := c.Replicas[0], c.Replicas[1], c.Replicas[2]
@@ -516,6 +521,7 @@ const revokeWithin = 2 * time.Second
 // replica B's next requests, B having just served the same call from its caches;
 // C refuses too.
 func TestScaleOutRevokePropagates(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit)
 	a := newAuthServer(t, time.Hour)
 	c := newCluster(t, clusterOptions{Args: []string{"--upstream-ca-file", a.CAFile}})
 	ra, rb, rc := c.Replicas[0], c.Replicas[1], c.Replicas[2]
