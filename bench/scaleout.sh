@@ -9,7 +9,7 @@
 # concurrency, spread evenly over the replicas (one wrk per replica, no load balancer),
 # and prints requests/s, the ratio to sqlite-1, and where the CPU went: the replicas,
 # PostgreSQL, the load generator, the upstream and everything else on the machine
-# (shared with other work), as a share of all cores; plus PostgreSQL's commits and
+# (shared with other work, the idle configurations included), as a share of all cores; plus PostgreSQL's commits and
 # inserted rows per request (the audit writer's group commit shows there).
 # Then, on three replicas, the revoke propagation latency A->B (bench/revokelat):
 # p50/p99 over REVOKES revokes, from A's answer to B's first refusal. Goal: p99 <= 100 ms.
@@ -17,12 +17,13 @@
 # PostgreSQL is a throwaway cluster (initdb/pg_ctl, PostgreSQL 15+) in a temporary
 # folder on a Unix socket, with its default durability (fsync on).
 #
-# Usage: bench/scaleout.sh [DURATION_SECONDS] [CONNECTIONS] [REVOKES]
+# Usage: bench/scaleout.sh [DURATION_SECONDS] [CONNECTIONS] [REVOKES] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNS=${2:-48}
 REVOKES=${3:-300}
+ROUNDS=${4:-3}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; } >/dev/null
 command -v initdb >/dev/null && command -v pg_ctl >/dev/null && command -v psql >/dev/null || { echo "initdb, pg_ctl and psql (PostgreSQL 15+) must be on PATH" >&2; exit 1; }
@@ -88,8 +89,11 @@ start_config() {
     if [ "$i" = 0 ]; then setup "${GH[0]}"; fi
   done
   for u in "${GH[@]}"; do curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$u/api/2.0/unity-catalog/connections/bench/proxy/x"; done
+  CURLS[$name]="${GH[*]}" CPIDS[$name]="${GHPIDS[*]}" CTOKEN[$name]=$TOKEN
 }
-stop_config() { local p; for p in "${GHPIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+declare -A CURLS CPIDS CTOKEN CDB
+# use NAME: make a started configuration the current one.
+use() { read -r -a GH <<<"${CURLS[$1]}"; read -r -a GHPIDS <<<"${CPIDS[$1]}"; TOKEN=${CTOKEN[$1]}; }
 
 api() { curl -fsS -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
 setup() {
@@ -143,41 +147,50 @@ load() {
   wkp=$(share $((wk * DURATION / (DURATION - 1))))
   other=$(awk -v b=$((b1 - b0)) -v g=$((gh1 - gh0)) -v p=$((pg1 - pg0)) -v u=$((up1 - up0)) -v w=$((wk * DURATION / (DURATION - 1))) -v t="$total" 'BEGIN {o=b-g-p-u-w; if (o<0) o=0; printf "%.0f%%", 100*o/t}')
   idle=$(awk -v b=$((b1 - b0)) -v t="$total" 'BEGIN {printf "%.0f%%", 100*(t-b)/t}')
-  local commits="-" rows="-"
+  local commits="-" inserted="-"
   if [ -n "$db" ]; then
     local reqs; reqs=$(awk -v r="$rps" -v d="$DURATION" 'BEGIN {print r*d}')
     commits=$(awk -v a="${db0% *}" -v b="${db1% *}" -v r="$reqs" 'BEGIN {printf "%.3f", (b-a)/r}')
-    rows=$(awk -v a="${db0#* }" -v b="${db1#* }" -v r="$reqs" 'BEGIN {printf "%.3f", (b-a)/r}')
+    inserted=$(awk -v a="${db0#* }" -v b="${db1#* }" -v r="$reqs" 'BEGIN {printf "%.3f", (b-a)/r}')
   fi
-  echo "$name $rps $ghp $pgp $wkp $upp $other $idle $commits $rows"
+  echo "$name $rps $ghp $pgp $wkp $upp $other $idle $commits $inserted"
 }
 
-rows=()
+# Every configuration runs side by side for the whole run (the idle ones cost next
+# to nothing); each round loads them one after the other, so that the machine's
+# other work weighs on all alike, and the table shows the median round of each.
+configs=(sqlite-1)
 start_config sqlite-1 1 sqlite
-row=$(load sqlite-1 ""); rows+=("$row"); echo "${rows[-1]}" >&2
-stop_config
 if ! "$work/gatehouse" server --help 2>&1 | grep -q -- '--store'; then
-  echo "this gatehouse has no --store flag (PostgreSQL store not merged): only sqlite-1 measured" >&2
-  echo "${rows[0]}"
+  echo "this gatehouse has no --store flag (the PostgreSQL store is not merged): nothing to compare" >&2
   exit 1
 fi
 for n in 1 2 3; do
-  db=bench_pg$n
-  psqlc "CREATE DATABASE $db"
-  start_config "pg-$n" "$n" "postgres://gatehouse@/$db?host=$pgdir"
-  row=$(load "pg-$n" "$db"); rows+=("$row"); echo "${rows[-1]}" >&2
-  if [ "$n" = 3 ]; then
-    REV=$(GATEHOUSE_TOKEN=$ADMIN "$work/revokelat" -a "${GH[0]}" -b "${GH[1]}" -upstream "$UP" -n "$REVOKES")
-  fi
-  stop_config
+  CDB[pg-$n]=bench_pg$n
+  psqlc "CREATE DATABASE bench_pg$n"
+  start_config "pg-$n" "$n" "postgres://gatehouse@/bench_pg$n?host=$pgdir"
+  configs+=("pg-$n")
 done
+rows=()
+for round in $(seq 1 "$ROUNDS"); do
+  for cfg in "${configs[@]}"; do
+    use "$cfg"
+    row=$(load "$cfg" "${CDB[$cfg]:-}")
+    rows+=("$row")
+    echo "round $round: $row" >&2
+  done
+done
+use pg-3
+REV=$(GATEHOUSE_TOKEN=$ADMIN "$work/revokelat" -a "${GH[0]}" -b "${GH[1]}" -upstream "$UP" -n "$REVOKES")
 
-base=$(echo "${rows[0]}" | awk '{print $2}')
+# median NAME: the row of NAME's median round by requests/s.
+median() { printf '%s\n' "${rows[@]}" | awk -v n="$1" '$1==n' | sort -k2,2g | awk '{r[NR]=$0} END {print r[int((NR+1)/2)]}'; }
+base=$(median sqlite-1 | awk '{print $2}')
 printf '\n%-9s %11s %7s | %-49s | %s\n' config 'requests/s' ratio 'CPU share of all cores during the run' 'PostgreSQL per request'
 printf '%-9s %11s %7s | %9s %10s %6s %8s %6s %6s | %8s %6s\n' '' '' '' replicas postgres wrk upstream other idle commits rows
-for r in "${rows[@]}"; do
-  set -- $r
+for cfg in "${configs[@]}"; do
+  set -- $(median "$cfg")
   printf '%-9s %11s %7s | %9s %10s %6s %8s %6s %6s | %8s %6s\n' "$1" "$2" "$(awk -v a="$2" -v b="$base" 'BEGIN {printf "%.2f", a/b}')" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}"
 done
-printf '\nwrk -t1 per replica, %s connections in all, %ss per config, %s cores, loopback; "other" is the rest of the machine\n' "$CONNS" "$DURATION" "$CORES"
+printf '\nmedian of %s rounds; wrk -t1 per replica, %s connections in all, %ss per config, %s cores, loopback; "other" is the rest of the machine\n' "$ROUNDS" "$CONNS" "$DURATION" "$CORES"
 printf '\n%s\n(goal of issue 11: revoke p99 <= 100 ms)\n' "$REV"
