@@ -17,11 +17,16 @@
 # PostgreSQL is a throwaway cluster (initdb/pg_ctl, PostgreSQL 15+) in a temporary
 # folder on a Unix socket, with its default durability (fsync on).
 #
+# The default total concurrency is 32, as in bench/proxy.sh: past 32 concurrent calls to
+# one upstream a single replica keeps only 32 idle upstream connections
+# (proxy.MaxIdleConnsPerHost) and redials (a TLS handshake each) for the rest, which
+# measures that limit rather than the store.
+#
 # Usage: bench/scaleout.sh [DURATION_SECONDS] [CONNECTIONS] [REVOKES] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
-CONNS=${2:-48}
+CONNS=${2:-32}
 REVOKES=${3:-300}
 ROUNDS=${4:-3}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
