@@ -438,6 +438,7 @@ func TestScaleOutPostgresRestart(t *testing.T) {
 		}
 	}
 	failed := 0
+	byStatus := map[int]int{}
 	for _, res := range results {
 		bad := res.status != 200
 		switch {
@@ -448,13 +449,14 @@ func TestScaleOutPostgresRestart(t *testing.T) {
 			t.Errorf("%s after it recovered (%s): %s %d %.200s", c.Replicas[res.replica].AppName, recovered[res.replica].Format("15:04:05.000"), res.conn, res.status, res.body)
 		default:
 			failed++
+			byStatus[res.status]++
 		}
 	}
 	mu.Unlock()
 	for i, at := range recovered {
 		t.Logf("%s recovered %v after the restart", c.Replicas[i].AppName, at.Sub(restarted))
 	}
-	t.Logf("%d calls of %d failed during the restart", failed, len(results))
+	t.Logf("%d calls of %d failed during the restart (by status, 0 = no answer: %v)", failed, len(results), byStatus)
 	if n := a.Count(m2mClient.ID, "client_credentials", false); n != 0 {
 		t.Errorf("%d machine-to-machine token requests refused", n)
 	}
