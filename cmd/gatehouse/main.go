@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	root.AddCommand(serverCommand(e))
 	root.AddCommand(adminCommand(e))
+	// Issue 11: schema migrations and moving a deployment between stores.
+	root.AddCommand(migrateCommand(e), storeCommand(e))
 	addClientCommands(root, e)
 	addVersion(root, e)
 	return root.ExecuteContext(ctx)

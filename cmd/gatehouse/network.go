@@ -45,6 +45,15 @@ func newNetState(ctx context.Context, st catalog.Store, log *slog.Logger, extraR
 	n.own.Store(&[]netip.AddrPort{})
 	st.Watch(func(c catalog.Change) {
 		switch c.Kind {
+		case catalog.ChangeAll:
+			// Scale-out: another replica's changes may have been missed; reload both.
+			if err := n.loadPolicy(context.Background()); err != nil {
+				n.log.Error("reload network policy", "err", err)
+			}
+			if err := n.loadDestinations(context.Background()); err != nil {
+				n.log.Error("reload connection destinations", "err", err)
+			}
+			n.changed()
 		case catalog.ChangeNetworkPolicy:
 			if err := n.loadPolicy(context.Background()); err != nil {
 				n.log.Error("reload network policy", "err", err)

@@ -490,13 +490,14 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	// Open connections too: those the new policy (or the new set of connection hosts it
 	// may open) refuses are closed, tunnels and streams alike.
 	st.Watch(func(c catalog.Change) {
-		if c.Kind == catalog.ChangeNetworkPolicy || c.Kind == catalog.ChangeConnection {
+		if c.Kind == catalog.ChangeNetworkPolicy || c.Kind == catalog.ChangeConnection || c.Kind == catalog.ChangeAll { // ChangeAll: scale-out
 			dialer.CloseDenied()
 		}
 	})
-	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending})
+	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending,
+		PendingLogins: pendingLogins(st, kr, cfg, log)}) // sessions: started logins in the store
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
-		FormTimeout: cfg.BodyTimeout})
+		FormTimeout: cfg.BodyTimeout, Sessions: st}) // sessions: browser sessions in the store
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout,

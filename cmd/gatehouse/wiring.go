@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/seal"
 	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
@@ -44,4 +46,11 @@ func (l loginService) FinishLogin(ctx context.Context, p *catalog.Principal, ses
 		return nil, err
 	}
 	return &webui.LoginResult{Connection: res.Connection, Shared: res.Shared, Warning: res.Warning}, nil
+}
+
+// pendingLogins keeps the broker's started OAuth logins in the store, so that a login
+// started on one replica finishes on any other (issue 11); the PKCE verifiers are sealed
+// with the keyring before they reach it.
+func pendingLogins(st catalog.PendingLoginStore, kr *seal.Keyring, cfg *serverConfig, log *slog.Logger) credential.PendingLogins {
+	return credential.NewStorePendingLogins(st, kr, credential.StorePendingOptions{MaxTotal: cfg.MaxPending, Log: log})
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 )
 
 // PrivSet is a set of privileges as a bitmask.
@@ -85,13 +86,44 @@ type Authorizer struct {
 	adminsID   string
 	usersID    string
 	builtinsOK bool
+	// fresh and since bound how long the cache is served (scale-out): everything is
+	// dropped once since is older than freshness.TTL or the store was deaf since.
+	fresh *freshness.Clock
+	since freshness.Stamp
 }
 
 // New returns an authorizer over the store and subscribes it to the store's changes.
 func New(s Store) *Authorizer {
-	a := &Authorizer{store: s, closures: map[string][]string{}, grants: map[string]map[string]PrivSet{}}
+	a := &Authorizer{store: s, closures: map[string][]string{}, grants: map[string]map[string]PrivSet{}, fresh: freshness.New(s, nil, 0)}
+	a.since = a.fresh.Stamp()
 	s.Watch(a.invalidate)
 	return a
+}
+
+// expire drops the whole cache when its window is over: older than the TTL, or the
+// store was deaf since it started (scale-out). Callers then read the store again.
+func (a *Authorizer) expire() {
+	a.mu.RLock()
+	ok := a.fresh.Fresh(a.since)
+	a.mu.RUnlock()
+	if ok {
+		return
+	}
+	a.mu.Lock()
+	if !a.fresh.Fresh(a.since) {
+		a.dropLocked()
+		a.since = a.fresh.Stamp()
+	}
+	a.mu.Unlock()
+}
+
+// dropLocked forgets everything; a.mu is held.
+func (a *Authorizer) dropLocked() {
+	a.gen++
+	a.graph = nil
+	a.closures = map[string][]string{}
+	a.grants = map[string]map[string]PrivSet{}
+	a.builtinsOK = false
 }
 
 func (a *Authorizer) invalidate(c catalog.Change) {
@@ -99,6 +131,8 @@ func (a *Authorizer) invalidate(c catalog.Change) {
 	defer a.mu.Unlock()
 	a.gen++
 	switch c.Kind {
+	case catalog.ChangeAll:
+		a.dropLocked()
 	case catalog.ChangeMembership, catalog.ChangePrincipal:
 		a.graph = nil
 		a.closures = map[string][]string{}
@@ -111,6 +145,7 @@ func (a *Authorizer) invalidate(c catalog.Change) {
 }
 
 func (a *Authorizer) builtins(ctx context.Context) (admins, users string, err error) {
+	a.expire()
 	a.mu.RLock()
 	if a.builtinsOK {
 		admins, users = a.adminsID, a.usersID
@@ -139,6 +174,7 @@ func (a *Authorizer) builtins(ctx context.Context) (admins, users string, err er
 // and implicitly (`users` for every user and service principal). The slice is shared:
 // do not modify it.
 func (a *Authorizer) Groups(ctx context.Context, p *catalog.Principal) ([]string, error) {
+	a.expire()
 	a.mu.RLock()
 	cl, ok := a.closures[p.ID]
 	a.mu.RUnlock()
@@ -221,6 +257,7 @@ func contains(sorted []string, id string) bool {
 }
 
 func (a *Authorizer) securableGrants(ctx context.Context, t catalog.SecurableType, id string) (map[string]PrivSet, error) {
+	a.expire()
 	a.mu.RLock()
 	m, ok := a.grants[id]
 	gen := a.gen

@@ -2,9 +2,9 @@
 // Recorder that takes events from request goroutines without blocking them on I/O and
 // writes them to a catalog.AuditStore in batches, one transaction each (group commit);
 // the hash chain that links every event to the one before it, keyed with an HMAC whose
-// key is derived from the master key (ChainKey), and Verifier and VerifyStore, which
-// check it; and HMAC, for the places where a secret must be matched without being
-// revealed.
+// key is derived from the master key (ChainKey), one chain however many recorders
+// (replicas) write the log; Verifier and VerifyStore, which check it; and HMAC, for the
+// places where a secret must be matched without being revealed.
 //
 // Callers never put a secret into an event: the recorder stores what it is given,
 // bounded. Two mechanisms keep a client without a token from making the log grow
@@ -91,9 +91,9 @@ type Options struct {
 // Stats are counters of a Recorder since it was created.
 type Stats struct {
 	Events       int64 // events stored
-	Batches      int64 // successful AppendAudit calls
+	Batches      int64 // successful appends (AppendAuditChained calls)
 	LargestBatch int64 // most events in one batch
-	Failures     int64 // failed AppendAudit calls (each retried)
+	Failures     int64 // failed appends (each retried)
 	Lost         int64 // events never stored: Record's ctx ended while the queue was full, the recorder was closed, or Close gave up
 	Suppressed   int64 // unauthenticated events counted in a summary instead of stored one by one
 }
@@ -106,11 +106,14 @@ type item struct {
 
 // Recorder writes audit events to a store in the background. One writer goroutine takes
 // events from a queue, groups them into batches of up to MaxBatch (waiting at most
-// MaxDelay for a batch to fill), chains each event to the one before it and stores each
-// batch with one AppendAudit call.
+// MaxDelay for a batch to fill) and stores each batch with one AppendAuditChained call,
+// which chains each event to the one before it inside the store's transaction.
 //
-// The chain assumes that this Recorder is the only writer of the store's audit log: it
-// reads the newest event's hash once, in New, and continues from it.
+// So several Recorders may write one log (the replicas of a deployment on PostgreSQL, or
+// a server and an admin command on SQLite): each batch links to the newest event
+// stored, whoever wrote it, under the log's append lock, and the log stays one chain.
+// A batch whose write failed is linked afresh when it is retried: its events are the
+// same, their links may not be.
 //
 // A Recorder is safe for concurrent use.
 type Recorder struct {
@@ -131,14 +134,19 @@ type Recorder struct {
 	err    error         // why the writer lost events; read after done
 
 	closeOnce sync.Once
-	head      string       // hash of the newest stored event; the writer's alone
+	head      string       // hash of the newest event this recorder stored; the writer's alone
 	hasher    *keyedHasher // the writer's alone; nil without a chain key
+	// linkFn is r.link, made once rather than per batch.
+	linkFn func(prevHash string, e *catalog.AuditEvent) error
 
 	events, batches, largest, failures, lost atomic.Int64
 }
 
 // New returns a Recorder that appends to store, continuing the chain from the newest
 // stored event (or from Genesis on an empty log), and starts its writer. Close stops it.
+// With a chain key it first checks that the newest event is keyed (see
+// Options.AnchorLegacy); every later batch links to whatever event is newest when it is
+// stored.
 func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
@@ -206,6 +214,7 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 		done:   make(chan struct{}),
 		head:   head,
 	}
+	r.linkFn = r.link
 	go r.run()
 	return r, nil
 }
@@ -214,39 +223,66 @@ func New(store catalog.AuditStore, log *slog.Logger, opts Options) (*Recorder, e
 // event has an unkeyed hash while Options.AnchorLegacy is off.
 var ErrUnkeyedLog = errors.New("the newest audit event has an unkeyed hash")
 
+// errHeadMoved is what the anchor's link returns when the newest event is no longer the
+// legacy head that continueKeyed decided on: another writer appended in between.
+var errHeadMoved = errors.New("the newest audit event changed")
+
+// maxAnchorAttempts bounds how often continueKeyed decides again because another writer
+// appended between its read of the newest event and its anchor.
+const maxAnchorAttempts = 5
+
 // continueKeyed returns the head a keyed recorder continues from. A legacy (unkeyed)
 // newest event is refused unless opts.AnchorLegacy; with it, it is followed at once,
 // before anything else is recorded, by an ActionAuditChainKeyed event keyed and chained
-// to it, which anchors the legacy prefix (see Verifier). A newest event that matches
-// neither hash is logged: the chain is already broken there, and verification will say
-// so; recording goes on.
+// to it, which anchors the legacy prefix (see Verifier). The anchor is appended only if
+// that legacy event is still the newest inside the append's transaction: when another
+// writer (a replica starting at the same moment, which may have written the anchor
+// itself) appended first, the newest event is read and judged again. A newest event
+// that matches neither hash is logged: the chain is already broken there, and
+// verification will say so; recording goes on.
 func continueKeyed(ctx context.Context, store catalog.AuditStore, log *slog.Logger, opts Options, last *catalog.AuditEvent) (string, error) {
-	l := LinkOf(last)
-	switch {
-	case hmac256Equal(KeyedHashOf(opts.ChainKey, l.PrevHash, l.Canonical), l.Hash):
-		return last.Hash, nil
-	case HashOf(l.PrevHash, l.Canonical) != l.Hash:
-		log.Error("audit: the newest audit event's hash matches neither this server's chain key nor the unkeyed chain: the log was changed, or written under another master key; run gatehouse audit verify",
-			"event_id", last.EventID, "hash", last.Hash)
-		return last.Hash, nil
-	case !opts.AnchorLegacy:
-		return "", fmt.Errorf("audit recorder: %w (event_id %s): the log was written by a version of Gatehouse without keyed chains, or rewritten by someone without the master key; "+
-			"once you have checked it (gatehouse audit verify of the older version), start the server once with --audit-anchor-legacy-chain to keep its events as the unkeyed start of the log", ErrUnkeyedLog, last.EventID)
+	for attempt := 1; ; attempt++ {
+		l := LinkOf(last)
+		switch {
+		case hmac256Equal(KeyedHashOf(opts.ChainKey, l.PrevHash, l.Canonical), l.Hash):
+			return last.Hash, nil
+		case HashOf(l.PrevHash, l.Canonical) != l.Hash:
+			log.Error("audit: the newest audit event's hash matches neither this server's chain key nor the unkeyed chain: the log was changed, or written under another master key; run gatehouse audit verify",
+				"event_id", last.EventID, "hash", last.Hash)
+			return last.Hash, nil
+		case !opts.AnchorLegacy:
+			return "", fmt.Errorf("audit recorder: %w (event_id %s): the log was written by a version of Gatehouse without keyed chains, or rewritten by someone without the master key; "+
+				"once you have checked it (gatehouse audit verify of the older version), start the server once with --audit-anchor-legacy-chain to keep its events as the unkeyed start of the log", ErrUnkeyedLog, last.EventID)
+		}
+		e := prepare(&catalog.AuditEvent{
+			EventID:    catalog.NewID(),
+			EventTime:  opts.Now().Truncate(time.Millisecond),
+			ActionName: ActionAuditChainKeyed,
+			Params:     map[string]string{"legacy_head": last.Hash, "chain": "hmac-sha256"},
+			Decision:   catalog.DecisionAllow,
+		})
+		err := store.AppendAuditChained(ctx, []*catalog.AuditEvent{e}, func(prev string, e *catalog.AuditEvent) error {
+			if prev != last.Hash {
+				return errHeadMoved
+			}
+			e.PrevHash = prev
+			e.Hash = KeyedHashOf(opts.ChainKey, e.PrevHash, LinkOf(e).Canonical)
+			return nil
+		})
+		if err == nil {
+			log.Warn("audit: the unkeyed events of the log are kept as its legacy start; the hash chain is keyed from now on", "legacy_head", last.Hash, "head_hash", e.Hash)
+			return e.Hash, nil
+		}
+		if !errors.Is(err, errHeadMoved) {
+			return "", fmt.Errorf("audit recorder: start the keyed chain: %w", err)
+		}
+		if attempt >= maxAnchorAttempts {
+			return "", fmt.Errorf("audit recorder: start the keyed chain: other writers kept appending (%d attempts)", attempt)
+		}
+		if last, err = store.LastAudit(ctx); err != nil {
+			return "", fmt.Errorf("audit recorder: read the newest event: %w", err)
+		}
 	}
-	e := prepare(&catalog.AuditEvent{
-		EventID:    catalog.NewID(),
-		EventTime:  opts.Now().Truncate(time.Millisecond),
-		ActionName: ActionAuditChainKeyed,
-		Params:     map[string]string{"legacy_head": last.Hash, "chain": "hmac-sha256"},
-		Decision:   catalog.DecisionAllow,
-	})
-	e.PrevHash = last.Hash
-	e.Hash = KeyedHashOf(opts.ChainKey, e.PrevHash, LinkOf(e).Canonical)
-	if err := store.AppendAudit(ctx, []*catalog.AuditEvent{e}); err != nil {
-		return "", fmt.Errorf("audit recorder: start the keyed chain: %w", err)
-	}
-	log.Warn("audit: the unkeyed events of the log are kept as its legacy start; the hash chain is keyed from now on", "legacy_head", last.Hash, "head_hash", e.Hash)
-	return e.Hash, nil
 }
 
 // Record queues e for storage and returns without waiting for it to be stored, and
@@ -582,30 +618,49 @@ func (r *Recorder) writeSummaries(all bool) bool {
 	return true
 }
 
-// write chains the batch to the head and stores it, retrying with backoff until it is
-// stored or the writer's context ends (false). The hashes are computed once: a retry
-// stores exactly the same events, in the same order, so the chain stays whole whatever
-// the store did.
+// link is the writer's link function for AppendAuditChained: it chains e to the event
+// before it (prevHash, "" for an empty log, whose first event follows Genesis) with the
+// keyed hash (or the unkeyed one without a chain key). It runs under the store's append
+// lock, so it only hashes.
+func (r *Recorder) link(prevHash string, e *catalog.AuditEvent) error {
+	if prevHash == "" {
+		prevHash = Genesis
+	}
+	e.PrevHash = prevHash
+	if len(r.opts.ChainKey) > 0 {
+		if r.hasher == nil {
+			r.hasher = newKeyedHasher(r.opts.ChainKey)
+		}
+		e.Hash = r.hasher.sum(prevHash, LinkOf(e).Canonical)
+	} else {
+		e.Hash = HashOf(prevHash, LinkOf(e).Canonical)
+	}
+	return nil
+}
+
+// write stores the batch, chained to the newest stored event, retrying with backoff
+// until it is stored or the writer's context ends (false). A retry stores the same
+// events in the same order, linked afresh inside its own transaction: another writer
+// may have appended since the failed attempt, and the chain stays whole either way.
 func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
 	if len(batch) == 0 {
 		return true
 	}
-	prev := r.head
-	for _, e := range batch {
-		e.PrevHash = prev
-		if len(r.opts.ChainKey) > 0 {
-			if r.hasher == nil {
-				r.hasher = newKeyedHasher(r.opts.ChainKey)
-			}
-			e.Hash = r.hasher.sum(prev, LinkOf(e).Canonical)
-		} else {
-			e.Hash = HashOf(prev, LinkOf(e).Canonical)
-		}
-		prev = e.Hash
-	}
 	delay := r.opts.RetryDelay
+	wait := func() bool {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		delay = min(2*delay, r.opts.MaxRetryDelay)
+		select {
+		case <-t.C:
+			return true
+		case <-r.ctx.Done():
+			return false
+		}
+	}
+retry:
 	for attempt := 1; ; attempt++ {
-		err := r.store.AppendAudit(r.ctx, batch)
+		err := r.store.AppendAuditChained(r.ctx, batch, r.linkFn)
 		if err == nil {
 			break
 		}
@@ -614,21 +669,23 @@ func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
 			return false
 		}
 		r.log.Error("audit: storing events failed; retrying", "events", len(batch), "attempt", attempt, "retry_in", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.ctx.Done():
-			t.Stop()
-			return false
-		}
-		delay = min(2*delay, r.opts.MaxRetryDelay)
 		// A write that failed may still have committed (a lost answer to a commit):
-		// storing it again would duplicate it, so look first.
-		if r.stored(batch) {
-			break
+		// storing it again would duplicate it, so look first, until the store answers.
+		for {
+			if !wait() {
+				return false
+			}
+			found, err := r.stored(batch)
+			if err == nil && found {
+				break retry
+			}
+			if err == nil {
+				break
+			}
+			r.log.Error("audit: looking for a batch whose write failed failed; retrying", "events", len(batch), "retry_in", delay, "err", err)
 		}
 	}
-	r.head = prev
+	r.head = batch[len(batch)-1].Hash
 	n := int64(len(batch))
 	r.events.Add(n)
 	r.batches.Add(1)
@@ -638,12 +695,43 @@ func (r *Recorder) write(batch []*catalog.AuditEvent) bool {
 	return true
 }
 
-// stored reports whether the store's newest event is the batch's last one, which means
-// that a write reported as failed did commit.
-func (r *Recorder) stored(batch []*catalog.AuditEvent) bool {
-	last, err := r.store.LastAudit(r.ctx)
+// maxStoredPages bounds how many pages of look-alike events stored reads.
+const maxStoredPages = 100
+
+// stored reports whether the batch, whose write was reported as failed, did commit: it
+// did if its last event is in the log (a batch is one transaction). Other writers may
+// have appended after it, so the event is looked up among those of its exact time and
+// fields rather than taken to be the newest.
+func (r *Recorder) stored(batch []*catalog.AuditEvent) (bool, error) {
 	end := batch[len(batch)-1]
-	return err == nil && last.EventID == end.EventID && last.Hash == end.Hash
+	if end.Hash == "" {
+		return false, nil // never linked: no attempt got as far as the lock
+	}
+	f := catalog.AuditFilter{Since: end.EventTime, Until: end.EventTime.Add(time.Nanosecond), Action: end.ActionName,
+		Principal: end.Principal, Connection: end.Connection, Limit: 1000}
+	for range maxStoredPages {
+		page, err := r.store.ListAudit(r.ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range page {
+			if e.EventID == end.EventID {
+				// The committed attempt was the last one (each retry looks first), so
+				// the batch's links are those stored; take the stored hash anyway.
+				end.Hash = e.Hash
+				return true, nil
+			}
+		}
+		if len(page) < f.Limit {
+			return false, nil
+		}
+		f.AfterSeq = page[len(page)-1].Seq
+	}
+	// So many events alike that the look gives up: storing the batch again risks a
+	// duplicate (linked into the chain like any event), which is better than a writer
+	// that stops.
+	r.log.Warn("audit: too many events alike to tell whether a failed write committed; storing it again", "event_id", end.EventID)
+	return false, nil
 }
 
 // giveUp records that the writer stopped, because Close gave up, with batch and the

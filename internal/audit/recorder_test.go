@@ -140,7 +140,7 @@ func bufferLog() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
 }
 
-// countingStore counts AppendAudit calls.
+// countingStore counts appends (AppendAudit and AppendAuditChained calls).
 type countingStore struct {
 	catalog.AuditStore
 	calls atomic.Int64
@@ -151,8 +151,13 @@ func (s *countingStore) AppendAudit(ctx context.Context, events []*catalog.Audit
 	return s.AuditStore.AppendAudit(ctx, events)
 }
 
-// gatedStore holds every AppendAudit until release is closed, and says on entered
-// when one starts waiting.
+func (s *countingStore) AppendAuditChained(ctx context.Context, events []*catalog.AuditEvent, link func(string, *catalog.AuditEvent) error) error {
+	s.calls.Add(1)
+	return s.AuditStore.AppendAuditChained(ctx, events, link)
+}
+
+// gatedStore holds every append until release is closed, and says on entered when one
+// starts waiting.
 type gatedStore struct {
 	catalog.AuditStore
 	entered chan struct{}
@@ -164,20 +169,34 @@ func newGatedStore(s catalog.AuditStore) *gatedStore {
 }
 
 func (s *gatedStore) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) error {
+	if err := s.gate(ctx); err != nil {
+		return err
+	}
+	return s.AuditStore.AppendAudit(ctx, events)
+}
+
+func (s *gatedStore) AppendAuditChained(ctx context.Context, events []*catalog.AuditEvent, link func(string, *catalog.AuditEvent) error) error {
+	if err := s.gate(ctx); err != nil {
+		return err
+	}
+	return s.AuditStore.AppendAuditChained(ctx, events, link)
+}
+
+func (s *gatedStore) gate(ctx context.Context) error {
 	select {
 	case s.entered <- struct{}{}:
 	default:
 	}
 	select {
 	case <-s.release:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return s.AuditStore.AppendAudit(ctx, events)
 }
 
-// flakyStore fails the first failures AppendAudit calls. With commitFirst, each failing
-// call stores the batch before it reports the failure: a commit whose answer was lost.
+// flakyStore fails the first failures appends. With commitFirst, each failing call
+// stores the batch before it reports the failure: a commit whose answer was lost.
 type flakyStore struct {
 	catalog.AuditStore
 	commitFirst bool
@@ -186,6 +205,14 @@ type flakyStore struct {
 }
 
 func (s *flakyStore) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) error {
+	return s.append(func() error { return s.AuditStore.AppendAudit(ctx, events) })
+}
+
+func (s *flakyStore) AppendAuditChained(ctx context.Context, events []*catalog.AuditEvent, link func(string, *catalog.AuditEvent) error) error {
+	return s.append(func() error { return s.AuditStore.AppendAuditChained(ctx, events, link) })
+}
+
+func (s *flakyStore) append(store func() error) error {
 	s.mu.Lock()
 	fail := s.failures > 0
 	if fail {
@@ -193,10 +220,10 @@ func (s *flakyStore) AppendAudit(ctx context.Context, events []*catalog.AuditEve
 	}
 	s.mu.Unlock()
 	if !fail {
-		return s.AuditStore.AppendAudit(ctx, events)
+		return store()
 	}
 	if s.commitFirst {
-		if err := s.AuditStore.AppendAudit(ctx, events); err != nil {
+		if err := store(); err != nil {
 			return err
 		}
 		return errors.New("connection reset while reading the commit's answer")
@@ -670,6 +697,18 @@ func BenchmarkRecord(b *testing.B) {
 type discardStore struct{}
 
 func (discardStore) AppendAudit(context.Context, []*catalog.AuditEvent) error { return nil }
+
+// AppendAuditChained links the events, as a store does, and stores nothing.
+func (discardStore) AppendAuditChained(_ context.Context, events []*catalog.AuditEvent, link func(string, *catalog.AuditEvent) error) error {
+	prev := ""
+	for _, e := range events {
+		if err := link(prev, e); err != nil {
+			return err
+		}
+		prev = e.Hash
+	}
+	return nil
+}
 func (discardStore) LastAudit(context.Context) (*catalog.AuditEvent, error) {
 	return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "empty")
 }

@@ -143,8 +143,22 @@ const verifyPageSize = 1000
 // VerifyStore verifies the whole log in store with key (and savedHead, as NewVerifier),
 // reading it page by page so that a long log need not fit in memory. A chain problem is
 // a *ChainError; any other error is the store's.
+//
+// It checks the log as it was when it started, in one pass in Seq order: it reads the
+// newest event first and pages up to it, so that writers appending meanwhile (other
+// replicas) neither keep it reading forever nor change what it reports. Every store
+// draws Seq under the log's append lock, in commit order, so no event below that newest
+// Seq commits after it was read.
 func VerifyStore(ctx context.Context, store catalog.AuditStore, key []byte, savedHead string) (Report, error) {
 	v := NewVerifier(key, savedHead)
+	last, err := store.LastAudit(ctx)
+	if catalog.IsNotFound(err) {
+		return v.Finish()
+	}
+	if err != nil {
+		r, _ := v.Finish()
+		return r, fmt.Errorf("verify audit chain: read the newest event: %w", err)
+	}
 	var after int64
 	for {
 		page, err := store.ListAudit(ctx, catalog.AuditFilter{AfterSeq: after, Limit: verifyPageSize})
@@ -152,14 +166,19 @@ func VerifyStore(ctx context.Context, store catalog.AuditStore, key []byte, save
 			r, _ := v.Finish()
 			return r, fmt.Errorf("verify audit chain: read events: %w", err)
 		}
-		links := make([]Link, len(page))
-		for i, e := range page {
-			links[i] = LinkOf(e)
+		full := len(page) == verifyPageSize
+		links := make([]Link, 0, len(page))
+		for _, e := range page {
+			if e.Seq > last.Seq {
+				full = false // past the newest event when verification began
+				break
+			}
+			links = append(links, LinkOf(e))
 		}
 		if err := v.Add(links); err != nil {
 			return v.Finish()
 		}
-		if len(page) < verifyPageSize {
+		if !full || page[len(page)-1].Seq == last.Seq {
 			return v.Finish()
 		}
 		after = page[len(page)-1].Seq

@@ -84,13 +84,28 @@ type AuditFilter struct {
 	BeforeSeq    int64
 }
 
-// AuditStore keeps audit events. Appends come in batches from one writer (group
-// commit); the store keeps them in the order given.
+// AuditStore keeps audit events. Appends come in batches (group commit), from one
+// writer per replica; the store keeps them in the order given, and AppendAuditChained
+// makes the batches of several writers (replicas) one chain.
 type AuditStore interface {
-	// AppendAudit stores the events in one transaction, in the order given, assigning
-	// Seq (increasing, never reused) once it has committed; on an error none is stored.
+	// AppendAudit stores the events in one transaction, in the order given, exactly as
+	// given (prev_hash and hash included: it copies a log), assigning Seq (increasing,
+	// never reused) once it has committed; on an error none is stored.
 	// An event ID already stored is RESOURCE_ALREADY_EXISTS.
 	AppendAudit(ctx context.Context, events []*AuditEvent) error
+	// AppendAuditChained stores the events as the next ones of the log's chain, in one
+	// transaction that holds the log's append lock (so that the batches of several
+	// writers, in one process or several, never interleave or fork the chain). Inside
+	// it, it reads the hash of the newest stored event ("" when the log is empty) and
+	// calls link for each event in order with the hash of the event before it: the
+	// newest stored one's for the first event, then the Hash that link set on the
+	// previous event. link sets e.PrevHash and e.Hash (it must not block: it runs
+	// under the lock). The events are stored with Seq increasing in chain order, and
+	// Seq is assigned once the transaction has committed, as AppendAudit. An error of
+	// link ends the transaction with nothing stored and is returned as it is; on any
+	// error none is stored, and the batch may be appended again (link is then called
+	// afresh: its links may differ).
+	AppendAuditChained(ctx context.Context, events []*AuditEvent, link func(prevHash string, e *AuditEvent) error) error
 	// LastAudit returns the newest event, or RESOURCE_DOES_NOT_EXIST when there is none.
 	LastAudit(ctx context.Context) (*AuditEvent, error)
 	// ListAudit returns events matching f in Seq order (descending when f.Descending).

@@ -67,4 +67,17 @@ type CredentialStore interface {
 	// TouchCredentials records last-used times in one write without changing Version;
 	// keys are connection ID + "/" + principal ID.
 	TouchCredentials(ctx context.Context, lastUsed map[string]time.Time) error
+
+	// LockCredential (refresh exactly once across replicas) runs fn while holding an
+	// exclusive lock on the credential (connection, principal "" for the shared one)
+	// that every replica of the deployment respects, and passes fn the credential as
+	// stored when the lock was taken (nil when there is none). It waits for the lock
+	// until ctx ends, and then returns ctx's error without running fn. fn writes
+	// through the store's ordinary methods (PutCredential), whose writes are committed
+	// when they return, so what fn stored is visible to the next holder; the lock is
+	// released when fn returns, whatever it returns, and fn's error is returned as it
+	// is. A replica that dies while holding the lock loses it with its process (and,
+	// on PostgreSQL, with its connection). The lock is advisory: writers that do not
+	// take it (a login finishing) are kept apart by PutCredential's versions only.
+	LockCredential(ctx context.Context, connectionID, principalID string, fn func(ctx context.Context, cur *OAuthCredential) error) error
 }

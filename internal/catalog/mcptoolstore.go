@@ -55,7 +55,7 @@ type MCPTool struct {
 	// Description is the description last seen, at most MaxMCPToolDescription bytes.
 	Description string
 	State       MCPToolState
-	// PinHash is the approved definition's hash (mcp.ToolDefinition.Hash); "" for a NEW
+	// PinHash is the approved definition's hash (MCPToolDefinition.Hash); "" for a NEW
 	// tool, which has none yet.
 	PinHash string
 	// SeenHash is the hash of the definition last seen.

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/gatehouse/gatehouse/internal/mcp"
 )
 
 // CredentialType is one of the four auth methods of a connection.
@@ -255,7 +253,7 @@ func validateOption(k, v string, pol ValidationPolicy) (string, error) {
 	case OptMCPAllowedTools:
 		// Checked with the very parser the MCP proxy uses, so that a stored list always
 		// parses there; the value is kept as written.
-		if _, err := mcp.ParseAllowList(v); err != nil {
+		if _, err := ParseMCPAllowList(v); err != nil {
 			return "", Errorf(InvalidParameterValue, "options.%s: %s", k, strings.TrimPrefix(err.Error(), "mcp_allowed_tools "))
 		}
 		return v, nil

@@ -22,6 +22,9 @@ type Store interface {
 	CredentialStore
 	NetworkStore
 	MCPToolStore
+	// Browser sessions and pending OAuth logins (sessions.go).
+	BrowserSessionStore
+	PendingLoginStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use
@@ -44,6 +47,10 @@ const (
 	ChangeToken                               // ID: token ID
 	ChangeCredential                          // ID: connection ID
 	ChangeNetworkPolicy                       // ID: "default"
+	// ChangeAll (scale-out): anything may have changed, drop every cache (ID ""). A
+	// shared store announces it after it lost the other replicas' announcements for a
+	// while (its listener connection dropped) and listens again.
+	ChangeAll
 )
 
 // Change is one committed change.

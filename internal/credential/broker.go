@@ -1,13 +1,15 @@
 // Package credential is the broker between a connection and the upstream: for a
 // (connection, caller) pair it answers with the one header to inject. The proxy asks it
 // and knows nothing of credential types. For OAuth connections it fetches, caches and
-// refreshes tokens (one refresh at a time per credential, however many callers wait),
-// persists rotated refresh tokens before the new access token is used, keeps the
+// refreshes tokens (one refresh at a time per credential, however many callers wait on
+// however many replicas: single-flight in the process, then the store's credential
+// lock), persists rotated refresh tokens before the new access token is used, keeps the
 // credential's state, and runs the authorization code login of user-to-machine types.
 package credential
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
@@ -51,7 +54,8 @@ type Options struct {
 	Log      *slog.Logger
 	Audit    Recorder
 
-	// PendingLogins keeps started logins; nil is a MemoryPendingLogins holding at most
+	// PendingLogins keeps started logins: the server gives a StorePendingLogins (shared
+	// by every replica); nil is a MemoryPendingLogins of this process holding at most
 	// MaxPendingLogins (zero: DefaultMaxPendingLogins).
 	PendingLogins    PendingLogins
 	MaxPendingLogins int
@@ -69,6 +73,9 @@ type Broker struct {
 	flights map[credKey]*flight
 	gen     uint64
 	touched map[string]time.Time
+	// fresh bounds how long a cached token is served without a store read (scale-out):
+	// freshness.TTL, and never while or after the store was deaf to other replicas.
+	fresh *freshness.Clock
 
 	// logins has its own lock (never b.mu): starting and finishing logins must not
 	// slow the proxy path, which takes b.mu on every call.
@@ -89,6 +96,7 @@ type cached struct {
 	attempts int
 	lastErr  error
 	tag      string // destinationTag of a retry-pacing entry (kept across connection changes)
+	stamp    freshness.Stamp
 }
 
 type flight struct {
@@ -100,6 +108,7 @@ type flight struct {
 
 // New returns a broker.
 func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
+	fresh := freshness.New(st, opts.Now, 0) // nil Now: the coarse clock, cheaper than time.Now
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -116,6 +125,7 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 		opts.PendingLogins = NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
 	}
 	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: opts.PendingLogins, touched: map[string]time.Time{}}
+	b.fresh = fresh
 	if st != nil {
 		st.Watch(func(c catalog.Change) {
 			switch c.Kind {
@@ -124,6 +134,17 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 				for k, v := range b.cache {
 					// Keep the pacing of retries; drop the token.
 					if k.conn == c.ID && v.retryAt.IsZero() {
+						delete(b.cache, k)
+					}
+				}
+				b.gen++
+				b.mu.Unlock()
+			case catalog.ChangeAll:
+				// Anything may have changed on another replica: drop every token,
+				// keep the pacing of retries.
+				b.mu.Lock()
+				for k, v := range b.cache {
+					if v.retryAt.IsZero() {
 						delete(b.cache, k)
 					}
 				}
@@ -239,7 +260,7 @@ func (b *Broker) oauthConfig(c *catalog.Connection) (oauth.Config, error) {
 func (b *Broker) accessToken(ctx context.Context, c *catalog.Connection, key credKey, caller *catalog.Principal) (string, error) {
 	now := b.opts.Now()
 	b.mu.Lock()
-	if e, ok := b.cache[key]; ok && e.access != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) {
+	if e, ok := b.cache[key]; ok && e.access != "" && (e.refreshAt.IsZero() || now.Before(e.refreshAt)) && b.fresh.Fresh(e.stamp) {
 		b.mu.Unlock()
 		return e.access, nil
 	}
@@ -289,9 +310,13 @@ func refreshAhead(from, exp time.Time) time.Time {
 }
 
 // obtain is the slow path of accessToken: read the stored credential and use it, or
-// refresh it, or fetch a new one, and keep the state up to date.
+// refresh it, or fetch a new one, and keep the state up to date. A refresh (or
+// machine-to-machine fetch) happens under the credential's store lock, which every
+// replica takes: in-process single-flight (accessToken) keeps one caller per replica
+// here, the lock keeps one replica at a time in renew, and each decides again on what
+// is stored once it holds the lock, so a credential is renewed once per expiry however
+// many replicas need it.
 func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey, caller *catalog.Principal) (string, error) {
-	now := b.opts.Now()
 	b.mu.Lock()
 	prev := b.cache[key]
 	gen := b.gen
@@ -300,24 +325,78 @@ func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey,
 		prev = nil // retry pacing (and its token) of the destination before a change
 	}
 
-	cred, err := b.store.GetCredential(ctx, key.conn, key.principal)
+	stored, err := b.store.GetCredential(ctx, key.conn, key.principal)
 	switch {
 	case catalog.IsNotFound(err):
-		cred = nil
+		stored = nil
 	case err != nil:
 		return "", err
 	}
+	cred, err := b.usableCredential(ctx, c, key, caller, stored)
+	if err != nil {
+		return "", err
+	}
+	// A stored access token still good beyond its refresh point serves as it is, with
+	// no lock: that is every replica's cold cache after another one renewed.
+	if tok, ok, err := b.useStored(c, key, gen, cred, nil); ok || err != nil {
+		return tok, err
+	}
+	// While a transient failure is being retried, a still-valid token keeps serving.
+	if prev != nil && !prev.retryAt.IsZero() && b.opts.Now().Before(prev.retryAt) {
+		if prev.access != "" && (prev.expiry.IsZero() || b.opts.Now().Before(prev.expiry)) {
+			return prev.access, nil
+		}
+		return "", b.unavailable(c, prev.lastErr)
+	}
+
+	seen := stored
+	if seen == nil {
+		seen = &catalog.OAuthCredential{} // nothing stored: anything stored since is new
+	}
+	var tok string
+	var obtainErr error
+	ran := false
+	err = b.store.LockCredential(ctx, key.conn, key.principal, func(ctx context.Context, cur *catalog.OAuthCredential) error {
+		ran = true
+		cred, err := b.usableCredential(ctx, c, key, caller, cur)
+		if err != nil {
+			obtainErr = err
+			return nil
+		}
+		// Another replica (or a login) may have renewed it while this one waited.
+		var ok bool
+		if tok, ok, obtainErr = b.useStored(c, key, gen, cred, seen); ok || obtainErr != nil {
+			return nil
+		}
+		tok, obtainErr = b.renew(ctx, c, key, cred, prev, gen, caller, false)
+		return nil
+	})
+	if !ran {
+		return "", fmt.Errorf("lock the credential of connection %s: %w", c.ID, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	return tok, obtainErr
+}
+
+// usableCredential checks a stored credential (nil: none) before it is used or
+// renewed: it returns the credential to renew from (a new one for machine-to-machine
+// when there is none usable), or the error to answer with (a login is needed, the
+// credential is disabled).
+func (b *Broker) usableCredential(ctx context.Context, c *catalog.Connection, key credKey, caller *catalog.Principal, cred *catalog.OAuthCredential) (*catalog.OAuthCredential, error) {
+	now := b.opts.Now()
 	if cred != nil && !b.boundTo(c, cred) {
 		// Obtained for the destination before a change (it raced the change): never
 		// used for this one. Machine-to-machine fetches anew over it.
 		if c.CredentialType != catalog.OAuthM2M {
-			return "", b.loginRequired(c, caller, "")
+			return nil, b.loginRequired(c, caller, "")
 		}
 		cred = &catalog.OAuthCredential{ConnectionID: c.ID, PrincipalID: key.principal, Version: cred.Version, CreatedAt: now}
 	}
 	if cred == nil {
 		if c.CredentialType != catalog.OAuthM2M {
-			return "", b.loginRequired(c, caller, "")
+			return nil, b.loginRequired(c, caller, "")
 		}
 		cred = &catalog.OAuthCredential{ConnectionID: c.ID, CreatedAt: now}
 	}
@@ -331,44 +410,56 @@ func (b *Broker) obtain(ctx context.Context, c *catalog.Connection, key credKey,
 				who += " (deleted)"
 			}
 			b.setState(ctx, c, cred, catalog.StateReauthRequired, "authorized by "+who+"; the owner or a MANAGE holder must log in again")
-			return "", b.loginRequired(c, caller, cred.Reason)
+			return nil, b.loginRequired(c, caller, cred.Reason)
 		}
 	}
 	switch cred.State {
 	case catalog.StateReauthRequired:
-		return "", b.loginRequired(c, caller, cred.Reason)
+		return nil, b.loginRequired(c, caller, cred.Reason)
 	case catalog.StateDisabled:
-		return "", catalog.Errorf(catalog.PermissionDenied, "the credential of connection %s is disabled", c.Name)
+		return nil, catalog.Errorf(catalog.PermissionDenied, "the credential of connection %s is disabled", c.Name)
 	}
+	return cred, nil
+}
 
-	// A stored access token still good beyond its refresh point serves as it is.
-	if len(cred.AccessToken) > 0 && (cred.AccessExpiresAt.IsZero() || now.Before(refreshAhead(cred.LastRefreshedAt, cred.AccessExpiresAt))) {
-		tok, err := b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
-		if err != nil {
-			return "", err
-		}
-		b.remember(key, gen, &cached{access: tok, expiry: cred.AccessExpiresAt, refreshAt: refreshAhead(cred.LastRefreshedAt, cred.AccessExpiresAt)})
-		return tok, nil
+// useStored returns the stored access token of cred when it may serve without a
+// renewal: it is good beyond its refresh point, or (seen not nil) it was renewed
+// since seen was read and has not expired, which is another replica's renewal even
+// when this replica's clock already puts it past its refresh point.
+func (b *Broker) useStored(c *catalog.Connection, key credKey, gen uint64, cred, seen *catalog.OAuthCredential) (string, bool, error) {
+	if len(cred.AccessToken) == 0 {
+		return "", false, nil
 	}
-	// While a transient failure is being retried, a still-valid token keeps serving.
-	if prev != nil && !prev.retryAt.IsZero() && now.Before(prev.retryAt) {
-		if prev.access != "" && (prev.expiry.IsZero() || now.Before(prev.expiry)) {
-			return prev.access, nil
-		}
-		return "", b.unavailable(c, prev.lastErr)
+	now := b.opts.Now()
+	refreshAt := refreshAhead(cred.LastRefreshedAt, cred.AccessExpiresAt)
+	fresh := cred.AccessExpiresAt.IsZero() || now.Before(refreshAt)
+	renewedSince := seen != nil && cred.Version != seen.Version && cred.LastRefreshedAt.After(seen.LastRefreshedAt) &&
+		now.Before(cred.AccessExpiresAt)
+	if !fresh && !renewedSince {
+		return "", false, nil
 	}
-	return b.renew(ctx, c, key, cred, prev, gen, caller)
+	tok, err := b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
+	if err != nil {
+		return "", false, err
+	}
+	if !fresh {
+		refreshAt = cred.AccessExpiresAt // use it until it ends rather than renew again now
+	}
+	b.remember(key, gen, &cached{access: tok, expiry: cred.AccessExpiresAt, refreshAt: refreshAt})
+	return tok, true, nil
 }
 
 // renew refreshes (or, for machine-to-machine, fetches) the access token and stores
-// the result before anyone uses it.
-func (b *Broker) renew(ctx context.Context, c *catalog.Connection, key credKey, cred *catalog.OAuthCredential, prev *cached, gen uint64, caller *catalog.Principal) (string, error) {
+// the result before anyone uses it. It runs under the credential's store lock
+// (obtain). retried is set on the second attempt after a lost race (renewFailed).
+func (b *Broker) renew(ctx context.Context, c *catalog.Connection, key credKey, cred *catalog.OAuthCredential, prev *cached, gen uint64, caller *catalog.Principal, retried bool) (string, error) {
 	now := b.opts.Now()
 	cfg, err := b.oauthConfig(c)
 	if err != nil {
 		return "", err
 	}
 	var tok *oauth.Token
+	var sent string // the refresh token sent
 	action := "fetch"
 	if c.CredentialType == catalog.OAuthM2M {
 		tok, err = b.oauth.ClientCredentials(ctx, cfg)
@@ -391,16 +482,18 @@ func (b *Broker) renew(ctx context.Context, c *catalog.Connection, key credKey, 
 		if err2 != nil {
 			return "", err2
 		}
-		action = "refresh"
+		action, sent = "refresh", rt
 		tok, err = b.oauth.Refresh(ctx, cfg, rt)
 	}
 	if err != nil {
-		return b.renewFailed(ctx, c, key, cred, prev, caller, err)
+		return b.renewFailed(ctx, c, key, cred, prev, gen, caller, sent, retried, err)
 	}
 	// Persist first: a rotated refresh token that is not saved is a lost credential.
+	// PutCredential has committed when it returns, before the token goes to anyone.
 	if err := b.storeToken(ctx, c, cred, key.principal, tok, cred.AuthorizedBy); err != nil {
 		if catalog.IsAlreadyExists(err) {
-			// Another writer (a replica) renewed it meanwhile; use theirs.
+			// A writer that does not take the lock (a login finishing) stored a
+			// credential meanwhile; use theirs.
 			return b.obtainAfterConflict(ctx, c, key, caller)
 		}
 		return "", err
@@ -421,10 +514,28 @@ func (b *Broker) obtainAfterConflict(ctx context.Context, c *catalog.Connection,
 	return b.openCred(c, cred, catalog.FieldAccessToken, cred.AccessToken)
 }
 
-// renewFailed classifies a token endpoint failure: invalid_grant needs a new login,
-// a configuration error needs an admin, a transient failure is retried with backoff
-// while a still-valid access token keeps serving.
-func (b *Broker) renewFailed(ctx context.Context, c *catalog.Connection, key credKey, cred *catalog.OAuthCredential, prev *cached, caller *catalog.Principal, err error) (string, error) {
+// lostRace re-reads the credential after an invalid_grant for the refresh token sent,
+// and returns it when its refresh token is no longer that one: someone else (a login,
+// a replica that renewed without the lock) replaced it meanwhile, and the answer was
+// about a token already rotated away, not a revoked consent. It returns nil when the
+// stored refresh token is still the one sent.
+func (b *Broker) lostRace(ctx context.Context, c *catalog.Connection, key credKey, sent string) *catalog.OAuthCredential {
+	cur, err := b.store.GetCredential(ctx, key.conn, key.principal)
+	if err != nil || len(cur.RefreshToken) == 0 {
+		return nil
+	}
+	rt, err := b.openCred(c, cur, catalog.FieldRefreshToken, cur.RefreshToken)
+	if err != nil || subtle.ConstantTimeCompare([]byte(rt), []byte(sent)) == 1 {
+		return nil
+	}
+	return cur
+}
+
+// renewFailed classifies a token endpoint failure: invalid_grant for the stored
+// refresh token needs a new login (for one already replaced, the stored state is
+// used instead), a configuration error needs an admin, a transient failure is retried
+// with backoff while a still-valid access token keeps serving.
+func (b *Broker) renewFailed(ctx context.Context, c *catalog.Connection, key credKey, cred *catalog.OAuthCredential, prev *cached, gen uint64, caller *catalog.Principal, sent string, retried bool, err error) (string, error) {
 	var oe *oauth.Error
 	if !errors.As(err, &oe) {
 		return "", err
@@ -432,6 +543,20 @@ func (b *Broker) renewFailed(ctx context.Context, c *catalog.Connection, key cre
 	now := b.opts.Now()
 	switch oe.State() {
 	case catalog.StateReauthRequired:
+		// A lost race is not a revoked consent: re-read once.
+		if sent != "" && !retried {
+			if cur := b.lostRace(ctx, c, key, sent); cur != nil {
+				b.opts.Log.Info("refresh token replaced while it was being used; using the stored one", "connection", c.Name, "principal_id", key.principal)
+				cur, err := b.usableCredential(ctx, c, key, caller, cur)
+				if err != nil {
+					return "", err
+				}
+				if tok, ok, err := b.useStored(c, key, gen, cur, cred); ok || err != nil {
+					return tok, err
+				}
+				return b.renew(ctx, c, key, cur, prev, gen, caller, true)
+			}
+		}
 		b.setState(ctx, c, cred, catalog.StateReauthRequired, oe.Error())
 		b.forget(key)
 		return "", b.loginRequired(c, caller, oe.Error())
@@ -474,6 +599,8 @@ func (b *Broker) unavailable(c *catalog.Connection, err error) error {
 }
 
 func (b *Broker) remember(key credKey, gen uint64, e *cached) {
+	// Stamped now, after the read: a change announced since the read moved gen.
+	e.stamp = b.fresh.Stamp()
 	b.mu.Lock()
 	if b.gen == gen {
 		b.cache[key] = e

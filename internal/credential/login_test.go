@@ -90,6 +90,16 @@ func (s *memStore) ListCredentials(context.Context, string) ([]*catalog.OAuthCre
 
 func (s *memStore) TouchCredentials(context.Context, map[string]time.Time) error { return nil }
 
+// LockCredential is a lock that serializes nothing: the tests on memStore run one
+// caller at a time.
+func (s *memStore) LockCredential(ctx context.Context, conn, principal string, fn func(context.Context, *catalog.OAuthCredential) error) error {
+	cur, err := s.GetCredential(ctx, conn, principal)
+	if catalog.IsNotFound(err) {
+		cur = nil
+	}
+	return fn(ctx, cur)
+}
+
 func (s *memStore) Watch(func(catalog.Change)) {}
 
 // allowAll lets every principal use and manage every connection.

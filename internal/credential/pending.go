@@ -92,9 +92,8 @@ type MemoryPendingOptions struct {
 // honest user out until the TTL runs out, while evicting makes an attacker outrun every
 // honest login continuously, across at least MaxTotal/MaxPerPrincipal principals.
 //
-// Like the browser sessions of internal/webui, pending logins are this replica's own:
-// with several replicas a login must start and finish on one (sticky sessions) until a
-// PendingLogins in the shared store replaces this one.
+// Its logins are this process's own: a server uses StorePendingLogins, which every
+// replica shares; this one is for tests and tools of one process.
 type MemoryPendingLogins struct {
 	opts MemoryPendingOptions
 

@@ -3,29 +3,42 @@ package httpapi
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 )
 
 // connCache keeps connections by name so that a call through one costs no store read.
 // Any connection change the store announces empties it (changes are rare, calls are
 // not), so a disable, an option change or a rotation is seen by the very next call;
 // gen keeps a read that raced a change from refilling it stale. Cached connections are
-// shared: nobody may modify one (handlers copy before changing).
+// shared: nobody may modify one (handlers copy before changing). Scale-out: an entry is
+// served for freshness.TTL at most, never while or after the store was deaf to other
+// replicas' changes, and ChangeAll empties the cache.
 type connCache struct {
 	mu     sync.RWMutex
-	byName map[string]*catalog.Connection
+	byName map[string]cachedConn
 	gen    uint64
+	fresh  *freshness.Clock
+}
+
+type cachedConn struct {
+	conn  *catalog.Connection
+	stamp freshness.Stamp // taken before the read
 }
 
 const maxCachedConnections = 100000
 
-func newConnCache(s catalog.Store) *connCache {
-	c := &connCache{byName: map[string]*catalog.Connection{}}
+func newConnCache(s catalog.Store) *connCache { return newConnCacheClock(s, nil) }
+
+// newConnCacheClock is newConnCache with a clock (nil: time.Now), for tests.
+func newConnCacheClock(s catalog.Store, now func() time.Time) *connCache {
+	c := &connCache{byName: map[string]cachedConn{}, fresh: freshness.New(s, now, 0)}
 	s.Watch(func(ch catalog.Change) {
-		if ch.Kind == catalog.ChangeConnection {
+		if ch.Kind == catalog.ChangeConnection || ch.Kind == catalog.ChangeAll {
 			c.mu.Lock()
-			c.byName = map[string]*catalog.Connection{}
+			c.byName = map[string]cachedConn{}
 			c.gen++
 			c.mu.Unlock()
 		}
@@ -35,12 +48,13 @@ func newConnCache(s catalog.Store) *connCache {
 
 func (c *connCache) get(ctx context.Context, s catalog.Store, name string) (*catalog.Connection, error) {
 	c.mu.RLock()
-	conn, ok := c.byName[name]
+	e, ok := c.byName[name]
 	gen := c.gen
 	c.mu.RUnlock()
-	if ok {
-		return conn, nil
+	if ok && c.fresh.Fresh(e.stamp) {
+		return e.conn, nil
 	}
+	stamp := c.fresh.Stamp()
 	conn, err := s.GetConnection(ctx, name)
 	if err != nil {
 		return nil, err
@@ -48,9 +62,9 @@ func (c *connCache) get(ctx context.Context, s catalog.Store, name string) (*cat
 	c.mu.Lock()
 	if c.gen == gen {
 		if len(c.byName) >= maxCachedConnections {
-			c.byName = map[string]*catalog.Connection{}
+			c.byName = map[string]cachedConn{}
 		}
-		c.byName[name] = conn
+		c.byName[name] = cachedConn{conn: conn, stamp: stamp}
 	}
 	c.mu.Unlock()
 	return conn, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 )
 
 // TokenPrefix starts every Gatehouse token, so that secret scanners and people can tell
@@ -55,6 +56,18 @@ func (id *Identity) Expired() error {
 	return catalog.Errorf(catalog.Unauthenticated, "access token %s expired at %s", id.TokenID, id.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
+// TokenHash returns the stored form of the identity's token (the SHA-256 the tokens
+// table keeps), never the token itself: a browser session kept in the shared store
+// records it so that any replica can Recheck the session.
+func (id *Identity) TokenHash() []byte { return append([]byte(nil), id.tokenHash...) }
+
+// Resume rebuilds an identity from what a stored browser session recorded of it (its
+// principal, freshly read, and its token's id, stored hash and expiry). It proves
+// nothing by itself: the caller must Recheck it before it trusts it.
+func Resume(p *catalog.Principal, tokenID string, tokenHash []byte, expiresAt time.Time) *Identity {
+	return &Identity{Principal: p, TokenID: tokenID, ExpiresAt: expiresAt, tokenHash: append([]byte(nil), tokenHash...)}
+}
+
 // Store is what the authenticator reads and writes.
 type Store interface {
 	GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, error)
@@ -69,6 +82,7 @@ const maxCached = 100000
 type cachedIdentity struct {
 	token     *catalog.Token
 	principal *catalog.Principal
+	stamp     freshness.Stamp // taken before the read
 }
 
 // Authenticator checks bearer tokens. It records last-used times in memory and writes
@@ -88,16 +102,21 @@ type Authenticator struct {
 	cmu   sync.RWMutex
 	cache map[string]cachedIdentity
 	gen   uint64
+	// fresh bounds how long an entry is served (scale-out): freshness.TTL, and never
+	// while or after the store was deaf to other replicas' changes.
+	fresh *freshness.Clock
 }
 
 // NewAuthenticator returns an authenticator; now may be nil for time.Now.
 func NewAuthenticator(s Store, now func() time.Time, log *slog.Logger) *Authenticator {
+	fresh := freshness.New(s, now, 0) // nil now: the coarse clock, cheaper than time.Now
 	if now == nil {
 		now = time.Now
 	}
-	a := &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}, cache: map[string]cachedIdentity{}}
+	a := &Authenticator{store: s, now: now, log: log, touched: map[string]time.Time{}, cache: map[string]cachedIdentity{},
+		fresh: fresh}
 	s.Watch(func(c catalog.Change) {
-		if c.Kind == catalog.ChangeToken || c.Kind == catalog.ChangePrincipal {
+		if c.Kind == catalog.ChangeToken || c.Kind == catalog.ChangePrincipal || c.Kind == catalog.ChangeAll {
 			a.cmu.Lock()
 			a.cache = map[string]cachedIdentity{}
 			a.gen++
@@ -113,9 +132,10 @@ func (a *Authenticator) lookup(ctx context.Context, hash []byte) (*catalog.Token
 	c, ok := a.cache[string(hash)]
 	gen := a.gen
 	a.cmu.RUnlock()
-	if ok {
+	if ok && a.fresh.Fresh(c.stamp) {
 		return c.token, c.principal, nil
 	}
+	stamp := a.fresh.Stamp()
 	t, err := a.store.GetTokenByHash(ctx, hash)
 	if err != nil {
 		return nil, nil, err
@@ -129,7 +149,7 @@ func (a *Authenticator) lookup(ctx context.Context, hash []byte) (*catalog.Token
 		if len(a.cache) >= maxCached {
 			a.cache = map[string]cachedIdentity{}
 		}
-		a.cache[string(hash)] = cachedIdentity{token: t, principal: p}
+		a.cache[string(hash)] = cachedIdentity{token: t, principal: p, stamp: stamp}
 	}
 	a.cmu.Unlock()
 	return t, p, nil

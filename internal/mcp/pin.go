@@ -7,19 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
-// ToolDefinition is one tool as a tools/list answer defines it, reduced to what pinning
-// compares and what people are shown.
-type ToolDefinition struct {
-	Name string
-	// Description is the tool's description as listed, for display only (bounded by
-	// whoever shows it). It is part of Hash.
-	Description string
-	// Hash is "sha256:" and the hex digest of the canonical JSON of the tool's name,
-	// description and input schema.
-	Hash string
-}
+// ToolDefinition is one tool as a tools/list answer defines it (catalog.MCPToolDefinition).
+type ToolDefinition = catalog.MCPToolDefinition
 
 // ToolDefinitionOf reduces one element of a tools/list result's tools array to what
 // pinning compares: its name, its description, and a hash of the canonical JSON of

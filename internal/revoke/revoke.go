@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/freshness"
 )
 
 // Defaults for the zero values of Options.
@@ -60,6 +61,10 @@ type Options struct {
 	Workers int
 	// Log receives one line per entry ended; nil discards.
 	Log *slog.Logger
+	// Every re-checks every entry this often even when no change was announced
+	// (scale-out: a change whose announcement was lost still ends what it revokes, once
+	// the caches the checks read expire); zero is freshness.TTL, negative never.
+	Every time.Duration
 }
 
 // Entry is what Registry.TrackEntry tracks.
@@ -82,6 +87,7 @@ type Entry struct {
 // concurrent use.
 type Registry struct {
 	delay   time.Duration
+	every   time.Duration
 	timeout time.Duration
 	workers int
 	log     *slog.Logger
@@ -138,7 +144,10 @@ func New(w Watcher, o Options) *Registry {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{delay: o.Delay, timeout: o.CheckTimeout, workers: o.Workers, log: o.Log, after: time.After,
+	if o.Every == 0 {
+		o.Every = freshness.TTL
+	}
+	r := &Registry{delay: o.Delay, every: o.Every, timeout: o.CheckTimeout, workers: o.Workers, log: o.Log, after: time.After,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	r.gen.Store(1)
 	if w != nil {
@@ -149,11 +158,12 @@ func New(w Watcher, o Options) *Registry {
 }
 
 // relevant reports whether a change of kind k can undo a decision an open thing was
-// allowed under. Credential changes (OAuth tokens refreshed) cannot.
+// allowed under. Credential changes (OAuth tokens refreshed) cannot; ChangeAll
+// (anything may have changed) can.
 func relevant(k catalog.ChangeKind) bool {
 	switch k {
 	case catalog.ChangePrincipal, catalog.ChangeMembership, catalog.ChangeGrant,
-		catalog.ChangeConnection, catalog.ChangeToken, catalog.ChangeNetworkPolicy:
+		catalog.ChangeConnection, catalog.ChangeToken, catalog.ChangeNetworkPolicy, catalog.ChangeAll:
 		return true
 	}
 	return false
@@ -262,11 +272,25 @@ func (r *Registry) Close() error {
 
 func (r *Registry) run() {
 	defer close(r.done)
+	var periodic <-chan time.Time
+	if r.every > 0 {
+		t := time.NewTicker(r.every)
+		defer t.Stop()
+		periodic = t.C
+	}
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-r.kick:
+		case <-periodic:
+			// No change heard for a while: re-check anyway, in case one was lost.
+			r.gen.Add(1)
+			r.sweep()
+			if r.swept != nil {
+				r.swept()
+			}
+			continue
 		}
 		select {
 		case <-r.stop:

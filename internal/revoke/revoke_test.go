@@ -74,7 +74,7 @@ var errRevoked = catalog.Errorf(catalog.PermissionDenied, "revoked")
 
 func TestFailingCheckCancelsWithCause(t *testing.T) {
 	for _, kind := range []catalog.ChangeKind{catalog.ChangePrincipal, catalog.ChangeMembership, catalog.ChangeGrant,
-		catalog.ChangeConnection, catalog.ChangeToken, catalog.ChangeNetworkPolicy} {
+		catalog.ChangeConnection, catalog.ChangeToken, catalog.ChangeNetworkPolicy, catalog.ChangeAll} {
 		t.Run(kindName(kind), func(t *testing.T) {
 			r, st := newRegistry(t, Options{Delay: 20 * time.Millisecond})
 			var f flag
@@ -93,7 +93,7 @@ func TestFailingCheckCancelsWithCause(t *testing.T) {
 func kindName(k catalog.ChangeKind) string {
 	return map[catalog.ChangeKind]string{catalog.ChangePrincipal: "principal", catalog.ChangeMembership: "membership",
 		catalog.ChangeGrant: "grant", catalog.ChangeConnection: "connection", catalog.ChangeToken: "token",
-		catalog.ChangeNetworkPolicy: "network_policy", catalog.ChangeCredential: "credential"}[k]
+		catalog.ChangeNetworkPolicy: "network_policy", catalog.ChangeCredential: "credential", catalog.ChangeAll: "all"}[k]
 }
 
 // manual is a registry whose re-checks start when the test says so.
@@ -108,7 +108,7 @@ type manual struct {
 func newManual(t *testing.T) *manual {
 	t.Helper()
 	m := &manual{st: &fakeStore{}, fire: make(chan time.Time), asked: make(chan struct{}, 16), done: make(chan struct{}, 16)}
-	m.Registry = New(m.st, Options{})
+	m.Registry = New(m.st, Options{Every: -1})
 	// run reads these only once a kick arrives, which happens after this assignment.
 	m.after = func(time.Duration) <-chan time.Time { m.asked <- struct{}{}; return m.fire }
 	m.swept = func() { m.done <- struct{}{} }

@@ -26,8 +26,8 @@ func (b *browser) doWith(method, target string, form url.Values, hdr map[string]
 // sessionCSRF returns the CSRF token of the browser's session.
 func (b *browser) sessionCSRF() string {
 	b.t.Helper()
-	_, s, ok := b.e.ui.sessionOf(httptestRequestWithCookie(SessionCookie, b.jar[SessionCookie]))
-	if !ok {
+	_, s, ok, err := b.e.ui.sessionOf(httptestRequestWithCookie(SessionCookie, b.jar[SessionCookie]))
+	if err != nil || !ok {
 		b.t.Fatal("browser has no session")
 	}
 	return s.csrf

@@ -108,6 +108,11 @@ type Deps struct {
 	Now func() time.Time
 	// SessionTTL is the lifetime of a browser session; zero means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// Sessions keeps the browser sessions: the catalog store, so that every replica
+	// knows every session (one indexed read a request, no cache: a sign-out on one
+	// replica bites on the next request on all). nil keeps them in this process's
+	// memory (tests).
+	Sessions catalog.BrowserSessionStore
 	// FormTimeout bounds how long a posted form (sign-in, sign-out) may take to arrive;
 	// zero means DefaultFormTimeout.
 	FormTimeout time.Duration
@@ -122,7 +127,7 @@ type UI struct {
 	log         *slog.Logger
 	mux         *http.ServeMux
 	routes      []string
-	sessions    *sessionStore
+	sessions    catalog.BrowserSessionStore
 	secure      bool
 	csrfCookie  string
 	publicURL   string
@@ -150,10 +155,13 @@ func New(d Deps) *UI {
 		d:           d,
 		log:         log,
 		mux:         http.NewServeMux(),
-		sessions:    newSessionStore(d.Now),
+		sessions:    d.Sessions,
 		publicURL:   public,
 		redirectURI: public + CallbackPath,
 		origin:      http.NewCrossOriginProtection(),
+	}
+	if u.sessions == nil {
+		u.sessions = newMemorySessions()
 	}
 	pu, err := url.Parse(public)
 	if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
@@ -247,7 +255,10 @@ func (c *current) id() string { return hex.EncodeToString(c.key[:]) }
 // returns nil without error when there is no live session; notice then says why a
 // session just ended, if one did. w may be nil (then no cookie is cleared).
 func (u *UI) resolve(w http.ResponseWriter, r *http.Request) (*current, string, error) {
-	key, s, ok := u.sessionOf(r)
+	key, s, ok, err := u.sessionOf(r)
+	if err != nil {
+		return nil, "", err
+	}
 	if !ok {
 		return nil, "", nil
 	}
@@ -256,7 +267,7 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request) (*current, string, 
 		return nil, "", fmt.Errorf("read session principal: %w", err)
 	}
 	if err != nil || !p.Active || p.Kind == catalog.KindGroup {
-		u.sessions.delete(key)
+		u.endSession(r.Context(), key)
 		if w != nil {
 			http.SetCookie(w, u.cookie(SessionCookie, "", -1, http.SameSiteLaxMode))
 		}
@@ -269,19 +280,17 @@ func (u *UI) resolve(w http.ResponseWriter, r *http.Request) (*current, string, 
 		u.log.Info("session ended: principal inactive or gone", "principal", name, "principal_id", s.principalID)
 		return nil, notice, nil
 	}
-	if s.who != nil {
-		var ce *catalog.Error
-		switch err := u.d.Auth.Recheck(r.Context(), s.who); {
-		case errors.As(err, &ce):
-			u.sessions.delete(key)
-			if w != nil {
-				http.SetCookie(w, u.cookie(SessionCookie, "", -1, http.SameSiteLaxMode))
-			}
-			u.log.Info("session ended: its token no longer holds", "principal", p.Name, "token_id", s.who.TokenID, "reason", ce.Message)
-			return nil, "Your session has ended: " + ce.Message + ". Sign in again.", nil
-		case err != nil:
-			return nil, "", fmt.Errorf("recheck session token: %w", err)
+	var ce *catalog.Error
+	switch err := u.d.Auth.Recheck(r.Context(), identity.Resume(p, s.tokenID, s.tokenHash, s.tokenExpires)); {
+	case errors.As(err, &ce):
+		u.endSession(r.Context(), key)
+		if w != nil {
+			http.SetCookie(w, u.cookie(SessionCookie, "", -1, http.SameSiteLaxMode))
 		}
+		u.log.Info("session ended: its token no longer holds", "principal", p.Name, "token_id", s.tokenID, "reason", ce.Message)
+		return nil, "Your session has ended: " + ce.Message + ". Sign in again.", nil
+	case err != nil:
+		return nil, "", fmt.Errorf("recheck session token: %w", err)
 	}
 	return &current{key: key, sess: s, principal: p}, "", nil
 }
@@ -372,7 +381,11 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	if !u.readForm(w, r, "sign in") {
 		return
 	}
-	oldKey, old, hadSession := u.sessionOf(r)
+	oldKey, old, hadSession, err := u.sessionOf(r)
+	if err != nil {
+		u.serverError(w, r, fmt.Errorf("sign in: %w", err))
+		return
+	}
 	if !u.csrfOK(r, old, hadSession) {
 		u.csrfFailed(w, r)
 		return
@@ -404,9 +417,16 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	// A fresh session id on every sign-in, and the previous session of this browser
 	// ends: whatever id a browser held before signing in is worth nothing after.
 	if hadSession {
-		u.sessions.delete(oldKey)
+		if err := u.sessions.DeleteBrowserSession(r.Context(), oldKey); err != nil {
+			u.serverError(w, r, fmt.Errorf("sign in: end the previous session: %w", err))
+			return
+		}
 	}
-	raw, s := u.sessions.create(who, u.d.SessionTTL)
+	raw, s, err := u.createSession(r.Context(), who, u.d.SessionTTL)
+	if err != nil {
+		u.serverError(w, r, fmt.Errorf("sign in: %w", err))
+		return
+	}
 	http.SetCookie(w, u.cookie(SessionCookie, raw, u.d.SessionTTL, http.SameSiteLaxMode))
 	// The CSRF token is rotated with the session and bound to it.
 	http.SetCookie(w, u.cookie(u.csrfCookie, s.csrf, u.d.SessionTTL, http.SameSiteStrictMode))
@@ -422,13 +442,21 @@ func (u *UI) signOut(w http.ResponseWriter, r *http.Request) {
 	if !u.readForm(w, r, "sign out") {
 		return
 	}
-	key, s, ok := u.sessionOf(r)
+	key, s, ok, err := u.sessionOf(r)
+	if err != nil {
+		u.serverError(w, r, fmt.Errorf("sign out: %w", err))
+		return
+	}
 	if !u.csrfOK(r, s, ok) {
 		u.csrfFailed(w, r)
 		return
 	}
 	if ok {
-		u.sessions.delete(key)
+		// The sign-out is reported only once the session is gone from the store.
+		if err := u.sessions.DeleteBrowserSession(r.Context(), key); err != nil {
+			u.serverError(w, r, fmt.Errorf("sign out: %w", err))
+			return
+		}
 		u.log.Info("signed out", "principal_id", s.principalID)
 	}
 	http.SetCookie(w, u.cookie(SessionCookie, "", -1, http.SameSiteLaxMode))

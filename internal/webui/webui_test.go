@@ -125,7 +125,7 @@ func (f *fakeAuth) Authenticate(ctx context.Context, token string) (*identity.Id
 	f.mu.Lock()
 	exp := f.expiresAt[id]
 	f.mu.Unlock()
-	return &identity.Identity{Principal: p, TokenID: "tok-" + id, ExpiresAt: exp}, nil
+	return identity.Resume(p, "tok-"+id, identity.HashToken(token), exp), nil
 }
 
 func (f *fakeAuth) count() int {
@@ -249,9 +249,10 @@ func newEnv(t *testing.T, public string) *env {
 }
 
 func (e *env) sessionCount() int {
-	e.ui.sessions.mu.Lock()
-	defer e.ui.sessions.mu.Unlock()
-	return len(e.ui.sessions.m)
+	m := e.ui.sessions.(*memorySessions)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.m)
 }
 
 // browser keeps cookies like a browser would (without the Secure rule, so https
@@ -383,9 +384,10 @@ func TestSignInSetsSessionCookie(t *testing.T) {
 			if sid == c.Value || strings.Contains(sid, c.Value) {
 				t.Error("the session id given out is the cookie value; want its hash")
 			}
-			e.ui.sessions.mu.Lock()
-			_, hashed := e.ui.sessions.m[keyOf(c.Value)]
-			e.ui.sessions.mu.Unlock()
+			m := e.ui.sessions.(*memorySessions)
+			m.mu.Lock()
+			_, hashed := m.m[keyOf(c.Value)]
+			m.mu.Unlock()
 			if !hashed || sid != fmt.Sprintf("%x", keyOf(c.Value)) {
 				t.Error("session not stored under the SHA-256 of its id")
 			}

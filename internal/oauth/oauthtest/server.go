@@ -121,6 +121,9 @@ type Server struct {
 
 	srvMu sync.Mutex
 	srv   *http.Server
+
+	hookMu    sync.Mutex
+	forceFail func(form url.Values) bool
 }
 
 // New starts a server and stops it when the test ends.
@@ -490,6 +493,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.provider.WriteAccessError(ctx, w, nil, err)
 		return
 	}
+	s.hookMu.Lock()
+	force := s.forceFail
+	s.hookMu.Unlock()
+	if force != nil && force(r.PostForm) {
+		s.provider.WriteAccessError(ctx, w, nil, fosite.ErrInvalidGrant.WithHint("oauthtest: invalid_grant forced by the test."))
+		return
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -521,6 +531,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.statsMu.Unlock()
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// ForceInvalidGrant makes the token endpoint answer invalid_grant, without looking at
+// the grant or changing anything, to every request for which fn (called with the
+// request's form, without the server's lock: it may call the server) returns true;
+// nil stops it. Forced answers are not counted by InvalidGrants.
+func (s *Server) ForceInvalidGrant(fn func(form url.Values) bool) {
+	s.hookMu.Lock()
+	s.forceFail = fn
+	s.hookMu.Unlock()
 }
 
 // IssuedTokens returns every access and refresh token the server has issued, for

@@ -14,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -30,6 +32,8 @@ type Options struct {
 	// SkipMigrate opens without applying pending migrations; a schema that is not up to
 	// date is then refused (gatehouse migrate applies them).
 	SkipMigrate bool
+	// Log receives the change listener's losses and recoveries (nil discards).
+	Log *slog.Logger
 }
 
 // DB is a catalog.Store in a PostgreSQL database. It is safe for concurrent use.
@@ -38,6 +42,20 @@ type DB struct {
 
 	mu       sync.Mutex
 	watchers []func(catalog.Change)
+
+	// credLocks holds LockCredential's advisory locks (refresh exactly once), on
+	// connections of their own.
+	credLocks credLocks
+	// Change notification across replicas (notify.go).
+	log          *slog.Logger
+	replica      string          // this DB's ID in the payloads it sends
+	listenConfig *pgx.ConnConfig // of the listener's own connection
+	epoch        atomic.Uint64   // the cache epoch: odd while the listener is down
+	listenerPID  atomic.Uint32   // the listener connection's backend PID (0: down), for tests
+	stopListen   context.CancelFunc
+	listenDone   chan struct{}
+	// beforeReconnect, when set (by tests, before the loss), runs before each attempt.
+	beforeReconnect atomic.Pointer[func()]
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and
@@ -55,7 +73,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", redact(err))
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, log: opts.Log, replica: newReplicaID(), listenConfig: cfg.ConnConfig}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store: %w", err)
@@ -70,6 +91,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	} else if _, err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := db.startListener(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -89,15 +114,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool.
+// Close stops the change listener and closes the pool.
 func (db *DB) Close() error {
+	db.credLocks.close() // refresh exactly once: the lock connections
+	db.stopListener()
 	db.pool.Close()
 	return nil
 }
 
-// Watch registers fn to be called after every committed change.
-//
-// TODO(scale-out): changes of other replicas arrive through LISTEN/NOTIFY.
+// Watch registers fn to be called after every committed change: this replica's right
+// after its commit, other replicas' when their notification arrives (on the listener's
+// goroutine), and catalog.ChangeAll when the listener was lost and is back.
 func (db *DB) Watch(fn func(catalog.Change)) {
 	db.mu.Lock()
 	db.watchers = append(db.watchers, fn)
@@ -152,6 +179,10 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx := &Tx{Tx: ptx}
 	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := fn(tx); err != nil {
+		return err
+	}
+	// Other replicas hear of the changes when (and only if) the transaction commits.
+	if err := db.sendNotifications(ctx, ptx, tx.changes); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -21,17 +21,37 @@ const insertAuditHead = `INSERT INTO audit_events (event_id, event_time, action_
 // auditColumns is the number of columns insertAuditHead names.
 const auditColumns = 13
 
-// AppendAudit stores the events in one transaction, in the order given, and sets each
-// event's Seq once the transaction has committed (on an error no Seq changes, so the
-// caller may retry the same batch). One transaction per batch is the point: the audit
-// writer groups the events of many requests into one commit, one fsync.
+// AppendAudit stores the events in one transaction, in the order given and as given,
+// and sets each event's Seq once the transaction has committed (on an error no Seq
+// changes, so the caller may retry the same batch). One transaction per batch is the
+// point: the audit writer groups the events of many requests into one commit, one fsync.
 //
 // It announces no change: no cache depends on the audit log.
 func (db *DB) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) error {
+	return db.appendAudit(ctx, events, nil)
+}
+
+// AppendAuditChained is AppendAudit, but links the events to the newest stored one
+// inside the transaction (catalog.AuditStore): the single write connection, whose
+// transactions begin immediate, is the log's append lock, within this process and
+// against any other process writing the same file.
+func (db *DB) AppendAuditChained(ctx context.Context, events []*catalog.AuditEvent, link func(prevHash string, e *catalog.AuditEvent) error) error {
+	if link == nil {
+		return invalid("a chained audit append needs a link function")
+	}
+	return db.appendAudit(ctx, events, link)
+}
+
+// auditHashColumn is the index of prev_hash in a row of insertAuditHead; hash follows.
+const auditHashColumn = 11
+
+// appendAudit is AppendAudit, and AppendAuditChained with link.
+func (db *DB) appendAudit(ctx context.Context, events []*catalog.AuditEvent, link func(string, *catalog.AuditEvent) error) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// Check and encode the whole batch before writing any of it.
+	// Check and encode the whole batch before writing any of it (and, chained, before
+	// taking the lock); only the hashes are left for inside the transaction.
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		if e.EventID == "" {
@@ -54,11 +74,28 @@ func (db *DB) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) err
 			e.Connection, string(params), e.StatusCode, e.ErrorCode, e.Decision, e.PrevHash, e.Hash}
 	}
 	var seqs []int64
+	var linkErr error
 	err := db.update(ctx, "append audit events", func(tx *txn) error {
+		if link != nil {
+			prev, err := lastAuditHash(ctx, tx)
+			if err != nil {
+				return err
+			}
+			for i, e := range events {
+				if linkErr = link(prev, e); linkErr != nil {
+					return linkErr
+				}
+				prev = e.Hash
+				rows[i][auditHashColumn], rows[i][auditHashColumn+1] = e.PrevHash, e.Hash
+			}
+		}
 		var err error
 		seqs, err = appendLog(ctx, tx, insertAuditHead, auditColumns, rows, db.auditChunk)
 		return err
 	})
+	if linkErr != nil {
+		return linkErr // as it is, not wrapped
+	}
 	if err != nil {
 		return err
 	}
@@ -66,6 +103,19 @@ func (db *DB) AppendAudit(ctx context.Context, events []*catalog.AuditEvent) err
 		e.Seq = seqs[i]
 	}
 	return nil
+}
+
+// lastAuditHash returns the newest event's hash, "" for an empty log.
+func lastAuditHash(ctx context.Context, tx *txn) (string, error) {
+	var h string
+	err := tx.QueryRowContext(ctx, "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1").Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the newest audit hash: %w", err)
+	}
+	return h, nil
 }
 
 // LastAudit returns the event with the highest Seq, or RESOURCE_DOES_NOT_EXIST when the

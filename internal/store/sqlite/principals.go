@@ -188,6 +188,12 @@ func (db *DB) DeletePrincipal(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM oauth_credentials WHERE principal_id = ?", id); err != nil {
 			return err
 		}
+		// Browser sessions and pending logins (0006) have no foreign key either.
+		for _, q := range []string{"DELETE FROM browser_sessions WHERE principal_id = ?", "DELETE FROM pending_logins WHERE principal_id = ?"} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
 		// memberships, grants and tokens go by ON DELETE CASCADE.
 		_, err = tx.ExecContext(ctx, "DELETE FROM principals WHERE id = ?", id)
 		return err

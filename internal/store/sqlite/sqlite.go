@@ -62,6 +62,10 @@ type DB struct {
 
 	mu       sync.Mutex
 	watchers []func(catalog.Change)
+
+	// credLocks are LockCredential's locks (refresh exactly once): one process owns
+	// a data directory, so in-process locks are all there is to take.
+	credLocks keyLocks
 }
 
 // Open opens the store in the SQLite file at path, creating the file (mode 0600) and its

@@ -1,7 +1,12 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -251,5 +256,158 @@ func testAuditBatchAtomic(f *fixture) {
 	f.appendAudit(fresh, dup)
 	if got := f.listAudit(catalog.AuditFilter{}); len(got) != 3 {
 		f.t.Errorf("after retrying the batch: %d events, want 3", len(got))
+	}
+}
+
+// testLink is the link function of the chained-append tests: a hash of the previous
+// hash and the event's id, so that every stored link can be recomputed.
+func testLink(prev string, e *catalog.AuditEvent) error {
+	e.PrevHash = prev
+	sum := sha256.Sum256([]byte(prev + "/" + e.EventID))
+	e.Hash = hex.EncodeToString(sum[:])
+	return nil
+}
+
+// testAuditChainedRules: a chained append links to the newest stored event (one that
+// AppendAudit stored as given included), passes "" on an empty log, and an error of
+// link stores nothing and comes back as it is.
+func testAuditChainedRules(f *fixture) {
+	var prevs []string
+	record := func(prev string, e *catalog.AuditEvent) error {
+		prevs = append(prevs, prev)
+		return testLink(prev, e)
+	}
+	first := []*catalog.AuditEvent{f.auditEvent(catalog.ActionUseConnection, "alice@example.com", "github"), f.auditEvent(catalog.ActionUseConnection, "bob@example.com", "github")}
+	f.must("AppendAuditChained on an empty log", f.s.AppendAuditChained(f.ctx, first, record))
+	if d := diff([]string{"", first[0].Hash}, prevs); d != "" {
+		f.t.Errorf("link's prevHash on an empty log (-want +got):\n%s", d)
+	}
+	if first[0].Seq <= 0 || first[1].Seq <= first[0].Seq {
+		f.t.Errorf("Seqs %d, %d: want them assigned, increasing", first[0].Seq, first[1].Seq)
+	}
+
+	copied := f.auditEvent(catalog.ActionTokenCreate, "admin", "")
+	copied.PrevHash, copied.Hash = first[1].Hash, "copied-as-given"
+	f.appendAudit(copied)
+	prevs = nil
+	next := f.auditEvent(catalog.ActionUseConnection, "alice@example.com", "slack")
+	f.must("AppendAuditChained after AppendAudit", f.s.AppendAuditChained(f.ctx, []*catalog.AuditEvent{next}, record))
+	if d := diff([]string{"copied-as-given"}, prevs); d != "" {
+		f.t.Errorf("link's prevHash after AppendAudit (-want +got):\n%s", d)
+	}
+
+	boom := errors.New("link refused")
+	bad := []*catalog.AuditEvent{f.auditEvent(catalog.ActionUseConnection, "carol@example.com", "github"), f.auditEvent(catalog.ActionUseConnection, "carol@example.com", "github")}
+	calls := 0
+	err := f.s.AppendAuditChained(f.ctx, bad, func(prev string, e *catalog.AuditEvent) error {
+		if calls++; calls == 2 {
+			return boom
+		}
+		return testLink(prev, e)
+	})
+	if !errors.Is(err, boom) {
+		f.t.Errorf("AppendAuditChained with a failing link = %v, want its error", err)
+	}
+	if bad[0].Seq != 0 || bad[1].Seq != 0 {
+		f.t.Errorf("a failed chained append assigned Seq %d, %d", bad[0].Seq, bad[1].Seq)
+	}
+	want := []*catalog.AuditEvent{first[0], first[1], copied, next}
+	if d := diff(auditIDs(want), auditIDs(f.listAudit(catalog.AuditFilter{}))); d != "" {
+		f.t.Errorf("log after a failed chained append (-want +got):\n%s", d)
+	}
+	last, err := f.s.LastAudit(f.ctx)
+	f.must("LastAudit", err)
+	if d := diff(next, last); d != "" {
+		f.t.Errorf("LastAudit after chained appends (-want +got):\n%s", d)
+	}
+}
+
+// testAuditChained runs ChainedAppend with two writers on the subtest's one store.
+func testAuditChained(f *fixture) { ChainedAppend(f.t, f.s, f.s) }
+
+// ChainedAppend checks that the AppendAuditChained batches of two concurrent writers,
+// one through a and one through b (one store, or two handles on one database, as two
+// replicas have), make one chain: every event's prev_hash is the hash of the event
+// before it in Seq order, the first one's is "", each batch is whole and in its order,
+// and nothing is lost. A store runs it with two handles from its own tests.
+func ChainedAppend(t *testing.T, a, b catalog.AuditStore) {
+	t.Helper()
+	const batches, size = 25, 4
+	f := &fixture{t: t, ctx: t.Context()}
+	writers := []catalog.AuditStore{a, b}
+	made := make([][][]*catalog.AuditEvent, len(writers))
+	for w := range writers {
+		for range batches {
+			var batch []*catalog.AuditEvent
+			for range size {
+				batch = append(batch, f.auditEvent(catalog.ActionUseConnection, fmt.Sprintf("writer-%d", w), "github"))
+			}
+			made[w] = append(made[w], batch)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(writers))
+	for w, s := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, batch := range made[w] {
+				if err := s.AppendAuditChained(t.Context(), batch, testLink); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: AppendAuditChained: %v", w, err)
+		}
+	}
+
+	var all []*catalog.AuditEvent
+	for after := int64(0); len(all) <= len(writers)*batches*size; {
+		page, err := a.ListAudit(t.Context(), catalog.AuditFilter{AfterSeq: after, Limit: 1000})
+		if err != nil {
+			t.Fatalf("ListAudit: %v", err)
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if want := len(writers) * batches * size; len(all) != want {
+		t.Fatalf("the log holds %d events, want %d", len(all), want)
+	}
+	pos := make(map[string]int, len(all))
+	prev := ""
+	for i, e := range all {
+		pos[e.EventID] = i
+		if i > 0 && e.Seq <= all[i-1].Seq {
+			t.Errorf("event %d: Seq %d after %d", i, e.Seq, all[i-1].Seq)
+		}
+		if e.PrevHash != prev {
+			t.Fatalf("event %d (%s): prev_hash %q, want the hash before it %q: the chain forked", i, e.EventID, e.PrevHash, prev)
+		}
+		c := *e
+		if err := testLink(prev, &c); err != nil || c.Hash != e.Hash {
+			t.Fatalf("event %d (%s): hash %q, want %q", i, e.EventID, e.Hash, c.Hash)
+		}
+		prev = e.Hash
+	}
+	for w := range made {
+		for j, batch := range made[w] {
+			p, ok := pos[batch[0].EventID]
+			for k, e := range batch {
+				if !ok || pos[e.EventID] != p+k {
+					t.Fatalf("writer %d batch %d: event %d is at %d, want %d: a batch was split or reordered", w, j, k, pos[e.EventID], p+k)
+				}
+				if e.Seq != all[p+k].Seq || e.Hash != all[p+k].Hash {
+					t.Fatalf("writer %d batch %d: event %d has Seq %d hash %s, the stored one %d %s", w, j, k, e.Seq, e.Hash, all[p+k].Seq, all[p+k].Hash)
+				}
+			}
+		}
 	}
 }

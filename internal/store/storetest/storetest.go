@@ -79,6 +79,12 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Credentials/Touch", testCredentialTouch},
 		{"Credentials/Watch", testCredentialWatch},
 		{"Concurrency/Credentials", testCredentialConcurrency},
+		// Refresh exactly once across replicas: LockCredential.
+		{"Credentials/LockExclusive", testCredentialLockExclusive},
+		{"Credentials/LockCurrent", testCredentialLockCurrent},
+		{"Credentials/LockKeys", testCredentialLockKeys},
+		{"Credentials/LockError", testCredentialLockError},
+		{"Credentials/LockCancel", testCredentialLockCancel},
 		{"Audit/AppendList", testAuditAppendList},
 		{"Audit/LastEmpty", testAuditLastEmpty},
 		{"Audit/Params", testAuditParams},
@@ -86,6 +92,9 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Audit/Pagination", testAuditPagination},
 		{"Audit/Limits", testAuditLimits},
 		{"Audit/BatchAtomic", testAuditBatchAtomic},
+		// Issue 11, one audit chain with several writers.
+		{"Audit/ChainedRules", testAuditChainedRules},
+		{"Audit/Chained", testAuditChained},
 		{"Network/PolicyMissing", testNetworkPolicyMissing},
 		{"Network/PolicyRoundTrip", testNetworkPolicyRoundTrip},
 		{"Network/PolicyCopies", testNetworkPolicyCopies},
@@ -104,6 +113,16 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"MCPTools/Approve", testMCPToolsApprove},
 		{"MCPTools/Delete", testMCPToolsDelete},
 		{"MCPTools/Cascade", testMCPToolsCascade},
+		// Browser sessions and pending OAuth logins (sessions.go).
+		{"Sessions/CreateGet", testSessionCreateGet},
+		{"Sessions/Refused", testSessionRefused},
+		{"Sessions/PerPrincipalBound", testSessionPerPrincipalBound},
+		{"Sessions/ExpiredPurged", testSessionExpiredPurged},
+		{"Sessions/Delete", testSessionDelete},
+		{"PendingLogins/PutTake", testPendingPutTake},
+		{"PendingLogins/SingleUse", testPendingSingleUse},
+		{"PendingLogins/Expiry", testPendingExpiry},
+		{"PendingLogins/Bounds", testPendingBounds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
