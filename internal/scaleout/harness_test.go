@@ -67,6 +67,9 @@ type clusterOptions struct {
 	SQLite bool
 	// Args are extra server flags for every replica (e.g. --upstream-ca-file).
 	Args []string
+	// Together starts every replica at once on the empty database (migrations and
+	// the first admin race); by default replica 0 starts first.
+	Together bool
 }
 
 // cluster is N gatehouse replicas sharing one PostgreSQL database (or, with SQLite,
@@ -138,22 +141,27 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 			}
 		}
 	})
-	c.Replicas[0].start()
-	c.Replicas[0].waitReady()
-	// Set before the other replicas start, so that each loads it at start and no test
-	// depends on the policy's propagation.
-	c.Replicas[0].must("PUT", "/api/2.0/gatehouse/network-policy", c.Admin, loopbackPolicy, nil)
-	var wg sync.WaitGroup
-	for _, r := range c.Replicas[1:] {
+	rest := c.Replicas
+	if !opts.Together {
+		c.Replicas[0].start()
+		c.Replicas[0].waitReady()
+		// Set before the other replicas start, so that each loads it at start and no
+		// test depends on the policy's propagation.
+		c.Replicas[0].must("PUT", "/api/2.0/gatehouse/network-policy", c.Admin, loopbackPolicy, nil)
+		rest = c.Replicas[1:]
+	}
+	for _, r := range rest {
 		r.start()
 	}
-	for _, r := range c.Replicas[1:] {
+	errs := make([]error, len(rest))
+	var wg sync.WaitGroup
+	for i, r := range rest {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.waitReadyErr() }()
+		go func() { defer wg.Done(); errs[i] = r.waitReadyErr() }()
 	}
 	wg.Wait()
-	for _, r := range c.Replicas[1:] {
-		if err := r.waitReadyErr(); err != nil {
+	for _, err := range errs {
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -42,8 +42,61 @@ func TestHarnessSQLite(t *testing.T) {
 	if status, b := r.call(tok, "plain", "/x"); status != 200 {
 		t.Fatalf("call after restart = %d %s", status, b)
 	}
-	if intact, n, raw := r.auditVerify(); !intact || n == 0 {
-		t.Fatalf("audit verify after kill -9 = %s", raw)
+	// Events still buffered at the kill are lost with the process; those written
+	// before it and after the restart make one intact chain. The recorder writes in
+	// the background: wait (at most 10 s) for the restart's events.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		intact, n, raw := r.auditVerify()
+		if !intact {
+			t.Fatalf("audit verify after kill -9 = %s", raw)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit event written within 10s of the restart: %s", raw)
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+}
+
+// TestScaleOutStartTogether: three replicas started at the same moment on an empty
+// database all come up (the migrations run once, under their advisory lock), and
+// there is one first admin, whose token works on each.
+//
+// Known bug, left to the owner of identity.Bootstrap: it reads "is the store empty"
+// and then creates the groups and the admin without a lock, so a replica that loses
+// the race exits with "bootstrap admin: RESOURCE_ALREADY_EXISTS: a principal named
+// admin already exists" (about 1 start in 7 here). Remove the skip with the fix.
+func TestScaleOutStartTogether(t *testing.T) {
+	waitsOn(t, brCore, brState, brAudit)
+	t.Skip("known bug: identity.Bootstrap races between replicas started together (see the comment)")
+	c := newCluster(t, clusterOptions{Together: true})
+	for _, r := range c.Replicas {
+		var users struct {
+			Resources []struct {
+				UserName string `json:"userName"`
+			} `json:"Resources"`
+		}
+		r.must("GET", "/api/2.0/preview/scim/v2/Users", c.Admin, nil, &users)
+		var names []string
+		for _, u := range users.Resources {
+			names = append(names, u.UserName)
+		}
+		if len(names) != 1 || names[0] != "admin" {
+			t.Errorf("%s: users = %v, want exactly the one admin", r.AppName, names)
+		}
+		for _, g := range []string{"admins", "users"} {
+			var groups struct {
+				Resources []struct {
+					ID string `json:"id"`
+				} `json:"Resources"`
+			}
+			r.must("GET", "/api/2.0/preview/scim/v2/Groups?filter=displayName%20eq%20%22"+g+"%22", c.Admin, nil, &groups)
+			if len(groups.Resources) != 1 {
+				t.Errorf("%s: %d groups named %s, want 1", r.AppName, len(groups.Resources), g)
+			}
+		}
 	}
 }
 
