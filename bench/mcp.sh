@@ -19,7 +19,10 @@
 # product build) and writes to DIR, per protocol: a heap profile and goroutine dump with
 # the streams open, a CPU profile and an execution trace of the first round of calls; it
 # also prints the live memory per stream (heap in use and goroutine stacks after a forced
-# GC, without the garbage the stream opening left) and Gatehouse's goroutine count.
+# GC, without the garbage the stream opening left) and Gatehouse's goroutine count, and
+# keeps the runtime's memory accounting as it stood when the RSS was read
+# (memstats-rss-PROTO.txt: heap in use, idle and released, stacks) and after the
+# forced GC (memstats-PROTO.txt).
 #
 # Usage: [MCP_PROTOCOLS=...] [MCP_PROFILE=dir] bench/mcp.sh [STREAMS] [CALLS] [ROUNDS]
 set -euo pipefail
@@ -102,9 +105,12 @@ for p in $PROTOCOLS; do
   FDS[$p]=$(ls "/proc/$pid/fd" | wc -l)
   if [ -n "$PROFILE" ]; then
     pp=${PP[$p]}
+    # The runtime's own accounting as it stood when the RSS was read (no forced GC yet):
+    # heap in use, idle and released, stacks, and the GC's next goal.
+    curl -fsS "$pp/debug/pprof/heap?debug=1" | grep -E '^# [A-Za-z]+ = ' >"$PROFILE/memstats-rss-$p.txt" || true
     curl -fsS -o "$PROFILE/heap-$p.prof" "$pp/debug/pprof/heap?gc=1"
     curl -fsS -o "$PROFILE/goroutine-$p.txt" "$pp/debug/pprof/goroutine?debug=1"
-    curl -fsS "$pp/debug/pprof/heap?debug=1" | grep -E '^# (HeapInuse|Stack) ' >"$PROFILE/memstats-$p.txt" || true
+    curl -fsS "$pp/debug/pprof/heap?debug=1" | grep -E '^# [A-Za-z]+ = ' >"$PROFILE/memstats-$p.txt" || true
     GOR[$p]=$(awk 'NR==1 {print $NF}' "$PROFILE/goroutine-$p.txt")
     LIVE[$p]=$(live "$pp")
   fi

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/seal"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
 
@@ -46,6 +46,8 @@ admin token is lost (never printed, deleted, expired, or admin deactivated).
 
 Run it on the server's host with the server stopped: it opens the SQLite store in
 --data-dir directly and refuses while a server holds it ("stop the server first").
+With --store postgres://... (GATEHOUSE_STORE) it opens that database instead; replicas
+share it by design, so there is no hold to take and the new token reaches them at once.
 It needs the master key the server runs with, from the same sources: GATEHOUSE_MASTER_KEY,
 --master-key-file (GATEHOUSE_MASTER_KEY_FILE), or else the development key in the data
 folder. The key is proven by opening the store's keyring; a wrong key is refused and
@@ -58,6 +60,7 @@ tokenCreate audit event with recovered=true to the keyed audit chain.`,
 	}
 	f := cmd.Flags()
 	f.String("data-dir", "./gatehouse-data", "the server's data folder (GATEHOUSE_DATA_DIR)")
+	f.String("store", storeSQLite, `the server's store: "sqlite" (the file in --data-dir) or a postgres:// URL (GATEHOUSE_STORE)`)
 	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
 	f.String("lifetime", "24h", "lifetime of the new token, e.g. 24h, 90m or 7d")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -79,6 +82,7 @@ tokenCreate audit event with recovered=true to the keyed audit chain.`,
 		}
 		return adminRecover(cmd.Context(), e, recoverConfig{
 			DataDir:       val("data-dir", "GATEHOUSE_DATA_DIR"),
+			Store:         val("store", "GATEHOUSE_STORE"),
 			MasterKey:     e.getenv("GATEHOUSE_MASTER_KEY"),
 			MasterKeyFile: val("master-key-file", "GATEHOUSE_MASTER_KEY_FILE"),
 			Lifetime:      lifetime,
@@ -91,6 +95,7 @@ tokenCreate audit event with recovered=true to the keyed audit chain.`,
 // recoverConfig is what `admin recover` runs with.
 type recoverConfig struct {
 	DataDir       string
+	Store         string // "sqlite" ("" too) or a postgres:// URL
 	MasterKey     string
 	MasterKeyFile string
 	Lifetime      time.Duration
@@ -101,18 +106,25 @@ func adminRecover(ctx context.Context, e *env, cfg recoverConfig) (err error) {
 	if cfg.MasterKey != "" && cfg.MasterKeyFile != "" {
 		return errors.New("master key: set GATEHOUSE_MASTER_KEY or --master-key-file, not both")
 	}
-	dbPath := filepath.Join(cfg.DataDir, "gatehouse.db")
-	if _, err := os.Stat(dbPath); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("no store at %s: is --data-dir the server's data folder? (a server that never started has no admin to recover; start it and it prints the first token)", dbPath)
-		}
-		return fmt.Errorf("open store: %w", err)
+	if cfg.Store == "" {
+		cfg.Store = storeSQLite
 	}
-	unlock, err := lockDataDir(cfg.DataDir, true)
-	if err != nil {
+	if err := checkStore(cfg.Store); err != nil {
 		return err
 	}
-	defer unlock()
+	dbPath := storeLabel(cfg.Store, cfg.DataDir)
+	if err := storeExists(cfg.Store, cfg.DataDir); err != nil {
+		return err
+	}
+	if !isPostgresURL(cfg.Store) {
+		// PostgreSQL needs no such hold: the replicas share the database by design, and
+		// the new token reaches them as any other change does.
+		unlock, err := lockDataDir(cfg.DataDir, true)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 
 	keyFile := cfg.MasterKeyFile
 	if cfg.MasterKey == "" && keyFile == "" {
@@ -128,11 +140,22 @@ func adminRecover(ctx context.Context, e *env, cfg recoverConfig) (err error) {
 		return fmt.Errorf("master key: %w", err)
 	}
 
-	st, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+	var st catalog.Store
+	if isPostgresURL(cfg.Store) {
+		pst, err := postgres.Open(ctx, cfg.Store, postgres.Options{MaxConns: 2})
+		if err != nil {
+			return fmt.Errorf("%w (%s)", err, dbPath)
+		}
+		defer pst.Close()
+		st = pst
+	} else {
+		sst, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "gatehouse.db"))
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		defer sst.Close()
+		st = sst
 	}
-	defer st.Close()
 	blob, err := st.GetMeta(ctx, "keyring")
 	if catalog.IsNotFound(err) {
 		return fmt.Errorf("the store at %s has no keyring: it was never started by a server", dbPath)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +32,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/proxy"
 	"github.com/gatehouse/gatehouse/internal/revoke"
 	"github.com/gatehouse/gatehouse/internal/seal"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
@@ -42,6 +40,7 @@ import (
 type serverConfig struct {
 	Listen          string
 	DataDir         string
+	Store           string // --store: "sqlite" or a postgres:// URL (never logged: see storeLabel)
 	PublicURL       string
 	MasterKeyFile   string
 	MasterKey       string // GATEHOUSE_MASTER_KEY only, never a flag: flags show in ps
@@ -76,6 +75,7 @@ type serverConfig struct {
 var flagEnv = map[string]string{
 	"listen":                           "GATEHOUSE_LISTEN",
 	"data-dir":                         "GATEHOUSE_DATA_DIR",
+	"store":                            "GATEHOUSE_STORE", // issue 11: PostgreSQL store
 	"public-url":                       "GATEHOUSE_PUBLIC_URL",
 	"master-key-file":                  "GATEHOUSE_MASTER_KEY_FILE",
 	"max-body-bytes":                   "GATEHOUSE_MAX_BODY_BYTES",
@@ -108,7 +108,8 @@ func serverCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Gatehouse server",
-		Long: `Run the Gatehouse server on the embedded SQLite store.
+		Long: `Run the Gatehouse server on the embedded SQLite store, or on a PostgreSQL database
+shared by several replicas (--store postgres://...).
 
 Every flag can also be set with the GATEHOUSE_* variable named in its help; a flag on the
 command line wins. The master key comes from GATEHOUSE_MASTER_KEY (base64 of 32 bytes) or
@@ -122,6 +123,7 @@ warning). A lost admin token is replaced with "gatehouse admin recover" (server 
 	f := cmd.Flags()
 	f.String("listen", "127.0.0.1:8080", "address to serve the API on (GATEHOUSE_LISTEN)")
 	f.String("data-dir", "./gatehouse-data", "folder for the store and the development key (GATEHOUSE_DATA_DIR)")
+	f.String("store", storeSQLite, `where the state lives: "sqlite" (the file in --data-dir) or a postgres:// or postgresql:// URL shared by every replica (GATEHOUSE_STORE)`)
 	f.String("public-url", "", "URL at which users reach this server, e.g. https://gatehouse.example.com; default http://LISTEN (GATEHOUSE_PUBLIC_URL)")
 	f.String("master-key-file", "", "file holding the base64 master key (GATEHOUSE_MASTER_KEY_FILE)")
 	f.Int64("max-body-bytes", httpapi.DefaultMaxBodyBytes, "largest API request body accepted (GATEHOUSE_MAX_BODY_BYTES)")
@@ -174,6 +176,7 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	cfg := &serverConfig{
 		Listen:         val("listen"),
 		DataDir:        val("data-dir"),
+		Store:          val("store"),
 		PublicURL:      val("public-url"),
 		MasterKeyFile:  val("master-key-file"),
 		MasterKey:      getenv("GATEHOUSE_MASTER_KEY"),
@@ -186,6 +189,9 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 	}
 	if cfg.DataDir == "" {
 		problems = append(problems, errors.New("data-dir: must not be empty"))
+	}
+	if err := checkStore(cfg.Store); err != nil {
+		problems = append(problems, err)
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -385,18 +391,14 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	// A shared hold on the data folder while the server runs: `gatehouse admin recover`
-	// takes it exclusively, so it cannot write under a running server.
-	unlock, err := lockDataDir(cfg.DataDir, false)
+	// SQLite: a shared hold on the data folder while the server runs (`gatehouse admin
+	// recover` takes it exclusively, so it cannot write under a running server).
+	// PostgreSQL: no hold, the replicas share the database by design.
+	st, closeStore, err := openServerStore(ctx, cfg.Store, cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "gatehouse.db"))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
+	defer closeStore()
 	kr, chainKey, err := openKeyring(ctx, cfg, st, log)
 	if err != nil {
 		return err
@@ -573,8 +575,11 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	for _, n := range notices {
 		fmt.Fprintf(e.stdout, "WARNING: %s\n", n)
 	}
+	if isPostgresURL(cfg.Store) {
+		fmt.Fprintf(e.stdout, "Store: %s (shared by every replica on it)\n", storeLabel(cfg.Store, cfg.DataDir))
+	}
 	fmt.Fprintf(e.stdout, "Gatehouse is listening on http://%s\n", addr)
-	log.Info("gatehouse listening", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
+	log.Info("gatehouse listening", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir, "store", storeLabel(cfg.Store, cfg.DataDir))
 
 	select {
 	case err := <-served:

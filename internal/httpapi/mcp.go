@@ -33,7 +33,7 @@ func errNotMCP(name string) error {
 // DELETE, so HEAD gets the catch-all's answer, as any other method does.
 func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
-		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
+		s.noEndpoint(w, r)
 		return
 	}
 	c := &call{s: s, w: w, r: r, start: s.Now(), name: r.PathValue("name"), streamed: true, mcp: true}
@@ -42,4 +42,12 @@ func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.serveStreamed("", true)
+}
+
+// noEndpoint answers a method the MCP proxy does not serve. Apart from mcpCall, so that
+// building the error takes no room in the frame an event stream is relayed under.
+//
+//go:noinline
+func (s *Server) noEndpoint(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
 }

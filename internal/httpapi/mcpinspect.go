@@ -240,7 +240,7 @@ func (c *call) forwardJudged(t proxy.Target, body []byte, req mcp.Request, p mcp
 				c.s.writeError(c.w, c.r, err)
 			}
 		}()
-		fwdErr = c.forward(f, t, pc)
+		fwdErr = c.forward(f, &t, &pc)
 	}()
 	calls.finish()
 }

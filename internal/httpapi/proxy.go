@@ -42,6 +42,9 @@ type call struct {
 	since uint64
 	// mcp is true for the MCP proxy, which serves MCP connections only.
 	mcp bool
+	// target and pcall are a streamed call's, set by decide.
+	target proxy.Target
+	pcall  proxy.Call
 }
 
 // record writes the useConnection audit event for the call.
@@ -198,7 +201,20 @@ func (s *Server) proxyCall(w http.ResponseWriter, r *http.Request, name, sub str
 
 // serveStreamed takes the decisions and streams the caller's request to the upstream,
 // at sub below the base path; eventHints is proxy.Call.EventStreamHints.
+//
+// It is the frame under which an event stream is relayed, so the decisions run in
+// decide, which returns first, and the target and call are kept in c, not here.
 func (c *call) serveStreamed(sub string, eventHints bool) {
+	if c.decide(sub, eventHints) {
+		c.forward(c.w, &c.target, &c.pcall)
+	}
+}
+
+// decide takes the decisions of serveStreamed and, if they pass, sets c.target and
+// c.pcall; if they do not, it answers the caller.
+//
+//go:noinline
+func (c *call) decide(sub string, eventHints bool) bool {
 	s, w, r := c.s, c.w, c.r
 	t, err := c.authorize()
 	if err != nil {
@@ -206,29 +222,55 @@ func (c *call) serveStreamed(sub string, eventHints bool) {
 		refuseUnread(w, r)
 		c.record(0, err)
 		s.writeError(w, r, err)
-		return
+		return false
 	}
 	// The body is streamed to the upstream: it has no deadline as a whole (a large
 	// upload may take long) but each read of it one of the proxy's idle timeout, set by
 	// the proxy (Config.IdleTimeout), so that a client trickling nothing is cut.
-	c.forward(w, t, proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength,
-		EventStreamHints: eventHints})
+	c.target = t
+	c.pcall = proxy.Call{Method: r.Method, Path: sub, RawQuery: r.URL.RawQuery, Header: r.Header, Body: r.Body, ContentLength: r.ContentLength,
+		EventStreamHints: eventHints}
+	return true
 }
 
 // forward sends the call and records it; the error is the one the caller was answered
 // with, or nil.
-func (c *call) forward(w http.ResponseWriter, t proxy.Target, pc proxy.Call) error {
+//
+// An event stream waits in Forward for as long as it is open, under this frame and its
+// callers': the per-call work before and after (the tracked context, the audit record,
+// the error answer) is done in callees that have returned (track, forwarded), and t and
+// pc come by reference, so that the handler goroutine parks on a shallow stack, which
+// the runtime can shrink (proxy.Forward).
+func (c *call) forward(w http.ResponseWriter, t *proxy.Target, pc *proxy.Call) error {
+	ctx, release := c.track()
+	if release != nil {
+		defer release()
+	}
+	out, err := c.s.Proxy.ForwardRef(ctx, w, t, pc)
+	return c.forwarded(ctx, w, &out, err)
+}
+
+// track is the context a call is forwarded under: its source for the network layer,
+// and, with a revoke registry, tracked for revocation until release is called.
+//
+//go:noinline
+func (c *call) track() (context.Context, func()) {
 	// The network layer decides on its own, but its denials name who and through what.
 	ctx := egress.WithSource(c.r.Context(), egress.Source{Kind: catalog.SourceProxy, Principal: c.who.Principal.Name, Connection: c.conn.Name,
 		RequestID: RequestID(c.r.Context())})
-	if c.s.Revoke != nil {
-		var release func()
-		ctx, release = c.s.Revoke.TrackEntry(ctx, c.revokeEntry())
-		defer release()
+	if c.s.Revoke == nil {
+		return ctx, nil
 	}
-	out, err := c.s.Proxy.Forward(ctx, w, t, pc)
+	return c.s.Revoke.TrackEntry(ctx, c.revokeEntry())
+}
+
+// forwarded records a forwarded call and answers the caller if Forward failed before
+// the response started; ctx is the one track returned.
+//
+//go:noinline
+func (c *call) forwarded(ctx context.Context, w http.ResponseWriter, out *proxy.Outcome, err error) error {
 	err = revokedCause(ctx, err)
-	c.out = out
+	c.out = *out
 	c.record(out.Status, err)
 	if err != nil && out.Status == 0 {
 		if c.streamed && out.BytesIn == 0 {
@@ -343,5 +385,5 @@ func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c.forward(w, t, pc)
+	c.forward(w, &t, &pc)
 }

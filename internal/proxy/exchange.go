@@ -50,11 +50,21 @@ const (
 // the point), the read deadline when a read of the caller's request body is in flight.
 type exchange struct {
 	p      *Proxy
+	w      http.ResponseWriter
 	rc     *http.ResponseController
 	host   string
 	start  time.Time
+	parent context.Context // the caller's
+	ctx    context.Context // the upstream request's, cancelled by cancel
 	cancel context.CancelCauseFunc
 	body   *requestBody // nil without a request body; set before any timer starts
+
+	// Set by open for relay and close.
+	res       *http.Response
+	out       Outcome
+	events    bool            // the response is an event stream
+	stream    bool            // flushed after every write
+	announced map[string]bool // trailers announced in the header
 
 	// last is time.Since(start) at the last body activity in either direction.
 	last atomic.Int64
@@ -72,7 +82,7 @@ type exchange struct {
 }
 
 func newExchange(p *Proxy, w http.ResponseWriter, host string, start time.Time) *exchange {
-	return &exchange{p: p, rc: http.NewResponseController(w), host: host, start: start}
+	return &exchange{p: p, w: w, rc: http.NewResponseController(w), host: host, start: start}
 }
 
 func (x *exchange) touch() { x.last.Store(int64(time.Since(x.start))) }
@@ -123,7 +133,9 @@ func (x *exchange) startResponse() error {
 	}
 	x.phase = phaseStreaming
 	if x.header != nil {
+		// A stream lives for minutes after this: let the stopped timer go.
 		x.header.Stop()
+		x.header = nil
 	}
 	x.wroteHeader = true
 	x.armIdleLocked()

@@ -230,28 +230,52 @@ type Outcome struct {
 // Timeouts: ConnectTimeout bounds the dial and the TLS handshake; HeaderTimeout starts
 // once the request is written; IdleTimeout runs while either body moves; TotalTimeout
 // covers everything. Each is a timer that cancels the upstream request with its cause.
-func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c Call) (out Outcome, err error) {
-	start := time.Now()
-	out.UpstreamHost = t.Host
-	defer func() { out.Duration = time.Since(start) }()
+func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c Call) (Outcome, error) {
+	return p.ForwardRef(ctx, w, &t, &c)
+}
 
-	req, err := p.prepare(t, c)
-	if err != nil {
-		return out, err
+// ForwardRef is Forward with the target and the call passed by reference, which it
+// reads and neither keeps nor changes. A caller whose frames stay on the stack while a
+// long-lived stream is relayed (an MCP event stream, open for minutes) uses it so that
+// they need not hold copies of both.
+func (p *Proxy) ForwardRef(ctx context.Context, w http.ResponseWriter, t *Target, c *Call) (Outcome, error) {
+	// Forward is split in three so that a long-lived stream waits on a shallow stack:
+	// open does the per-call work (the request, the round trip, the response header) and
+	// returns before relay starts, and what both need lives in the exchange, not in a
+	// frame. A goroutine parked with less than a quarter of its stack in use has it
+	// halved by the garbage collector, and an idle event stream's handler goroutine
+	// parks for minutes (see relay).
+	x, err := p.open(ctx, w, t, c)
+	if err == nil {
+		err = x.relay()
 	}
-	out.Path = req.URL.EscapedPath()
+	return x.close(err)
+}
+
+// open sends the request and, once the upstream answered, writes the response header
+// to the caller (and an event stream's first comment line). The exchange it returns is
+// never nil; close must follow.
+//
+//go:noinline
+func (p *Proxy) open(ctx context.Context, w http.ResponseWriter, t *Target, c *Call) (*exchange, error) {
+	x := newExchange(p, w, t.Host, time.Now())
+	x.out.UpstreamHost = t.Host
+	req, err := p.prepare(*t, *c)
+	if err != nil {
+		return x, err
+	}
+	x.out.Path = req.URL.EscapedPath()
 
 	// parent is the caller's context; the exchange cancels its own child with a cause
 	// (a timeout, an oversized body), so that the two can be told apart.
 	parent := ctx
-	x := newExchange(p, w, t.Host, start)
+	x.parent = parent
 	ctx, x.cancel = context.WithCancelCause(parent)
+	x.ctx = ctx
 	if req.Body != nil {
 		x.body = newRequestBody(c.Body, p.cfg.MaxRequestBytes, req.ContentLength, x)
 		req.Body = x.body
-		defer func() { out.BytesIn = x.body.count() }()
 	}
-	defer func() { err = x.finish(err) }()
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn:      func(httptrace.GotConnInfo) { x.gotConn() },
 		WroteRequest: func(httptrace.WroteRequestInfo) { x.wroteRequest() },
@@ -261,66 +285,81 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 
 	res, err := p.transport.RoundTrip(req)
 	if err != nil {
-		return out, x.classify(err, parent, true)
+		return x, x.classify(err, parent, true)
 	}
-	defer res.Body.Close()
+	x.res = res
 	if res.StatusCode < 200 {
 		// 1xx answers other than 101 are consumed by the transport, and no Upgrade is
 		// ever sent, so a 101 here is a protocol error.
-		return out, catalog.Errorf(catalog.UpstreamError, "upstream %s answered with an unexpected status %d", t.Host, res.StatusCode)
+		return x, catalog.Errorf(catalog.UpstreamError, "upstream %s answered with an unexpected status %d", t.Host, res.StatusCode)
 	}
 	if err := x.startResponse(); err != nil {
-		return out, x.classify(err, parent, true)
+		return x, x.classify(err, parent, true)
 	}
 
-	out.Status = res.StatusCode
+	x.out.Status = res.StatusCode
 	h := w.Header()
 	copyResponseHeader(h, res.Header)
 	isolateOrigin(h)
-	events := isEventStream(res.Header.Get("Content-Type"))
-	if events && c.EventStreamHints {
+	x.events = isEventStream(res.Header.Get("Content-Type"))
+	if x.events && c.EventStreamHints {
 		h.Set("X-Accel-Buffering", "no")
 	}
-	listed := hop.Listed(res.Header)
-	announced := map[string]bool{}
-	for k := range res.Trailer {
-		if keepTrailer(k, listed) {
-			announced[k] = true
-			h.Add("Trailer", k)
+	if len(res.Trailer) > 0 {
+		listed := hop.Listed(res.Header)
+		for k := range res.Trailer {
+			if keepTrailer(k, listed) {
+				if x.announced == nil {
+					x.announced = map[string]bool{}
+				}
+				x.announced[k] = true
+				h.Add("Trailer", k)
+			}
 		}
 	}
 	w.WriteHeader(res.StatusCode)
 
 	// Streams (no length, or server-sent events) are flushed after every write, so that
 	// each event reaches the caller as soon as it left the upstream.
-	stream := res.ContentLength == -1 || events
-	if events && c.EventStreamHints {
+	x.stream = res.ContentLength == -1 || x.events
+	if x.events && c.EventStreamHints {
 		// A comment line, which every SSE parser skips, tells the caller at once that
 		// the stream is open, before the upstream sends its first event.
 		if _, err := io.WriteString(w, ": ok\n\n"); err != nil {
-			return out, x.failStreaming(fmt.Errorf("write to caller: %w", err), parent, false)
+			return x, x.failStreaming(fmt.Errorf("write to caller: %w", err), parent, false)
 		}
 	}
-	if stream {
+	if x.stream {
 		if err := x.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return out, x.failStreaming(fmt.Errorf("flush to caller: %w", err), parent, false)
+			return x, x.failStreaming(fmt.Errorf("flush to caller: %w", err), parent, false)
 		}
 	}
-	// An event stream waits, often for minutes, between events of a few hundred bytes,
-	// and a buffer it waits on is held all that time. So it waits on a small one
-	// (eventWaitSize); a read that fills it means more is coming, and the reads after it
-	// take a pooled 4 KiB buffer until one returns less than that, when the buffer goes
-	// back. A thousand idle streams then hold 512 bytes each, not 4 KiB.
+	return x, nil
+}
+
+// relay copies the response body to the caller, flushing a stream after every write.
+// It keeps its frame small (no arrays, no map iteration, errors built in callees) since
+// an idle event stream waits in it: the frames under the blocking read are what the
+// handler goroutine's stack must hold for the stream's life.
+//
+// An event stream waits, often for minutes, between events of a few hundred bytes, and
+// a buffer it waits on is held all that time. So it waits on a small one
+// (eventWaitSize); a read that fills it means more is coming, and the reads after it
+// take a pooled 4 KiB buffer until one returns less than that, when the buffer goes
+// back. A thousand idle streams then hold 512 bytes each, not 4 KiB.
+//
+//go:noinline
+func (x *exchange) relay() error {
+	p, body := x.p, x.res.Body
 	var (
 		pool = &p.bufs
 		bp   *[]byte // a pooled buffer, held while data flows
-		wait []byte  // an event stream's small buffer, held while it waits
+		wp   *[]byte // an event stream's small buffer, held while it waits
 	)
-	if events {
+	if x.events {
 		pool = &p.eventBufs
-		wp := p.waitBufs.Get().(*[]byte)
+		wp = p.waitBufs.Get().(*[]byte)
 		defer p.waitBufs.Put(wp)
-		wait = *wp
 	} else {
 		bp = pool.Get().(*[]byte)
 	}
@@ -330,26 +369,19 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 		}
 	}()
 	for {
-		buf := wait
+		var buf []byte
 		if bp != nil {
 			buf = *bp
+		} else {
+			buf = *wp
 		}
-		n, rerr := res.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
-			x.touch()
-			wn, werr := w.Write(buf[:n])
-			out.BytesOut += int64(wn)
-			if werr != nil {
-				return out, x.failStreaming(fmt.Errorf("write to caller: %w", werr), parent, false)
+			if err := x.deliver(buf[:n]); err != nil {
+				return err
 			}
-			if stream {
-				if ferr := x.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
-					return out, x.failStreaming(fmt.Errorf("flush to caller: %w", ferr), parent, false)
-				}
-			}
-			x.touch()
 		}
-		if events {
+		if x.events {
 			if bp == nil && n == len(buf) {
 				bp = pool.Get().(*[]byte)
 			} else if bp != nil && n < len(buf) {
@@ -363,32 +395,67 @@ func (p *Proxy) Forward(ctx context.Context, w http.ResponseWriter, t Target, c 
 			// response cleanly, so an EOF can follow a cancel (a revoke, a timeout, the
 			// caller leaving). Such a call did not complete, and the caller must not
 			// take the part it got for the whole: cut the response.
-			if ctx.Err() != nil {
-				return out, x.failStreaming(context.Cause(ctx), parent, true)
+			if x.ctx.Err() != nil {
+				return x.failStreaming(context.Cause(x.ctx), x.parent, true)
 			}
-			break
+			return nil
 		}
 		if rerr != nil {
-			return out, x.failStreaming(rerr, parent, true)
+			return x.failStreaming(rerr, x.parent, true)
 		}
 	}
+}
 
-	if len(res.Trailer) > 0 {
-		// Flush before setting trailers so that net/http sends the body chunked (a
-		// short body would otherwise get a Content-Length and lose its trailers).
-		_ = x.rc.Flush()
-		for k, vv := range res.Trailer {
-			if !keepTrailer(k, listed) {
-				continue
-			}
-			if announced[k] {
-				h[k] = append([]string(nil), vv...)
-			} else {
-				h[http.TrailerPrefix+k] = append([]string(nil), vv...)
-			}
+// deliver writes one read of the response body to the caller, and flushes a stream.
+func (x *exchange) deliver(b []byte) error {
+	x.touch()
+	wn, werr := x.w.Write(b)
+	x.out.BytesOut += int64(wn)
+	if werr != nil {
+		return x.failStreaming(fmt.Errorf("write to caller: %w", werr), x.parent, false)
+	}
+	if x.stream {
+		if ferr := x.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+			return x.failStreaming(fmt.Errorf("flush to caller: %w", ferr), x.parent, false)
 		}
 	}
-	return out, nil
+	x.touch()
+	return nil
+}
+
+// close ends the exchange: the trailers of a complete response, the upstream body
+// closed, the timers stopped, and the outcome.
+//
+//go:noinline
+func (x *exchange) close(err error) (Outcome, error) {
+	if res := x.res; res != nil {
+		if err == nil && len(res.Trailer) > 0 {
+			// Flush before setting trailers so that net/http sends the body chunked (a
+			// short body would otherwise get a Content-Length and lose its trailers).
+			_ = x.rc.Flush()
+			listed := hop.Listed(res.Header)
+			h := x.w.Header()
+			for k, vv := range res.Trailer {
+				if !keepTrailer(k, listed) {
+					continue
+				}
+				if x.announced[k] {
+					h[k] = append([]string(nil), vv...)
+				} else {
+					h[http.TrailerPrefix+k] = append([]string(nil), vv...)
+				}
+			}
+		}
+		_ = res.Body.Close()
+	}
+	if x.cancel != nil {
+		err = x.finish(err)
+	}
+	if x.body != nil {
+		x.out.BytesIn = x.body.count()
+	}
+	x.out.Duration = time.Since(x.start)
+	return x.out, err
 }
 
 // prepare validates the target and the call and builds the upstream request, without

@@ -166,10 +166,6 @@ func testLoginAcrossReplicas(t *testing.T, open func(t *testing.T) (a, b catalog
 	now := time.Now()
 	alice := &catalog.Principal{ID: catalog.NewID(), Kind: catalog.KindUser, Name: "alice@example.com", Active: true, CreatedAt: now, UpdatedAt: now}
 	if err := stA.CreatePrincipal(ctx, alice); err != nil {
-		if strings.Contains(err.Error(), "not implemented") {
-			// TODO(issue 11): remove once the PostgreSQL core store is merged.
-			t.Skipf("the PostgreSQL store's principals are not written yet: %v", err)
-		}
 		t.Fatal(err)
 	}
 	token := identity.NewTokenValue()
@@ -192,8 +188,7 @@ func testLoginAcrossReplicas(t *testing.T, open func(t *testing.T) (a, b catalog
 	csA, okA := stA.(credential.Store)
 	csB, okB := stB.(credential.Store)
 	if !okA || !okB {
-		// TODO(issue 11): remove once the store has SetConnectionOption.
-		t.Skip("the store has no SetConnectionOption yet, which the broker needs")
+		t.Fatal("the store does not implement credential.Store (SetConnectionOption), which the broker needs")
 	}
 	a, b := newReplica("A", stA, csA, kr, as), newReplica("B", stB, csB, kr, as)
 	br := &browser{t: t, jar: map[string]string{}}
