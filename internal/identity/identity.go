@@ -262,6 +262,18 @@ type BootstrapStore interface {
 // `admin` in `admins` with a token: bootstrapToken when given (GATEHOUSE_BOOTSTRAP_TOKEN),
 // else a fresh one. It returns the token only when it created the admin.
 func Bootstrap(ctx context.Context, s BootstrapStore, bootstrapToken string, now time.Time) (string, error) {
+	// Replicas that start together on an empty shared store race to create the built-in
+	// groups and the admin: the loser's create is RESOURCE_ALREADY_EXISTS, and its next
+	// attempt finds the store no longer empty (the winner prints the token).
+	for attempt := 0; ; attempt++ {
+		token, err := bootstrapOnce(ctx, s, bootstrapToken, now)
+		if err == nil || !catalog.IsAlreadyExists(err) || attempt == 2 {
+			return token, err
+		}
+	}
+}
+
+func bootstrapOnce(ctx context.Context, s BootstrapStore, bootstrapToken string, now time.Time) (string, error) {
 	users, err := s.ListPrincipals(ctx, catalog.KindUser)
 	if err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)

@@ -63,13 +63,9 @@ func TestHarnessSQLite(t *testing.T) {
 // TestScaleOutStartTogether: three replicas started at the same moment on an empty
 // database all come up (the migrations run once, under their advisory lock), and
 // there is one first admin, whose token works on each.
-//
-// Known bug, left to the owner of identity.Bootstrap: it reads "is the store empty"
-// and then creates the groups and the admin without a lock, so a replica that loses
-// the race exits with "bootstrap admin: RESOURCE_ALREADY_EXISTS: a principal named
-// admin already exists" (about 1 start in 7 here). Remove the skip with the fix.
+// A replica that loses the race to create the first admin finds the store
+// bootstrapped and starts (identity.TestBootstrapLosesRace pins the rule).
 func TestScaleOutStartTogether(t *testing.T) {
-	t.Skip("known bug: identity.Bootstrap races between replicas started together (see the comment)")
 	c := newCluster(t, clusterOptions{Together: true})
 	for _, r := range c.Replicas {
 		var users struct {
