@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -83,5 +84,77 @@ func TestForwardReusesUpstreamConnections(t *testing.T) {
 				t.Errorf("the upstream read %d body bytes, want %d", got.Load(), want)
 			}
 		})
+	}
+}
+
+// TestForwardKeepsConcurrentConnections: 100 callers at once, three rounds. The upstream
+// answers a round only once all 100 requests of it are in, so the proxy really holds 100
+// connections; they must all go back to the pool and serve the next rounds. A pool that
+// keeps fewer idle connections per host than callers (it kept 32) closes the rest after
+// each round and dials — a TLS handshake per call — again: throughput fell eightfold past
+// 32 concurrent callers.
+func TestForwardKeepsConcurrentConnections(t *testing.T) {
+	const callers, rounds = 100, 3
+	var (
+		mu      sync.Mutex
+		conns   = map[string]bool{}
+		arrived int
+		release = make(chan struct{})
+	)
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		arrived++
+		wait := release
+		if arrived == callers {
+			arrived = 0
+			close(release)
+			release = make(chan struct{})
+		}
+		mu.Unlock()
+		select {
+		case <-wait:
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, "ok")
+	}, false)
+	p := newTestProxy(t, Config{}, up)
+	f := startFront(t, p, up.target(), false, nil)
+	go func() {
+		for range f.results {
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: callers, MaxConnsPerHost: callers}}
+	defer client.CloseIdleConnections()
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := client.Get(f.URL + "/proxy/x")
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("status %d", res.StatusCode)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	mu.Lock()
+	n := len(conns)
+	mu.Unlock()
+	if n > callers {
+		t.Errorf("the upstream accepted %d connections for %d rounds of %d concurrent calls, want at most %d (idle connections were dropped and dialled again)", n, rounds, callers, callers)
 	}
 }
