@@ -57,6 +57,10 @@ type Token struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time // zero: never
 	LastUsedAt  time.Time // zero: never used
+	// Audience is the one resource (RFC 8707) the token was issued for — an MCP
+	// connection's URL, for a token Gatehouse's authorization server issued to an MCP
+	// client — and is refused everywhere else; "" (personal access tokens) is every API.
+	Audience string
 }
 
 // Expired reports whether the token has expired at now.

@@ -10,12 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const selectToken = `SELECT id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at FROM tokens`
+const selectToken = `SELECT id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at, audience FROM tokens`
 
 func scanToken(row pgx.Row) (*catalog.Token, error) {
 	var t catalog.Token
 	var created, expires, used int64
-	if err := row.Scan(&t.ID, &t.PrincipalID, &t.Hash, &t.Comment, &t.CreatedBy, &created, &expires, &used); err != nil {
+	if err := row.Scan(&t.ID, &t.PrincipalID, &t.Hash, &t.Comment, &t.CreatedBy, &created, &expires, &used, &t.Audience); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromUnixNanos(created)
@@ -63,9 +63,9 @@ func (db *DB) CreateToken(ctx context.Context, t *catalog.Token) error {
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO tokens (id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			t.ID, t.PrincipalID, t.Hash, t.Comment, t.CreatedBy, ns[0], ns[1], ns[2])
+		_, err = tx.Exec(ctx, `INSERT INTO tokens (id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at, audience)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, t.PrincipalID, t.Hash, t.Comment, t.CreatedBy, ns[0], ns[1], ns[2], t.Audience)
 		switch {
 		case isCode(err, codeUniqueViolation) && constraintOf(err) == "tokens_hash_key":
 			return alreadyTaken("a token with the same secret already exists")

@@ -10,12 +10,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
-const selectToken = `SELECT id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at FROM tokens`
+const selectToken = `SELECT id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at, audience FROM tokens`
 
 func scanToken(row scanner) (*catalog.Token, error) {
 	var t catalog.Token
 	var created, expires, used int64
-	if err := row.Scan(&t.ID, &t.PrincipalID, &t.Hash, &t.Comment, &t.CreatedBy, &created, &expires, &used); err != nil {
+	if err := row.Scan(&t.ID, &t.PrincipalID, &t.Hash, &t.Comment, &t.CreatedBy, &created, &expires, &used, &t.Audience); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromNanos(created)
@@ -61,9 +61,9 @@ func (db *DB) CreateToken(ctx context.Context, t *catalog.Token) error {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO tokens (id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.PrincipalID, t.Hash, t.Comment, t.CreatedBy, ns[0], ns[1], ns[2])
+		_, err = tx.ExecContext(ctx, `INSERT INTO tokens (id, principal_id, hash, comment, created_by, created_at, expires_at, last_used_at, audience)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.PrincipalID, t.Hash, t.Comment, t.CreatedBy, ns[0], ns[1], ns[2], t.Audience)
 		if isUnique(err) {
 			return alreadyExists("token %s already exists", t.ID)
 		}

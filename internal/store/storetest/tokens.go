@@ -16,6 +16,7 @@ func testTokenCreateGet(f *fixture) {
 	tk.CreatedBy = admin.ID
 	tk.Comment = "CI pipeline"
 	tk.ExpiresAt = f.tick().Add(90 * 24 * time.Hour)
+	tk.Audience = "https://gatehouse.example.com/api/2.0/mcp/external/github"
 	f.must("CreateToken", f.s.CreateToken(f.ctx, tk))
 	never := f.token(alice.ID) // no expiry, never used
 
@@ -33,8 +34,8 @@ func testTokenCreateGet(f *fixture) {
 	}
 	got, err := f.s.GetToken(f.ctx, never.ID)
 	f.must("GetToken", err)
-	if !got.ExpiresAt.IsZero() || !got.LastUsedAt.IsZero() {
-		f.t.Errorf("zero expiry and last use came back as %v, %v", got.ExpiresAt, got.LastUsedAt)
+	if !got.ExpiresAt.IsZero() || !got.LastUsedAt.IsZero() || got.Audience != "" {
+		f.t.Errorf("zero expiry, last use and audience came back as %v, %v, %q", got.ExpiresAt, got.LastUsedAt, got.Audience)
 	}
 
 	// The returned hash is the caller's to change.
