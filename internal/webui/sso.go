@@ -104,7 +104,7 @@ type sso struct {
 	redirectURI string
 	cookie      string // the browser-binding cookie's name
 
-	now         func() time.Time
+	now func() time.Time
 
 	mu       sync.Mutex
 	provider *oidc.Provider // found by discovery on first use, then kept
@@ -425,7 +425,7 @@ func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject strin
 		case err == nil:
 			u.log.Info("single sign-on created user", "principal", name, "issuer", s.cfg.Issuer)
 			u.audit(r, w, &catalog.AuditEvent{ActionName: catalog.ActionPrincipalChange, Principal: name,
-				Params: map[string]string{"method": "oidc", "operation": "auto-create", "user_name": name, "issuer": s.host},
+				Params:     map[string]string{"method": "oidc", "operation": "auto-create", "user_name": name, "issuer": s.host},
 				StatusCode: http.StatusOK, Decision: catalog.DecisionAllow})
 			return np, nil, nil
 		case catalog.CodeOf(err) == catalog.ResourceAlreadyExists:
@@ -438,7 +438,7 @@ func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject strin
 	if catalog.IsNotFound(err) {
 		return nil, &ssoRefusal{status: http.StatusForbidden, code: catalog.PermissionDenied, heading: "No Gatehouse user " + name,
 			message: "You signed in at the identity provider as " + name + ", but Gatehouse has no user of that name. Ask a Gatehouse admin to add you.",
-			reason: "unknown user", user: name}, nil
+			reason:  "unknown user", user: name}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read user %s: %w", name, err)
@@ -450,7 +450,7 @@ func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject strin
 	if !p.Active {
 		return nil, &ssoRefusal{status: http.StatusForbidden, code: catalog.PermissionDenied, heading: "User " + name + " is deactivated",
 			message: "The Gatehouse user " + name + " is deactivated, so it cannot sign in. Ask a Gatehouse admin if this is a mistake.",
-			reason: "user deactivated", user: name}, nil
+			reason:  "user deactivated", user: name}, nil
 	}
 	return p, nil, nil
 }
