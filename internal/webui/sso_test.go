@@ -1,14 +1,11 @@
 package webui
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,240 +17,16 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/ory/fosite"
-	"github.com/ory/fosite/compose"
-	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/storage"
-	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+	"github.com/gatehouse/gatehouse/internal/webui/ssotest"
 )
 
 const (
-	ssoClientID     = "gatehouse-sso"
-	ssoClientSecret = "sso-client-secret-canary-7f3a9c1e5b"
-	ssoKeyID        = "idp-key-1"
+	ssoClientID     = ssotest.ClientID
+	ssoClientSecret = ssotest.ClientSecret
 )
-
-// idp is a real OpenID provider on loopback TLS, built from fosite's OpenID Connect
-// handlers (authorization code, PKCE S256 enforced, ID tokens signed RS256), with
-// discovery and JWKS. In front of its token endpoint sits a small proxy that can
-// rewrite the ID token on its way to Gatehouse (tamper).
-type idp struct {
-	t        *testing.T
-	srv      *httptest.Server
-	key      *rsa.PrivateKey
-	provider fosite.OAuth2Provider
-
-	mu     sync.Mutex // serializes fosite and guards the fields below
-	claims map[string]map[string]any
-	tamper func(claims map[string]any, header map[string]any) (signWith any)
-	// seen holds every code and ID token the provider issued, for the canary scan.
-	seen []string
-}
-
-func newIDP(t *testing.T, redirectURI string) *idp {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &idp{t: t, key: key, claims: map[string]map[string]any{}}
-	mux := http.NewServeMux()
-	p.srv = httptest.NewUnstartedServer(mux)
-	p.srv.StartTLS()
-	t.Cleanup(p.srv.Close)
-	issuer := p.srv.URL
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	cfg := &fosite.Config{
-		AccessTokenLifespan: time.Hour, AuthorizeCodeLifespan: 5 * time.Minute, IDTokenLifespan: time.Hour,
-		GlobalSecret: secret, EnforcePKCE: true, EnablePKCEPlainChallengeMethod: false,
-		ScopeStrategy: fosite.ExactScopeStrategy, IDTokenIssuer: issuer, TokenURL: issuer + "/token",
-		ClientSecretsHasher: sha256Hasher{},
-	}
-	st := storage.NewMemoryStore()
-	hash, _ := sha256Hasher{}.Hash(context.Background(), []byte(ssoClientSecret))
-	st.Clients[ssoClientID] = &fosite.DefaultOpenIDConnectClient{
-		DefaultClient: &fosite.DefaultClient{ID: ssoClientID, Secret: hash, RedirectURIs: []string{redirectURI},
-			GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"openid", "email", "profile"}},
-		TokenEndpointAuthMethod: "client_secret_basic",
-	}
-	keyGetter := func(context.Context) (any, error) { return key, nil }
-	p.provider = compose.Compose(cfg, st, &compose.CommonStrategy{
-		CoreStrategy:               compose.NewOAuth2HMACStrategy(cfg),
-		OpenIDConnectTokenStrategy: compose.NewOpenIDConnectStrategy(keyGetter, cfg),
-		Signer:                     &fjwt.DefaultSigner{GetPrivateKey: keyGetter},
-	}, compose.OAuth2AuthorizeExplicitFactory, compose.OpenIDConnectExplicitFactory, compose.OAuth2PKCEFactory)
-
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"issuer": issuer, "authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token",
-			"jwks_uri": issuer + "/jwks", "response_types_supported": []string{"code"},
-			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
-			"code_challenge_methods_supported": []string{"S256"},
-		})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: ssoKeyID, Algorithm: "RS256", Use: "sig"}}})
-	})
-	mux.HandleFunc("GET /authorize", p.authorize)
-	mux.HandleFunc("POST /token", p.tokenProxy)
-	return p
-}
-
-// sha256Hasher stores client secrets as SHA-256 (fosite's default, bcrypt, is slow).
-type sha256Hasher struct{}
-
-func (sha256Hasher) Hash(_ context.Context, data []byte) ([]byte, error) {
-	h := fmt.Appendf(nil, "%x", sha256.Sum256(data))
-	return h, nil
-}
-
-func (sha256Hasher) Compare(_ context.Context, hash, data []byte) error {
-	if !bytes.Equal(hash, fmt.Appendf(nil, "%x", sha256.Sum256(data))) {
-		return fosite.ErrInvalidClient
-	}
-	return nil
-}
-
-// setUser makes user known to the provider with the claims its ID tokens carry.
-func (p *idp) setUser(user string, claims map[string]any) {
-	p.mu.Lock()
-	p.claims[user] = claims
-	p.mu.Unlock()
-}
-
-func (p *idp) setTamper(fn func(claims, header map[string]any) any) {
-	p.mu.Lock()
-	p.tamper = fn
-	p.mu.Unlock()
-}
-
-func (p *idp) authorize(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ctx := r.Context()
-	ar, err := p.provider.NewAuthorizeRequest(ctx, r)
-	if err != nil {
-		p.provider.WriteAuthorizeError(ctx, w, ar, err)
-		return
-	}
-	user := r.URL.Query().Get("test_user")
-	extra, ok := p.claims[user]
-	if !ok {
-		p.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("unknown test_user"))
-		return
-	}
-	for _, sc := range ar.GetRequestedScopes() {
-		ar.GrantScope(sc)
-	}
-	ext := map[string]any{}
-	for k, v := range extra {
-		ext[k] = v
-	}
-	sess := &openid.DefaultSession{
-		Claims:  &fjwt.IDTokenClaims{Subject: "sub-" + user, Extra: ext, AuthTime: time.Now().UTC(), RequestedAt: time.Now().UTC()},
-		Headers: &fjwt.Headers{Extra: map[string]any{"kid": ssoKeyID}},
-		Subject: "sub-" + user,
-	}
-	resp, err := p.provider.NewAuthorizeResponse(ctx, ar, sess)
-	if err != nil {
-		p.provider.WriteAuthorizeError(ctx, w, ar, err)
-		return
-	}
-	p.seen = append(p.seen, resp.GetCode())
-	p.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
-}
-
-// tokenProxy is the proxy in front of the token endpoint: it runs fosite's endpoint,
-// then, when a tamper function is set, rewrites the ID token in the answer.
-func (p *idp) tokenProxy(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ctx := r.Context()
-	rec := httptest.NewRecorder()
-	ar, err := p.provider.NewAccessRequest(ctx, r, openid.NewDefaultSession())
-	if err != nil {
-		p.provider.WriteAccessError(ctx, rec, ar, err)
-	} else if resp, err := p.provider.NewAccessResponse(ctx, ar); err != nil {
-		p.provider.WriteAccessError(ctx, rec, ar, err)
-	} else {
-		p.provider.WriteAccessResponse(ctx, rec, ar, resp)
-	}
-	body := rec.Body.Bytes()
-	var m map[string]any
-	if rec.Code == http.StatusOK && json.Unmarshal(body, &m) == nil {
-		if raw, ok := m["id_token"].(string); ok {
-			p.seen = append(p.seen, raw)
-			if p.tamper != nil {
-				raw = p.rewrite(raw)
-				m["id_token"] = raw
-				p.seen = append(p.seen, raw)
-				body, _ = json.Marshal(m)
-			}
-		}
-		if at, ok := m["access_token"].(string); ok {
-			p.seen = append(p.seen, at)
-		}
-	}
-	for k, v := range rec.Header() {
-		w.Header()[k] = v
-	}
-	w.Header().Del("Content-Length")
-	w.WriteHeader(rec.Code)
-	_, _ = w.Write(body)
-}
-
-// rewrite applies the tamper function to the token's claims and header and signs the
-// result with what it returns: a key, "none" for an unsigned token, or nil for the
-// original signature kept over the changed payload.
-func (p *idp) rewrite(raw string) string {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		p.t.Fatalf("id token has %d parts", len(parts))
-	}
-	var header, claims map[string]any
-	hb, _ := base64.RawURLEncoding.DecodeString(parts[0])
-	cb, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	if json.Unmarshal(hb, &header) != nil || json.Unmarshal(cb, &claims) != nil {
-		p.t.Fatal("id token does not decode")
-	}
-	signWith := p.tamper(claims, header)
-	cj, _ := json.Marshal(claims)
-	switch k := signWith.(type) {
-	case nil:
-		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(cj) + "." + parts[2]
-	case string: // "none"
-		hj, _ := json.Marshal(map[string]any{"alg": "none", "kid": ssoKeyID})
-		return base64.RawURLEncoding.EncodeToString(hj) + "." + base64.RawURLEncoding.EncodeToString(cj) + "."
-	case *rsa.PrivateKey:
-		opts := (&jose.SignerOptions{}).WithHeader("kid", header["kid"]).WithType("JWT")
-		sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k}, opts)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		obj, err := sig.Sign(cj)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		out, _ := obj.CompactSerialize()
-		return out
-	default:
-		p.t.Fatalf("tamper returned %T", signWith)
-		return ""
-	}
-}
-
-func (p *idp) secrets() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string{ssoClientSecret}, p.seen...)
-}
 
 // fakeAudit collects audit events.
 type fakeAudit struct {
@@ -303,7 +76,7 @@ func (u users) CreatePrincipal(_ context.Context, p *catalog.Principal) error {
 // and the pending sign-ins in a real SQLite store.
 type ssoEnv struct {
 	*env
-	idp   *idp
+	idp   *ssotest.Provider
 	audit *fakeAudit
 }
 
@@ -312,27 +85,26 @@ func newSSOEnv(t *testing.T, autoCreate bool) *ssoEnv {
 	const public = "http://127.0.0.1:8080"
 	e := newEnv(t, public)
 	e.clock.t = time.Now().UTC()
-	p := newIDP(t, public+SSOCallbackPath)
+	p := ssotest.New(t, public+SSOCallbackPath)
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	hc := p.srv.Client()
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := p.Client()
 	a := &fakeAudit{}
 	e.ui = New(Deps{
 		Auth: e.auth, Principals: e.principals, Logins: e.logins, PublicURL: public,
 		Log: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now: e.clock.Now, SessionTTL: sessionTTL, Audit: a,
-		SSO: &SSOConfig{Issuer: p.srv.URL, ClientID: ssoClientID, ClientSecret: ssoClientSecret, AutoCreateUsers: autoCreate,
+		SSO: &SSOConfig{Issuer: p.URL, ClientID: ssoClientID, ClientSecret: ssoClientSecret, AutoCreateUsers: autoCreate,
 			HTTPClient: hc, Users: users{e.principals}, Pending: st},
 	})
-	p.setUser("alice", map[string]any{"email": "alice@example.com", "email_verified": true, "name": "Alice"})
-	p.setUser("bob", map[string]any{"email": "bob@example.com", "email_verified": true})
-	p.setUser("carol", map[string]any{"email": "carol@example.com", "email_verified": true, "name": "Carol"})
-	p.setUser("unverified", map[string]any{"email": "alice@example.com", "email_verified": false})
-	p.setUser("noemail", map[string]any{"name": "No Email"})
+	p.SetUser("alice", map[string]any{"email": "alice@example.com", "email_verified": true, "name": "Alice"})
+	p.SetUser("bob", map[string]any{"email": "bob@example.com", "email_verified": true})
+	p.SetUser("carol", map[string]any{"email": "carol@example.com", "email_verified": true, "name": "Carol"})
+	p.SetUser("unverified", map[string]any{"email": "alice@example.com", "email_verified": false})
+	p.SetUser("noemail", map[string]any{"name": "No Email"})
 	return &ssoEnv{env: e, idp: p, audit: a}
 }
 
@@ -362,9 +134,7 @@ func (e *ssoEnv) authorizeAt(t *testing.T, to *url.URL, user string) string {
 	q := to.Query()
 	q.Set("test_user", user)
 	to.RawQuery = q.Encode()
-	hc := e.idp.srv.Client()
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := hc.Get(to.String())
+	resp, err := e.idp.Client().Get(to.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,9 +179,9 @@ func TestSSOSignIn(t *testing.T) {
 		page    string // in the answer's body
 	}
 	signedIn := result{status: http.StatusSeeOther, session: true}
-	resign := func(mut func(c, h map[string]any)) func(*idp) func(c, h map[string]any) any {
-		return func(p *idp) func(c, h map[string]any) any {
-			return func(c, h map[string]any) any { mut(c, h); return p.key }
+	resign := func(mut func(c, h map[string]any)) func(*ssotest.Provider) ssotest.Tamper {
+		return func(p *ssotest.Provider) ssotest.Tamper {
+			return func(c, h map[string]any) any { mut(c, h); return p.Key() }
 		}
 	}
 	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -423,7 +193,7 @@ func TestSSOSignIn(t *testing.T) {
 		user       string
 		autoCreate bool
 		setup      func(e *ssoEnv)
-		tamper     func(p *idp) func(c, h map[string]any) any
+		tamper     func(p *ssotest.Provider) ssotest.Tamper
 		want       result
 		wantUser   string
 		wantLog    string // the refusal's reason, in the log
@@ -441,13 +211,13 @@ func TestSSOSignIn(t *testing.T) {
 			want: result{status: http.StatusForbidden, page: "did not pass verification"}},
 		{name: "nonce missing", wantLog: "reason=\"id token: nonce mismatch\"", user: "alice", tamper: resign(func(c, _ map[string]any) { delete(c, "nonce") }),
 			want: result{status: http.StatusForbidden, page: "did not pass verification"}},
-		{name: "signature of another key", wantLog: "failed to verify signature", user: "alice", tamper: func(*idp) func(c, h map[string]any) any {
+		{name: "signature of another key", wantLog: "failed to verify signature", user: "alice", tamper: func(*ssotest.Provider) ssotest.Tamper {
 			return func(map[string]any, map[string]any) any { return foreign }
 		}, want: result{status: http.StatusForbidden, page: "did not pass verification"}},
-		{name: "payload changed under the signature", wantLog: "failed to verify signature", user: "alice", tamper: func(*idp) func(c, h map[string]any) any {
+		{name: "payload changed under the signature", wantLog: "failed to verify signature", user: "alice", tamper: func(*ssotest.Provider) ssotest.Tamper {
 			return func(c, _ map[string]any) any { c["email"] = "bob@example.com"; return nil }
 		}, want: result{status: http.StatusForbidden, page: "did not pass verification"}},
-		{name: "alg none", wantLog: `unexpected signature algorithm \"none\"`, user: "alice", tamper: func(*idp) func(c, h map[string]any) any {
+		{name: "alg none", wantLog: `unexpected signature algorithm \"none\"`, user: "alice", tamper: func(*ssotest.Provider) ssotest.Tamper {
 			return func(map[string]any, map[string]any) any { return "none" }
 		}, want: result{status: http.StatusForbidden, page: "did not pass verification"}},
 		{name: "aud of another client", wantLog: "expected audience", user: "alice", tamper: resign(func(c, _ map[string]any) { c["aud"] = []string{"another-client"} }),
@@ -465,7 +235,7 @@ func TestSSOSignIn(t *testing.T) {
 				tc.setup(e)
 			}
 			if tc.tamper != nil {
-				e.idp.setTamper(tc.tamper(e.idp))
+				e.idp.SetTamper(tc.tamper(e.idp))
 			}
 			b := e.browser(t)
 			rec := e.signInSSO(t, b, tc.user)
@@ -542,7 +312,7 @@ func (e *ssoEnv) canaryScan(t *testing.T) {
 	hay.WriteString(e.log.String())
 	aj, _ := json.Marshal(e.audit.all())
 	hay.Write(aj)
-	for _, s := range e.idp.secrets() {
+	for _, s := range e.idp.Secrets() {
 		if s == "" {
 			continue
 		}
