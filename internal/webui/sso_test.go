@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 	"github.com/gatehouse/gatehouse/internal/webui/ssotest"
