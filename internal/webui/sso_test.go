@@ -469,3 +469,33 @@ func TestSSOPageKeepsTokenSignIn(t *testing.T) {
 		t.Errorf("page without SSO:\n%s", plain)
 	}
 }
+
+// TestSSOAcrossReplicas starts a sign-in on one replica and finishes it on another
+// that shares the store: the state and the session live there, not in a process.
+func TestSSOAcrossReplicas(t *testing.T) {
+	e := newSSOEnv(t, false)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shared.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	replica := func() *UI {
+		return New(Deps{Auth: e.auth, Principals: e.principals, Logins: e.logins, PublicURL: "http://127.0.0.1:8080",
+			Now: e.clock.Now, SessionTTL: sessionTTL, Sessions: st,
+			SSO: &SSOConfig{Issuer: e.idp.URL, ClientID: ssoClientID, ClientSecret: ssoClientSecret, HTTPClient: e.idp.Client(),
+				Users: users{e.principals}, Pending: st}})
+	}
+	a, b := replica(), replica()
+	br := e.browser(t)
+	e.ui = a
+	to := br.ssoStart("")
+	back := e.authorizeAt(t, to, "alice")
+	e.ui = b
+	if rec := br.do("GET", back, nil); rec.Code != http.StatusSeeOther {
+		t.Fatalf("callback on the other replica = %d:\n%s", rec.Code, rec.Body)
+	}
+	e.ui = a
+	if page := br.do("GET", "/login", nil).Body.String(); !strings.Contains(page, `id="signed-in-user">alice@example.com<`) {
+		t.Fatalf("the first replica does not know the session:\n%s", page)
+	}
+}
