@@ -69,6 +69,19 @@ type serverConfig struct {
 	// Dev (--dev) is the laptop mode: http:// upstreams, loopback and private ranges
 	// open in the dialer's view of the policy, the development key when none is set.
 	Dev bool
+
+	// OIDC is single sign-on for people (issue 12); nil when --oidc-issuer is unset.
+	OIDC *oidcConfig
+}
+
+// oidcConfig is the --oidc-* settings of single sign-on (issue 12).
+type oidcConfig struct {
+	Issuer, ClientID, UsernameClaim string
+	// ClientSecret is the content of --oidc-client-secret-file, trimmed; never logged.
+	ClientSecret string
+	AutoCreate   bool
+	// Warning, when set, is logged at start (the secret file is readable by others).
+	Warning string
 }
 
 // flagEnv names the variable behind each flag.
@@ -102,6 +115,12 @@ var flagEnv = map[string]string{
 	"request-body-timeout":             "GATEHOUSE_REQUEST_BODY_TIMEOUT",
 	"max-connections":                  "GATEHOUSE_MAX_CONNECTIONS",
 	"egress-max-tunnels-per-principal": "GATEHOUSE_EGRESS_MAX_TUNNELS_PER_PRINCIPAL",
+	// issue 12: single sign-on
+	"oidc-issuer":             "GATEHOUSE_OIDC_ISSUER",
+	"oidc-client-id":          "GATEHOUSE_OIDC_CLIENT_ID",
+	"oidc-client-secret-file": "GATEHOUSE_OIDC_CLIENT_SECRET_FILE",
+	"oidc-username-claim":     "GATEHOUSE_OIDC_USERNAME_CLAIM",
+	"oidc-auto-create-users":  "GATEHOUSE_OIDC_AUTO_CREATE_USERS",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -150,6 +169,12 @@ warning). A lost admin token is replaced with "gatehouse admin recover" (server 
 	f.Float64("audit-unauthenticated-rate", audit.DefaultUnauthenticatedRate, "audit events per second per source address written one by one for callers without a valid token (burst twice that); past it they are counted in one summary event per minute (GATEHOUSE_AUDIT_UNAUTHENTICATED_RATE)")
 	f.Int("oauth-max-pending-logins", credential.DefaultMaxPendingLogins, "most started OAuth logins held at once; past it the oldest is dropped (GATEHOUSE_OAUTH_MAX_PENDING_LOGINS)")
 	f.Bool("audit-anchor-legacy-chain", false, "accept an audit log whose newest event has an unkeyed hash (written before keyed chains) as the legacy start of the keyed chain; set once when upgrading (GATEHOUSE_AUDIT_ANCHOR_LEGACY_CHAIN)")
+	// issue 12: single sign-on
+	f.String("oidc-issuer", "", "issuer URL of the OpenID Connect provider people sign in with at /login (https; http://localhost only with --dev); register the redirect URI {public-url}/login/oidc/callback there (GATEHOUSE_OIDC_ISSUER)")
+	f.String("oidc-client-id", "", "Gatehouse's client id at the OpenID Connect provider (GATEHOUSE_OIDC_CLIENT_ID)")
+	f.String("oidc-client-secret-file", "", "file holding Gatehouse's client secret at the OpenID Connect provider (GATEHOUSE_OIDC_CLIENT_SECRET_FILE)")
+	f.String("oidc-username-claim", "email", "ID-token claim that names the Gatehouse user; with email, email_verified: false is refused (GATEHOUSE_OIDC_USERNAME_CLAIM)")
+	f.Bool("oidc-auto-create-users", false, "create an active user (in users only) for a sign-in whose name Gatehouse does not know, instead of refusing it (GATEHOUSE_OIDC_AUTO_CREATE_USERS)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -301,6 +326,7 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 			problems = append(problems, fmt.Errorf("GATEHOUSE_MASTER_KEY: %w", err))
 		}
 	}
+	problems = append(problems, loadOIDCConfig(cfg, val)...) // issue 12: single sign-on
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinIndented(problems))
 	}
@@ -499,7 +525,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending,
 		PendingLogins: pendingLogins(st, kr, cfg, log)}) // sessions: started logins in the store
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
-		FormTimeout: cfg.BodyTimeout, Sessions: st}) // sessions: browser sessions in the store
+		FormTimeout: cfg.BodyTimeout, Sessions: st, // sessions: browser sessions in the store
+		SSO: ssoConfig(cfg, oc, st, log), Audit: rec}) // issue 12: single sign-on
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout,

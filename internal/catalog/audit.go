@@ -33,6 +33,10 @@ const (
 	ActionMCPToolChange = "mcpToolChange"
 	// ActionMCPToolApprove is an approval of MCP tools' definitions (new pins).
 	ActionMCPToolApprove = "mcpToolApprove"
+	// ActionSignIn is a browser sign-in by single sign-on (issue 12): allowed, or
+	// refused with the reason's error code. It names the principal, never a code or
+	// an ID token.
+	ActionSignIn = "signIn"
 )
 
 // Every action above must be in AuditActions (enum.go), which the filters check.

@@ -16,6 +16,7 @@ func AuditActions() []string {
 		ActionCredentialState, ActionNetworkDenied, ActionEgressTunnel, ActionTokenCreate,
 		ActionTokenDelete, ActionPrincipalChange, ActionUpdateNetworkPolicy, ActionAuditChainKeyed,
 		ActionMCPToolCall, ActionMCPToolChange, ActionMCPToolApprove,
+		ActionSignIn, // issue 12: single sign-on
 	}
 }
 

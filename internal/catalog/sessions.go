@@ -21,11 +21,26 @@ type BrowserSession struct {
 	// Every request re-checks that token (identity.Authenticator.Recheck).
 	TokenID   string
 	TokenHash []byte
+	// A session signed in by single sign-on has no token: its TokenID is
+	// SSOSessionTokenID and its TokenHash the SHA-256 of the provider's issuer and
+	// subject (SSOSessionSubject), naming the outside identity it signed in as.
 	// TokenExpiresAt is when that token expires; zero: never.
 	TokenExpiresAt time.Time
 	CreatedAt      time.Time
 	// ExpiresAt is when the session ends; it is not returned from then on.
 	ExpiresAt time.Time
+}
+
+// SSOSessionTokenID is the TokenID of a browser session signed in by single sign-on
+// (OpenID Connect). No token id has this shape (they are UUIDs), so the web pages know
+// the session has no token to re-check; they re-check its principal on every request.
+const SSOSessionTokenID = "sso:oidc"
+
+// SSOSessionSubject is the TokenHash of a single sign-on session: the SHA-256 of the
+// provider's issuer and the ID token's subject.
+func SSOSessionSubject(issuer, subject string) []byte {
+	h := sha256.Sum256([]byte("gatehouse sso session v1\x00" + issuer + "\x00" + subject))
+	return h[:]
 }
 
 // BrowserSessionStore keeps the browser sessions of the web pages.

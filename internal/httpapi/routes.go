@@ -64,7 +64,8 @@ func (s *Server) routes() {
 	m.Handle("POST /api/2.0/gatehouse/connections/{name}/mcp-tools/approve", s.authed(s.audited(catalog.ActionMCPToolApprove, s.approveMCPTools)))
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
-		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html"} {
+		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html",
+			"POST /login/oidc", "GET /login/oidc/callback"} { // the last two: single sign-on (issue 12); 404 without it
 			m.Handle(p, s.Web)
 		}
 	}

@@ -97,6 +97,11 @@ func NewClient(opts ClientOptions) *Client {
 	}
 }
 
+// HTTPClient is the client's HTTP client: the network policy's dialer, no proxy from
+// the environment, no redirects followed, bounded time. Single sign-on (webui) uses it
+// for the identity provider's discovery, keys and token endpoint.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
 // CloseIdleConnections closes idle connections to OAuth servers.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 

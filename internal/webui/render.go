@@ -46,6 +46,10 @@ type view struct {
 	Next   string
 	Error  string
 	Notice string
+	// SSOHost, when set, offers "Sign in with SSOHost" (a form posting to SSOAction),
+	// with token sign-in behind a disclosure.
+	SSOHost   string
+	SSOAction string
 
 	// Login result and provider errors.
 	Connection  string

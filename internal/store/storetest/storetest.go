@@ -123,6 +123,8 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"PendingLogins/SingleUse", testPendingSingleUse},
 		{"PendingLogins/Expiry", testPendingExpiry},
 		{"PendingLogins/Bounds", testPendingBounds},
+		// Issue 12: single sign-on's rows in the session tables (sso.go).
+		{"Sessions/SSO", testSSORows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
