@@ -47,7 +47,7 @@ type Options struct {
 	// BodyTimeout bounds reading the body (0: 10 seconds).
 	BodyTimeout time.Duration
 	// Rate and Burst limit the requests of one source address: Rate per second, Burst
-	// at once (0: 10 and 20).
+	// at once (0: 20 and 50).
 	Rate  float64
 	Burst int
 }
@@ -71,10 +71,10 @@ func New(opts Options, grants ...identity.TokenGrant) *Server {
 		opts.BodyTimeout = 10 * time.Second
 	}
 	if opts.Rate <= 0 {
-		opts.Rate = 10
+		opts.Rate = 20
 	}
 	if opts.Burst <= 0 {
-		opts.Burst = 20
+		opts.Burst = 50
 	}
 	s := &Server{grants: make(map[string]identity.TokenGrant), opts: opts, lim: newLimiter(opts.Rate, opts.Burst)}
 	for _, g := range grants {
