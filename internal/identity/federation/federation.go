@@ -158,7 +158,7 @@ func (x *Exchange) Exchange(ctx context.Context, req identity.TokenRequest) (*id
 	}
 	v, gerr := x.Verify(ctx, subject, policies)
 	if gerr != nil {
-		x.log.Info("token exchange refused", "service_principal", sp.Name, "error", gerr.Code, "check", gerr.Description, "detail", gerr.Log)
+		gerr.Log = "service principal " + sp.Name + ": " + gerr.Log // the token endpoint logs it
 		return nil, gerr
 	}
 	now := x.now()
