@@ -472,3 +472,45 @@ func TestParseJWKS(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryConfined: a discovery document whose jwks_uri leaves the issuer's origin,
+// or that names another issuer, gives no keys, and the other origin is never asked.
+func TestDiscoveryConfined(t *testing.T) {
+	r1, _, _ := keys(t)
+	elsewhere := newIssuer(t)
+	elsewhere.setKeys(r1.jwk())
+	for name, doc := range map[string]func(self string) map[string]string{
+		"jwks_uri on another origin": func(self string) map[string]string {
+			return map[string]string{"issuer": self, "jwks_uri": elsewhere.srv.URL + "/keys"}
+		},
+		"another issuer": func(string) map[string]string {
+			return map[string]string{"issuer": elsewhere.srv.URL, "jwks_uri": elsewhere.srv.URL + "/keys"}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var srv *httptest.Server
+			srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(doc(srv.URL))
+			}))
+			defer srv.Close()
+			clk := &clock{t: time.Now()}
+			st := &fakeStore{sp: &catalog.Principal{ID: "sp", Kind: catalog.KindServicePrincipal, Name: "app-1", Active: true},
+				policies: []*catalog.FederationPolicy{{ID: "p", Issuer: srv.URL, Audiences: []string{"a"}, Subject: "s"}}}
+			hc := srv.Client()
+			hc.Transport.(*http.Transport).TLSClientConfig.RootCAs.AddCert(elsewhere.srv.Certificate())
+			x := federation.New(st, federation.Options{HTTPClient: hc, Now: clk.now})
+			now := clk.now()
+			tok := r1.sign(t, map[string]any{"iss": srv.URL, "sub": "s", "aud": "a", "exp": now.Add(time.Minute).Unix()})
+			before := elsewhere.fetches.Load()
+			_, err := x.Exchange(context.Background(), identity.TokenRequest{Form: form(tok, "app-1")})
+			ge, ok := err.(*identity.GrantError)
+			if !ok || ge.Description != "the issuer's keys could not be read" {
+				t.Fatalf("got %v", err)
+			}
+			if elsewhere.fetches.Load() != before {
+				t.Fatal("the keys of another origin were fetched")
+			}
+		})
+	}
+}

@@ -153,7 +153,9 @@ func (s *KeySource) Keys(ctx context.Context, issuer string, refresh bool) (*jos
 		return nil, e.lastErr
 	}
 	e.triedAt = now
-	set, err := s.fetch(ctx, issuer)
+	// The caller going away must not leave a failed fetch behind for MinRefetch: the
+	// fetch runs to its own timeout.
+	set, err := s.fetch(context.WithoutCancel(ctx), issuer)
 	if err != nil {
 		e.lastErr = err
 		if e.set != nil && now.Sub(e.fetchedAt) < 2*KeyTTL {
