@@ -364,6 +364,11 @@ func TestExchangeRequestChecks(t *testing.T) {
 		{"wrong subject_token_type", "invalid_request", func(v url.Values, _ *identity.TokenRequest) {
 			v.Set("subject_token_type", "urn:ietf:params:oauth:token-type:id_token")
 		}, true},
+		{"subject_token too large", "invalid_request", func(v url.Values, _ *identity.TokenRequest) {
+			v.Set("subject_token", strings.Repeat("a", federation.MaxSubjectTokenBytes+1))
+		}, true},
+		{"actor_token", "invalid_request", func(v url.Values, _ *identity.TokenRequest) { v.Set("actor_token", "x") }, true},
+		{"Basic user differs from client_id", "invalid_request", func(v url.Values, r *identity.TokenRequest) { r.BasicID = "app-2" }, true},
 		{"no client_id", "invalid_request", func(v url.Values, _ *identity.TokenRequest) { v.Del("client_id") }, true},
 		{"unknown client_id", "invalid_client", func(v url.Values, _ *identity.TokenRequest) { v.Set("client_id", "app-2") }, true},
 		{"client secret given", "invalid_client", func(v url.Values, r *identity.TokenRequest) { r.BasicID, r.BasicSecret = "app-1", "s" }, true},
