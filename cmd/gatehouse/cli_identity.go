@@ -369,6 +369,7 @@ func (c *clientCLI) servicePrincipalsCommand() *cobra.Command {
 		c.principalDelete("service principal", "billing-agent", byAppID, (*httpapi.Client).DeleteServicePrincipal),
 		c.principalActive("service principal", "billing-agent", true, byAppID, patch),
 		c.principalActive("service principal", "billing-agent", false, byAppID, patch),
+		c.federationPoliciesCommand(), // issue 12: workload identity federation
 	)
 	return cmd
 }

@@ -541,6 +541,9 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		NetworkCounts:   dialer.Counts,
 		DevIPRanges:     devRanges,
 		Revoke:          revokes,
+
+		// Workload identity federation (issue 12): POST /oidc/v1/token.
+		TokenEndpoint: newTokenEndpoint(st, rec, log, federationHTTPClient(cfg.Proxy.RootCAs, oauthDial(dialer)), cfg.BodyTimeout, time.Now),
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server

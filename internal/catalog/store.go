@@ -25,6 +25,8 @@ type Store interface {
 	// Browser sessions and pending OAuth logins (sessions.go).
 	BrowserSessionStore
 	PendingLoginStore
+	// Workload identity federation (issue 12, federation.go).
+	FederationPolicyStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use

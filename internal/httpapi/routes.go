@@ -62,6 +62,17 @@ func (s *Server) routes() {
 	m.Handle("GET /api/2.0/gatehouse/connections/{name}/check", s.authed(s.checkProvider))
 	m.Handle("GET /api/2.0/gatehouse/connections/{name}/mcp-tools", s.authed(s.listMCPTools))
 	m.Handle("POST /api/2.0/gatehouse/connections/{name}/mcp-tools/approve", s.authed(s.audited(catalog.ActionMCPToolApprove, s.approveMCPTools)))
+	// Workload identity federation (issue 12): federation policies, and the token
+	// endpoint (internal/authserver, handed in as TokenEndpoint).
+	const fed = "/api/2.0/gatehouse/service-principals/{application_id}/federation-policies"
+	m.Handle("GET "+fed, s.authed(s.listFederationPolicies))
+	m.Handle("POST "+fed, s.authed(s.audited(catalog.ActionPrincipalChange, s.createFederationPolicy)))
+	m.Handle("GET "+fed+"/{policy_id}", s.authed(s.getFederationPolicy))
+	m.Handle("PATCH "+fed+"/{policy_id}", s.authed(s.audited(catalog.ActionPrincipalChange, s.updateFederationPolicy)))
+	m.Handle("DELETE "+fed+"/{policy_id}", s.authed(s.audited(catalog.ActionPrincipalChange, s.deleteFederationPolicy)))
+	if s.TokenEndpoint != nil {
+		m.Handle("POST /oidc/v1/token", s.TokenEndpoint)
+	}
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
 		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html",

@@ -65,6 +65,9 @@ type Deps struct {
 	OAuth *oauth.Client
 	// Web serves the browser pages (sign-in, OAuth login); nil serves none.
 	Web http.Handler
+	// TokenEndpoint serves POST /oidc/v1/token, Gatehouse's own authorization server
+	// (internal/authserver; issue 12); nil serves none.
+	TokenEndpoint http.Handler
 	// NormalizePolicy validates and normalizes a network policy given by an admin; nil
 	// accepts it as is.
 	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)

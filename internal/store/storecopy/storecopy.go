@@ -41,6 +41,9 @@ const (
 	kindNotCopiedSession = "browser sessions, pending logins"
 )
 
+// KindFederationPolicies are the service principals' federation policies (issue 12).
+const KindFederationPolicies = "federation policies"
+
 // NotCopied names the transient state that a copy leaves behind.
 const NotCopied = kindNotCopiedSession
 
@@ -193,6 +196,8 @@ type snapshot struct {
 	credentials []*catalog.OAuthCredential
 	policy      *catalog.NetworkPolicy // nil: none stored
 	tools       map[string][]*catalog.MCPTool
+	// federation policies of every principal (issue 12), in principal order
+	federation []*catalog.FederationPolicy
 }
 
 func read(ctx context.Context, s catalog.Store) (*snapshot, error) {
@@ -229,6 +234,13 @@ func read(ctx context.Context, s catalog.Store) (*snapshot, error) {
 		if len(ts) > 0 {
 			sn.tools[c.ID] = ts
 		}
+	}
+	for _, p := range sn.principals { // issue 12: federation policies
+		fps, err := s.ListFederationPolicies(ctx, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read federation policies of %s: %w", p.Name, err)
+		}
+		sn.federation = append(sn.federation, fps...)
 	}
 	sn.metaKeys = KnownMetaKeys
 	if l, ok := s.(MetaKeyLister); ok {
@@ -333,7 +345,7 @@ func Copy(ctx context.Context, src, dst catalog.Store) (*Report, error) {
 	}
 	r := &Report{}
 	for _, k := range []string{KindPrincipals, KindMemberships, KindTokens, KindConnections, KindGrants, KindMeta,
-		KindCredentials, KindNetworkPolicy, KindMCPTools, KindNetworkEvents, KindAuditEvents} {
+		KindCredentials, KindNetworkPolicy, KindMCPTools, KindFederationPolicies, KindNetworkEvents, KindAuditEvents} {
 		r.row(k)
 	}
 	if err := write(ctx, src, dst, sn, r); err != nil {
@@ -366,6 +378,15 @@ func write(ctx context.Context, src, dst catalog.Store, sn *snapshot, r *Report)
 		cp := *t
 		if err := dst.CreateToken(ctx, &cp); err != nil {
 			return fmt.Errorf("write token %s: %w", t.ID, err)
+		}
+		row.Copied++
+	}
+	row = r.row(KindFederationPolicies)
+	row.Source = len(sn.federation)
+	for _, p := range sn.federation {
+		cp := *p
+		if err := dst.CreateFederationPolicy(ctx, &cp); err != nil {
+			return fmt.Errorf("write federation policy %s: %w", p.ID, err)
 		}
 		row.Copied++
 	}

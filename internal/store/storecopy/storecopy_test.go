@@ -68,6 +68,9 @@ func populate(t *testing.T, s catalog.Store) *fill {
 	must("member", s.AddMember(ctx, team.ID, bob.ID))
 	must("member", s.AddMember(ctx, f.admins.ID, team.ID))
 
+	must("federation policy", s.CreateFederationPolicy(ctx, &catalog.FederationPolicy{ID: catalog.NewID(), PrincipalID: sp.ID,
+		Issuer: "https://token.actions.githubusercontent.com", Audiences: []string{"gatehouse"}, Subject: "repo:acme/app:ref:refs/heads/main",
+		SubjectClaim: "sub", CreatedAt: at(), UpdatedAt: at()}))
 	h := sha256.Sum256([]byte("the token"))
 	f.tokenHash = h[:]
 	tok := &catalog.Token{ID: catalog.NewID(), PrincipalID: f.alice.ID, Hash: h[:], Comment: "laptop", CreatedBy: f.alice.ID,
@@ -162,6 +165,7 @@ func populate(t *testing.T, s catalog.Store) *fill {
 var wantRows = map[string]int{
 	KindPrincipals: 5, KindMemberships: 3, KindTokens: 2, KindConnections: 2, KindGrants: 3, KindMeta: 2,
 	KindCredentials: 2, KindNetworkPolicy: 1, KindMCPTools: 2, KindNetworkEvents: 2, KindAuditEvents: pageSize + 7,
+	KindFederationPolicies: 1,
 }
 
 // copyAndVerify copies a populated src into dst and checks the report and a few records.

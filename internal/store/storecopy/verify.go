@@ -70,6 +70,9 @@ func Verify(ctx context.Context, src, dst catalog.Store, r *Report) (*Report, er
 			c := v.(*catalog.OAuthCredential)
 			return "OAuth credential " + c.ConnectionID + "/" + c.PrincipalID
 		}},
+		{KindFederationPolicies, anys(sn.federation), anys(dn.federation), func(_ int, v any) string {
+			return "federation policy " + v.(*catalog.FederationPolicy).ID
+		}},
 		{KindNetworkPolicy, anys(srcPolicy), anys(dstPolicy), func(int, any) string { return "network policy" }},
 		{KindMCPTools, anys(srcTools), anys(dstTools), func(_ int, v any) string {
 			t := v.(*catalog.MCPTool)

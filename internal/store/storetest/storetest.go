@@ -119,6 +119,10 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"Sessions/PerPrincipalBound", testSessionPerPrincipalBound},
 		{"Sessions/ExpiredPurged", testSessionExpiredPurged},
 		{"Sessions/Delete", testSessionDelete},
+		// Workload identity federation (issue 12).
+		{"FederationPolicies/CRUD", testFederationPolicyCRUD},
+		{"FederationPolicies/Refused", testFederationPolicyRefused},
+		{"FederationPolicies/DeletedWithPrincipal", testFederationPolicyDeletedWithPrincipal},
 		{"PendingLogins/PutTake", testPendingPutTake},
 		{"PendingLogins/SingleUse", testPendingSingleUse},
 		{"PendingLogins/Expiry", testPendingExpiry},
