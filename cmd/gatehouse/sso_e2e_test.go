@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 	"github.com/gatehouse/gatehouse/internal/webui/ssotest"
@@ -128,7 +129,13 @@ func TestSSOEndToEnd(t *testing.T) {
 				Principal string `json:"principal"`
 			} `json:"events"`
 		}
-		ts.must("GET", "/api/2.0/gatehouse/audit?action="+tc.action+"&principal="+tc.principal, ts.Admin, nil, &ev)
+		// The recorder writes in batches: wait for the event, with a bound.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			ts.must("GET", "/api/2.0/gatehouse/audit?action="+tc.action+"&principal="+tc.principal, ts.Admin, nil, &ev)
+			if len(ev.Events) > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
 		if len(ev.Events) == 0 {
 			t.Errorf("no %s audit event for %s", tc.action, tc.principal)
 		}
