@@ -158,7 +158,11 @@ func (c *call) authenticate() error {
 	if c.s.Revoke != nil {
 		c.since = c.s.Revoke.Generation()
 	}
-	who, err := c.s.authenticate(c.r)
+	resource := ""
+	if c.mcp {
+		resource = c.s.mcpResource(c.name) // the one place a token with an audience is good
+	}
+	who, err := c.s.authenticateFor(c.r, resource)
 	if err != nil {
 		return err
 	}

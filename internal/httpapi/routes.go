@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+mcp+"/{name}", s.mcpCall)
 	m.HandleFunc("GET "+mcp+"/{name}", s.mcpCall)
 	m.HandleFunc("DELETE "+mcp+"/{name}", s.mcpCall)
+	// MCP OAuth sign-in (issue 12): RFC 9728 metadata of each MCP connection URL.
+	m.HandleFunc("GET /.well-known/oauth-protected-resource"+mcp+"/{name}", s.protectedResourceMetadata)
 	m.Handle("GET /api/2.0/gatehouse/audit", s.authed(s.listAudit))
 	m.Handle("GET /api/2.0/gatehouse/audit/verify", s.authed(s.verifyAudit))
 	m.Handle("GET "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.getUserCredential))

@@ -215,6 +215,12 @@ func (s *Server) authed(h handler) http.Handler {
 }
 
 func (s *Server) authenticate(r *http.Request) (*identity.Identity, error) {
+	return s.authenticateFor(r, "")
+}
+
+// authenticateFor is authenticate for a call to resource (identity.AuthenticateResource):
+// the MCP proxy passes its connection's resource; "" refuses tokens with an audience.
+func (s *Server) authenticateFor(r *http.Request, resource string) (*identity.Identity, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "no access token: send Authorization: Bearer <token>")
@@ -223,7 +229,7 @@ func (s *Server) authenticate(r *http.Request) (*identity.Identity, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "Authorization header must be \"Bearer <token>\"")
 	}
-	return s.Auth.Authenticate(r.Context(), strings.TrimSpace(tok))
+	return s.Auth.AuthenticateResource(r.Context(), strings.TrimSpace(tok), resource)
 }
 
 // writeError is the one place that turns an error into a response. Only *catalog.Error
@@ -243,6 +249,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.Log.Error("internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		ce = catalog.Errorf(catalog.InternalError, "internal error; quote request id %s when reporting it", id)
+	}
+	if ce.Code == catalog.Unauthenticated {
+		s.setBearerChallenge(w, r, err)
 	}
 	w.Header().Set(ErrorCodeHeader, string(ce.Code))
 	body := ErrorBody{ErrorCode: string(ce.Code), Message: ce.Message, RequestID: id, LoginURL: ce.LoginURL}

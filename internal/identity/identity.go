@@ -46,6 +46,9 @@ type Identity struct {
 	// ExpiresAt is when the token it was authenticated with expires; zero: never. What
 	// stays open on this identity (a stream, a tunnel) ends then.
 	ExpiresAt time.Time
+	// Audience is the one resource the token was issued for (catalog.Token.Audience);
+	// "" for a personal access token, good for every API.
+	Audience string
 	// tokenHash is the stored form of the token, for Recheck; never the token itself.
 	tokenHash []byte
 }
@@ -157,11 +160,30 @@ func (a *Authenticator) lookup(ctx context.Context, hash []byte) (*catalog.Token
 
 var errBadToken = catalog.Errorf(catalog.Unauthenticated, "invalid access token")
 
+// ErrWrongAudience refuses a token issued for one resource (an MCP connection's URL)
+// where another resource or any other API is called. Callers tell it with errors.Is to
+// answer with WWW-Authenticate error="invalid_token" (RFC 6750).
+var ErrWrongAudience = catalog.Errorf(catalog.Unauthenticated, "invalid access token: it was issued for another resource")
+
 // Authenticate resolves a presented token to its principal. Every failure is the same
 // 401 from the caller's side (which token exists is not revealed), except that an
 // expired token and a deactivated principal say so, since only the token's holder can
 // present it.
+//
+// A token with an audience (issued to an MCP client for one connection) is refused
+// here with ErrWrongAudience: only AuthenticateResource, for that very resource,
+// accepts it. Every surface that calls Authenticate is thus closed to such tokens.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identity, error) {
+	return a.AuthenticateResource(ctx, token, "")
+}
+
+// AuthenticateResource is Authenticate for a call to resource (RFC 8707: the MCP
+// proxy's URL of one connection, {public_url}/api/2.0/mcp/external/{name}): a token
+// without an audience is accepted as by Authenticate, a token with one only if it is
+// exactly resource. resource "" accepts only tokens without an audience. The audience
+// is checked last, after expiry and the principal, so a refusal for it says no more
+// than the holder already knows.
+func (a *Authenticator) AuthenticateResource(ctx context.Context, token, resource string) (*Identity, error) {
 	if token == "" {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "no access token: send Authorization: Bearer <token>")
 	}
@@ -183,10 +205,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Identi
 	if !p.Active || p.Kind == catalog.KindGroup {
 		return nil, catalog.Errorf(catalog.Unauthenticated, "principal %s is deactivated", p.Name)
 	}
+	if t.Audience != "" && t.Audience != resource {
+		return nil, ErrWrongAudience
+	}
 	a.mu.Lock()
 	a.touched[t.ID] = now
 	a.mu.Unlock()
-	return &Identity{Principal: p, TokenID: t.ID, ExpiresAt: t.ExpiresAt, tokenHash: hash}, nil
+	return &Identity{Principal: p, TokenID: t.ID, ExpiresAt: t.ExpiresAt, Audience: t.Audience, tokenHash: hash}, nil
 }
 
 // Recheck says whether an identity that Authenticate returned earlier still holds: its
