@@ -42,3 +42,15 @@ func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, h
 	exchange := federation.New(st, federation.Options{HTTPClient: hc, Now: now, Log: log})
 	return authserver.New(authserver.Options{Audit: rec, Log: log, BodyTimeout: bodyTimeout}, exchange)
 }
+
+// newAuthorizationServer serves the authorization server's metadata (RFC 8414) for MCP
+// clients (issue 12), naming the grant types the token endpoint answers.
+func newAuthorizationServer(publicURL string, token http.Handler) http.Handler {
+	var grants []string
+	if s, ok := token.(*authserver.Server); ok {
+		grants = s.GrantTypes()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+authserver.MetadataPath, authserver.MetadataHandler(authserver.NewMetadata(publicURL, grants...)))
+	return mux
+}

@@ -527,6 +527,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
 		FormTimeout: cfg.BodyTimeout, Sessions: st, // sessions: browser sessions in the store
 		SSO: ssoConfig(cfg, oc, st, log), Audit: rec}) // issue 12: single sign-on
+	tokenEndpoint := newTokenEndpoint(st, rec, log, federationHTTPClient(cfg.Proxy.RootCAs, oauthDial(dialer)), cfg.BodyTimeout, time.Now) // issue 12
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout,
@@ -543,7 +544,9 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Revoke:          revokes,
 
 		// Workload identity federation (issue 12): POST /oidc/v1/token.
-		TokenEndpoint: newTokenEndpoint(st, rec, log, federationHTTPClient(cfg.Proxy.RootCAs, oauthDial(dialer)), cfg.BodyTimeout, time.Now),
+		TokenEndpoint: tokenEndpoint,
+		// MCP client sign-in (issue 12): the authorization server's metadata.
+		AuthorizationServer: newAuthorizationServer(cfg.PublicURL, tokenEndpoint),
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server
