@@ -80,7 +80,8 @@ func (s *Server) routes() {
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
 		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html",
-			"POST /login/oidc", "GET /login/oidc/callback"} { // the last two: single sign-on (issue 12); 404 without it
+			"POST /login/oidc", "GET /login/oidc/callback", // single sign-on (issue 12); 404 without it
+			"GET /oidc/v1/authorize", "POST /oidc/v1/authorize"} { // MCP client sign-in (issue 12)
 			m.Handle(p, s.Web)
 		}
 	}
