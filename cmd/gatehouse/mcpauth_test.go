@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // TestMCPAuthMetadata: a running Gatehouse publishes its authorization server metadata
@@ -38,5 +47,181 @@ func TestMCPAuthMetadata(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("grant_types_supported %v does not name token exchange", md.Grants)
+	}
+}
+
+// mcpOAuthClient is an MCP client written to the MCP authorization spec: a client ID
+// metadata document, PKCE S256, resource indicators, a loopback redirect URI.
+type mcpOAuthClient struct {
+	id, redirect, verifier, state string
+}
+
+func (c mcpOAuthClient) challenge() string {
+	s := sha256.Sum256([]byte(c.verifier))
+	return base64.RawURLEncoding.EncodeToString(s[:])
+}
+
+// TestMCPAuthEndToEnd: an MCP client whose client ID metadata document is served on
+// loopback HTTPS signs a token-signed-in browser user in: discovery, authorize (sign-in
+// first), consent, code, token, a call through the MCP connection with the token, and
+// refresh rotation with reuse detection.
+func TestMCPAuthEndToEnd(t *testing.T) {
+	const canary = "CANARY-mcpauth-upstream"
+	srv := newMCPServer()
+	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	var client mcpOAuthClient
+	up := newUpstream(t, func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/client.json" {
+			rw.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(rw).Encode(map[string]any{"client_id": client.id, "client_name": "Spec Client",
+				"redirect_uris": []string{"http://127.0.0.1/callback"}})
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+canary {
+			http.Error(rw, "bad credential", http.StatusUnauthorized)
+			return
+		}
+		sdk.ServeHTTP(rw, r)
+	})
+	client = mcpOAuthClient{id: up.URL + "/client.json", redirect: "http://127.0.0.1:9/callback",
+		verifier: "verifier-" + strings.Repeat("v", 50), state: "state-123"}
+	ts := startServer(t, "", nil, "--upstream-ca-file", up.caFile)
+	_, alice := ts.mkUser("alice@example.com")
+	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "tools", "options": map[string]string{
+		"host": up.URL, "base_path": "/mcp", "bearer_token": canary, "is_mcp_connection": "true"}}, nil)
+	ts.grant("connection", "tools", "alice@example.com", "USE_CONNECTION")
+	resource := ts.URL + "/api/2.0/mcp/external/tools"
+
+	// Discovery.
+	var md struct {
+		Authorize string `json:"authorization_endpoint"`
+		Token     string `json:"token_endpoint"`
+	}
+	ts.must("GET", "/.well-known/oauth-authorization-server", "", nil, &md)
+	q := url.Values{"response_type": {"code"}, "client_id": {client.id}, "redirect_uri": {client.redirect}, "state": {client.state},
+		"code_challenge": {client.challenge()}, "code_challenge_method": {"S256"}, "resource": {resource}}
+	authURL := md.Authorize + "?" + q.Encode()
+
+	// Not signed in: to the sign-in page and back.
+	b := newBrowser(nil)
+	resp, _ := b.get(t, authURL)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+		t.Fatalf("authorize without session: %d %q", resp.StatusCode, loc)
+	}
+	if next, _ := url.ParseQuery(strings.TrimPrefix(loc, "/login?")); ts.URL+next.Get("next") != authURL {
+		t.Errorf("next %q does not lead back to %q", next.Get("next"), authURL)
+	}
+	b.signIn(t, ts.URL, alice)
+
+	// Consent.
+	resp, page := b.get(t, authURL)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Spec Client") || !strings.Contains(page, "tools") {
+		t.Fatalf("consent page: %d\n%s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+		t.Errorf("consent CSP %q does not allow the redirect's origin", csp)
+	}
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no csrf on the consent page")
+	}
+	form := url.Values{"csrf": {m[1] + m[2]}, "decision": {"allow"}}
+	for k, v := range q {
+		form[k] = v
+	}
+	// Without the CSRF token nothing is issued.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("csrf", strings.Repeat("A", len(m[1]+m[2])))
+	if r2, err := b.c.PostForm(md.Authorize, bad); err != nil || r2.StatusCode != http.StatusForbidden {
+		t.Fatalf("consent without the CSRF token: %v %v", r2, err)
+	} else {
+		r2.Body.Close()
+	}
+	r3, err := b.c.PostForm(md.Authorize, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Body.Close()
+	back, err := url.Parse(r3.Header.Get("Location"))
+	if r3.StatusCode != http.StatusSeeOther || err != nil || back.Host != "127.0.0.1:9" || back.Path != "/callback" {
+		t.Fatalf("approve: %d %q", r3.StatusCode, r3.Header.Get("Location"))
+	}
+	if back.Query().Get("state") != client.state || back.Query().Get("iss") != ts.URL || back.Query().Get("code") == "" {
+		t.Fatalf("callback %q", back)
+	}
+
+	// Code for tokens.
+	token := func(form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, md.Token, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		code, body := send(t, req)
+		var out map[string]any
+		_ = json.Unmarshal(body, &out)
+		return code, out
+	}
+	codeForm := url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")}, "client_id": {client.id},
+		"redirect_uri": {client.redirect}, "code_verifier": {client.verifier}, "resource": {resource}}
+	code, tok := token(codeForm)
+	if code != http.StatusOK || tok["access_token"] == nil || tok["refresh_token"] == nil {
+		t.Fatalf("code exchange: %d %v", code, tok)
+	}
+	access, refresh := tok["access_token"].(string), tok["refresh_token"].(string)
+
+	// The token calls the MCP connection as alice.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	callTools := func(tokenValue string) error {
+		c := mcp.NewClient(&mcp.Implementation{Name: "spec-client", Version: "1.0.0"}, nil)
+		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: resource, MaxRetries: -1,
+			HTTPClient: &http.Client{Transport: bearer{token: tokenValue, base: &http.Transport{}}}}, nil)
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "hi"}})
+		if err != nil {
+			return err
+		}
+		if got := callText(t, res); got != "echo:hi" {
+			return fmt.Errorf("echo answered %q", got)
+		}
+		return nil
+	}
+	if err := callTools(access); err != nil {
+		t.Fatalf("call with the issued token: %v", err)
+	}
+
+	// Refresh: rotation; the replaced access token stops working.
+	refreshForm := func(rt string) url.Values {
+		return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client.id}}
+	}
+	code, tok2 := token(refreshForm(refresh))
+	if code != http.StatusOK || tok2["refresh_token"] == refresh || tok2["access_token"] == access {
+		t.Fatalf("refresh: %d %v", code, tok2)
+	}
+	if err := callTools(tok2["access_token"].(string)); err != nil {
+		t.Fatalf("call with the refreshed token: %v", err)
+	}
+	if err := callTools(access); err == nil {
+		t.Error("the access token replaced by a refresh still calls")
+	}
+	// Reuse of the first refresh token revokes the family.
+	if code, out := token(refreshForm(refresh)); code != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Fatalf("refresh reuse: %d %v", code, out)
+	}
+	if err := callTools(tok2["access_token"].(string)); err == nil {
+		t.Error("after refresh-token reuse the family's access token still calls")
+	}
+	if code, out := token(refreshForm(tok2["refresh_token"].(string))); code != http.StatusBadRequest {
+		t.Errorf("the family's newest refresh token after reuse: %d %v", code, out)
+	}
+	// The code again: refused.
+	if code, out := token(codeForm); code != http.StatusBadRequest || out["error"] != "invalid_grant" {
+		t.Errorf("code replay: %d %v", code, out)
 	}
 }
