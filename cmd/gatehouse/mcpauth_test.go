@@ -224,4 +224,30 @@ func TestMCPAuthEndToEnd(t *testing.T) {
 	if code, out := token(codeForm); code != http.StatusBadRequest || out["error"] != "invalid_grant" {
 		t.Errorf("code replay: %d %v", code, out)
 	}
+
+	// Audited tokenCreate of alice, naming the grant, client and resource; neither the
+	// audit nor the server log holds a token, refresh token or code.
+	l := ts.waitAudit("action=tokenCreate&principal=alice@example.com", 2)
+	grants := map[string]bool{}
+	for _, e := range l.Events {
+		if e.Decision == "ALLOW" {
+			grants[e.RequestParams["grant_type"]] = true
+			if e.RequestParams["resource"] != resource || e.RequestParams["client_id"] != client.id || e.RequestParams["token_id"] == "" {
+				t.Errorf("tokenCreate params %v", e.RequestParams)
+			}
+		}
+	}
+	if !grants["authorization_code"] || !grants["refresh_token"] {
+		t.Errorf("allowed tokenCreate grants %v, want authorization_code and refresh_token", grants)
+	}
+	_, raw := ts.do("GET", "/api/2.0/gatehouse/audit?action=tokenCreate", ts.Admin, nil)
+	for name, secret := range map[string]string{"access token": access, "refresh token": refresh, "code": back.Query().Get("code"),
+		"rotated access token": tok2["access_token"].(string), "rotated refresh token": tok2["refresh_token"].(string)} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the audit log contains the %s", name)
+		}
+		if strings.Contains(ts.Stderr.String()+ts.Stdout.String(), secret) {
+			t.Errorf("the server log contains the %s", name)
+		}
+	}
 }
