@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -65,7 +66,16 @@ func (c mcpOAuthClient) challenge() string {
 // loopback HTTPS signs a token-signed-in browser user in: discovery, authorize (sign-in
 // first), consent, code, token, a call through the MCP connection with the token, and
 // refresh rotation with reuse detection.
-func TestMCPAuthEndToEnd(t *testing.T) {
+func TestMCPAuthEndToEnd(t *testing.T) { mcpAuthEndToEnd(t, nil) }
+
+// TestMCPAuthEndToEndPostgres is the same on the PostgreSQL store: codes and refresh
+// families live in its pending logins.
+func TestMCPAuthEndToEndPostgres(t *testing.T) {
+	dsn := withPassword(t, pgtest.Shared(t).NewDatabase(t))
+	mcpAuthEndToEnd(t, map[string]string{"GATEHOUSE_MASTER_KEY": newMasterKey(t)}, "--store", dsn)
+}
+
+func mcpAuthEndToEnd(t *testing.T, env map[string]string, args ...string) {
 	const canary = "CANARY-mcpauth-upstream"
 	srv := newMCPServer()
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
@@ -85,7 +95,10 @@ func TestMCPAuthEndToEnd(t *testing.T) {
 	})
 	client = mcpOAuthClient{id: up.URL + "/client.json", redirect: "http://127.0.0.1:9/callback",
 		verifier: "verifier-" + strings.Repeat("v", 50), state: "state-123"}
-	ts := startServer(t, "", nil, "--upstream-ca-file", up.caFile)
+	ts := startServer(t, "", env, append([]string{"--upstream-ca-file", up.caFile}, args...)...)
+	if env["GATEHOUSE_MASTER_KEY"] != "" && !strings.Contains(ts.Stdout.String(), "Store: postgres://") {
+		t.Fatalf("not on the PostgreSQL store:\n%s", ts.Stdout.String())
+	}
 	_, alice := ts.mkUser("alice@example.com")
 	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "tools", "options": map[string]string{
 		"host": up.URL, "base_path": "/mcp", "bearer_token": canary, "is_mcp_connection": "true"}}, nil)
