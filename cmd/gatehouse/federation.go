@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/identity/federation"
 )
 
@@ -38,7 +39,20 @@ func federationHTTPClient(roots *x509.CertPool, dial func(ctx context.Context, n
 }
 
 // newTokenEndpoint is POST /oidc/v1/token with the grants Gatehouse answers.
-func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, hc *http.Client, bodyTimeout time.Duration, now func() time.Time) http.Handler {
+// extra are more grants: MCP client sign-in's authorization_code and refresh_token.
+func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, hc *http.Client, bodyTimeout time.Duration, now func() time.Time, extra ...identity.TokenGrant) http.Handler {
 	exchange := federation.New(st, federation.Options{HTTPClient: hc, Now: now, Log: log})
-	return authserver.New(authserver.Options{Audit: rec, Log: log, BodyTimeout: bodyTimeout}, exchange)
+	return authserver.New(authserver.Options{Audit: rec, Log: log, BodyTimeout: bodyTimeout}, append([]identity.TokenGrant{exchange}, extra...)...)
+}
+
+// newAuthorizationServer serves the authorization server's metadata (RFC 8414) for MCP
+// clients (issue 12), naming the grant types the token endpoint answers.
+func newAuthorizationServer(publicURL string, token http.Handler) http.Handler {
+	var grants []string
+	if s, ok := token.(*authserver.Server); ok {
+		grants = s.GrantTypes()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+authserver.MetadataPath, authserver.MetadataHandler(authserver.NewMetadata(publicURL, grants...)))
+	return mux
 }

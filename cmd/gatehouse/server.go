@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
@@ -524,9 +525,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	})
 	broker := credential.New(kr, st, oc, credential.Options{PublicURL: cfg.PublicURL, Log: log, Audit: rec, LoginTTL: cfg.LoginTTL, MaxPendingLogins: cfg.MaxPending,
 		PendingLogins: pendingLogins(st, kr, cfg, log)}) // sessions: started logins in the store
-	web := webui.New(webui.Deps{Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
+	// MCP client sign-in (issue 12): codes, consent and the code and refresh grants.
+	fedClient := federationHTTPClient(cfg.Proxy.RootCAs, oauthDial(dialer))
+	mcpAuthz := authserver.NewAuthorizer(st, authserver.AuthorizerOptions{PublicURL: cfg.PublicURL, HTTPClient: fedClient, Log: log})
+	web := webui.New(webui.Deps{Authorize: mcpAuthz, Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
 		FormTimeout: cfg.BodyTimeout, Sessions: st, // sessions: browser sessions in the store
 		SSO: ssoConfig(cfg, oc, st, log), Audit: rec}) // issue 12: single sign-on
+	tokenEndpoint := newTokenEndpoint(st, rec, log, fedClient, cfg.BodyTimeout, time.Now, mcpAuthz.Grants()...) // issue 12
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
 		PublicURL: cfg.PublicURL, MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout,
@@ -543,7 +548,9 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		Revoke:          revokes,
 
 		// Workload identity federation (issue 12): POST /oidc/v1/token.
-		TokenEndpoint: newTokenEndpoint(st, rec, log, federationHTTPClient(cfg.Proxy.RootCAs, oauthDial(dialer)), cfg.BodyTimeout, time.Now),
+		TokenEndpoint: tokenEndpoint,
+		// MCP client sign-in (issue 12): the authorization server's metadata.
+		AuthorizationServer: newAuthorizationServer(cfg.PublicURL, tokenEndpoint),
 	})
 	var esrv *http.Server
 	var etun *tunnel.Server

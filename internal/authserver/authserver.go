@@ -5,6 +5,12 @@
 // an error (RFC 6749 §5.2). Every request is rate limited per source address and leaves
 // one audit record (tokenCreate), which names neither the presented nor the issued
 // token.
+//
+// For MCP clients (issue 12) it is also the rest of an OAuth authorization server: the
+// metadata document (RFC 8414, metadata.go), the authorization request checks and codes
+// behind the consent page of internal/webui, with client ID metadata documents
+// (authorize.go, cimd.go), and the authorization_code and refresh_token grants
+// (codegrant.go).
 package authserver
 
 import (

@@ -75,10 +75,15 @@ func (s *Server) routes() {
 	if s.TokenEndpoint != nil {
 		m.Handle("POST /oidc/v1/token", s.TokenEndpoint)
 	}
+	// MCP client sign-in (issue 12): the authorization server's metadata.
+	if s.AuthorizationServer != nil {
+		m.Handle("GET /.well-known/oauth-authorization-server", s.AuthorizationServer)
+	}
 	if s.Web != nil {
 		// Browser routes: cookies and CSRF, kept apart from the bearer-token API.
 		for _, p := range []string{"GET /login", "POST /login", "POST /logout", "GET /connections/{name}/login", "POST /connections/{name}/login", "GET /login/oauth/http.html",
-			"POST /login/oidc", "GET /login/oidc/callback"} { // the last two: single sign-on (issue 12); 404 without it
+			"POST /login/oidc", "GET /login/oidc/callback", // single sign-on (issue 12); 404 without it
+			"GET /oidc/v1/authorize", "POST /oidc/v1/authorize"} { // MCP client sign-in (issue 12)
 			m.Handle(p, s.Web)
 		}
 	}

@@ -68,6 +68,10 @@ type Deps struct {
 	// TokenEndpoint serves POST /oidc/v1/token, Gatehouse's own authorization server
 	// (internal/authserver; issue 12); nil serves none.
 	TokenEndpoint http.Handler
+	// AuthorizationServer serves the rest of Gatehouse's authorization server for MCP
+	// clients (issue 12): GET /.well-known/oauth-authorization-server (RFC 8414); nil
+	// serves none.
+	AuthorizationServer http.Handler
 	// NormalizePolicy validates and normalizes a network policy given by an admin; nil
 	// accepts it as is.
 	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)

@@ -20,6 +20,7 @@ const (
 	pageProviderError = "provider_error.html"
 	pageError         = "error.html"
 	pageConfirm       = "confirm.html"
+	pageAuthorize     = "authorize.html" // issue 12: MCP client consent
 )
 
 // pages are parsed once. The templates are constants compiled into the binary, so a
@@ -28,7 +29,7 @@ const (
 var pages = func() map[string]*template.Template {
 	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError, pageConfirm} {
+	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError, pageConfirm, pageAuthorize} {
 		m[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p))
 	}
 	return m
@@ -59,6 +60,11 @@ type view struct {
 	Description string
 	RetryPath   string
 	Action      string // the confirmation page's form target
+
+	// MCP client consent (issue 12).
+	Client   string
+	ClientID string
+	Hidden   []hiddenField
 
 	// Error pages.
 	Heading     string

@@ -121,6 +121,9 @@ type Deps struct {
 	SSO *SSOConfig
 	// Audit records single sign-ons and the users they create; nil records nothing.
 	Audit Recorder
+	// Authorize, when set, serves /oidc/v1/authorize: the consent page of MCP clients
+	// signing in with OAuth (issue 12).
+	Authorize Authorizer
 }
 
 // DefaultFormTimeout is the form timeout when Deps.FormTimeout is zero.
@@ -203,6 +206,9 @@ func New(d Deps) *UI {
 	if d.SSO != nil { // issue 12: single sign-on
 		u.sso = newSSO(*d.SSO, public, u.secure, d.Now)
 		routes = append(routes, route{"POST " + ssoStartPath, u.ssoStart}, route{"GET " + SSOCallbackPath, u.ssoCallback})
+	}
+	if d.Authorize != nil { // issue 12: MCP client sign-in
+		routes = append(routes, route{"GET " + AuthorizePath, u.authorizePage}, route{"POST " + AuthorizePath, u.authorizeDecide})
 	}
 	for _, r := range routes {
 		u.mux.Handle(r.pattern, r.h)
