@@ -105,12 +105,37 @@ func mcpAuthEndToEnd(t *testing.T, env map[string]string, args ...string) {
 	ts.grant("connection", "tools", "alice@example.com", "USE_CONNECTION")
 	resource := ts.URL + "/api/2.0/mcp/external/tools"
 
-	// Discovery.
+	// Discovery, as the MCP authorization spec has a client do it: the MCP proxy's 401
+	// names the protected-resource metadata, which names the authorization server, whose
+	// metadata names the endpoints.
+	unauth, err := http.Post(resource, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unauth.Body.Close()
+	challenge := unauth.Header.Get("WWW-Authenticate")
+	_, prmURL, ok := strings.Cut(challenge, `resource_metadata="`)
+	prmURL, _, _ = strings.Cut(prmURL, `"`)
+	if unauth.StatusCode != http.StatusUnauthorized || !ok || !strings.HasPrefix(prmURL, ts.URL+"/") {
+		t.Fatalf("MCP proxy without a token: %d, WWW-Authenticate %q", unauth.StatusCode, challenge)
+	}
+	var prm struct {
+		Resource string   `json:"resource"`
+		Servers  []string `json:"authorization_servers"`
+	}
+	ts.must("GET", strings.TrimPrefix(prmURL, ts.URL), "", nil, &prm)
+	if prm.Resource != resource || len(prm.Servers) != 1 || prm.Servers[0] != ts.URL {
+		t.Fatalf("protected-resource metadata: %+v", prm)
+	}
 	var md struct {
+		Issuer    string `json:"issuer"`
 		Authorize string `json:"authorization_endpoint"`
 		Token     string `json:"token_endpoint"`
 	}
 	ts.must("GET", "/.well-known/oauth-authorization-server", "", nil, &md)
+	if md.Issuer != prm.Servers[0] {
+		t.Fatalf("authorization server metadata issuer %q, want %q", md.Issuer, prm.Servers[0])
+	}
 	q := url.Values{"response_type": {"code"}, "client_id": {client.id}, "redirect_uri": {client.redirect}, "state": {client.state},
 		"code_challenge": {client.challenge()}, "code_challenge_method": {"S256"}, "resource": {resource}}
 	authURL := md.Authorize + "?" + q.Encode()
@@ -207,6 +232,17 @@ func mcpAuthEndToEnd(t *testing.T, env map[string]string, args ...string) {
 	}
 	if err := callTools(access); err != nil {
 		t.Fatalf("call with the issued token: %v", err)
+	}
+	// The token is bound to its connection: refused at another MCP connection alice may
+	// use, and at the REST API.
+	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "other", "options": map[string]string{
+		"host": up.URL, "base_path": "/mcp", "bearer_token": canary, "is_mcp_connection": "true"}}, nil)
+	ts.grant("connection", "other", "alice@example.com", "USE_CONNECTION")
+	if status, body := ts.do("POST", "/api/2.0/mcp/external/other", access, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}); status != http.StatusUnauthorized {
+		t.Errorf("the token at another MCP connection: %d %s, want 401", status, body)
+	}
+	if status, _ := ts.do("GET", "/api/2.0/preview/scim/v2/Me", access, nil); status != http.StatusUnauthorized {
+		t.Errorf("the token at the REST API: %d, want 401", status)
 	}
 
 	// Refresh: rotation; the replaced access token stops working.
