@@ -47,34 +47,13 @@ func scanCredential(row rowScanner) (*catalog.OAuthCredential, error) {
 	if len(c.RefreshToken) == 0 {
 		c.RefreshToken = nil
 	}
-	c.AccessExpiresAt = stateTime(accessExp)
-	c.RefreshExpiresAt = stateTime(refreshExp)
-	c.LastRefreshedAt = stateTime(refreshed)
-	c.LastUsedAt = stateTime(used)
-	c.CreatedAt = stateTime(created)
-	c.UpdatedAt = stateTime(updated)
+	c.AccessExpiresAt = fromUnixNanos(accessExp)
+	c.RefreshExpiresAt = fromUnixNanos(refreshExp)
+	c.LastRefreshedAt = fromUnixNanos(refreshed)
+	c.LastUsedAt = fromUnixNanos(used)
+	c.CreatedAt = fromUnixNanos(created)
+	c.UpdatedAt = fromUnixNanos(updated)
 	return &c, nil
-}
-
-// stateNanos returns t as Unix nanoseconds (0 for the zero time), or
-// INVALID_PARAMETER_VALUE when t is outside the years 1678-2262 that they can hold.
-func stateNanos(field string, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	ns := t.UnixNano()
-	if !time.Unix(0, ns).Equal(t) {
-		return 0, catalog.Errorf(catalog.InvalidParameterValue, "%s %s is out of range", field, t.UTC().Format(time.RFC3339))
-	}
-	return ns, nil
-}
-
-// stateTime is the inverse of stateNanos, in UTC.
-func stateTime(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
 }
 
 // nullBytes returns b for a nullable bytea column: NULL when b is empty.
@@ -146,7 +125,7 @@ func (db *DB) PutCredential(ctx context.Context, c *catalog.OAuthCredential) err
 		{"created_at", c.CreatedAt}, {"updated_at", c.UpdatedAt},
 	} {
 		var err error
-		if ns[i], err = stateNanos(f.name, f.t); err != nil {
+		if ns[i], err = unixNanos(f.name, f.t); err != nil {
 			return err
 		}
 	}
@@ -269,7 +248,7 @@ func (db *DB) TouchCredentials(ctx context.Context, lastUsed map[string]time.Tim
 	conns, principals, times := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
 	for i, k := range keys {
 		conns[i], principals[i], _ = strings.Cut(k, "/")
-		ns, err := stateNanos("last_used_at", lastUsed[k])
+		ns, err := unixNanos("last_used_at", lastUsed[k])
 		if err != nil {
 			return err
 		}

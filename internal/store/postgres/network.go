@@ -62,7 +62,7 @@ func (db *DB) GetNetworkPolicy(ctx context.Context) (*catalog.NetworkPolicy, err
 	p.RestrictionMode, p.EnforcementMode = j.RestrictionMode, j.EnforcementMode
 	p.AllowedDestinations, p.BlockedDestinations = j.AllowedDestinations, j.BlockedDestinations
 	p.AllowConnectionDestinations, p.AllowedIPRanges = j.AllowConnectionDestinations, j.AllowedIPRanges
-	p.UpdatedAt = stateTime(updated)
+	p.UpdatedAt = fromUnixNanos(updated)
 	return &p, nil
 }
 
@@ -82,7 +82,7 @@ func (db *DB) PutNetworkPolicy(ctx context.Context, p *catalog.NetworkPolicy) er
 		return catalog.Errorf(catalog.InvalidParameterValue, "unknown enforcement mode %q: want %s or %s",
 			truncateValue(p.EnforcementMode), catalog.Enforced, catalog.DryRun)
 	}
-	updated, err := stateNanos("updated_at", p.UpdatedAt)
+	updated, err := unixNanos("updated_at", p.UpdatedAt)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.Network
 			return catalog.Errorf(catalog.InvalidParameterValue, "network event %d of the batch: unknown access type %q: want %s or %s",
 				i, truncateValue(e.AccessType), catalog.AccessDrop, catalog.AccessDryRunDenial)
 		}
-		ns, err := stateNanos("time", e.Time)
+		ns, err := unixNanos("time", e.Time)
 		if err != nil {
 			return err
 		}
@@ -230,14 +230,14 @@ func (db *DB) ListNetworkEvents(ctx context.Context, f catalog.NetworkEventFilte
 		arg("seq > $%d", f.AfterSeq)
 	}
 	if !f.Since.IsZero() {
-		ns, err := stateNanos("since", f.Since)
+		ns, err := unixNanos("since", f.Since)
 		if err != nil {
 			return nil, err
 		}
 		arg("time >= $%d", ns)
 	}
 	if !f.Until.IsZero() {
-		ns, err := stateNanos("until", f.Until)
+		ns, err := unixNanos("until", f.Until)
 		if err != nil {
 			return nil, err
 		}
@@ -271,7 +271,7 @@ func (db *DB) ListNetworkEvents(ctx context.Context, f catalog.NetworkEventFilte
 			&e.Reason, &e.AccessType); err != nil {
 			return nil, fmt.Errorf("list network events: %w", err)
 		}
-		e.Time = stateTime(ns)
+		e.Time = fromUnixNanos(ns)
 		out = append(out, &e)
 	}
 	if err := rows.Err(); err != nil {
