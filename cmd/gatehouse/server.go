@@ -479,7 +479,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		log.Warn(msg)
 		notices = append(notices, msg)
 	}
-	auth := identity.NewAuthenticator(st, time.Now, log)
+	auth := identity.NewAuthenticator(st, nil, log) // nil: the coarse clock for its cache
 	rec, err := audit.New(st, log, audit.Options{UnauthenticatedRate: cfg.AuditUnauthRate, ChainKey: chainKey, AnchorLegacy: cfg.AuditAnchorLegacy})
 	if err != nil {
 		return fmt.Errorf("start audit recorder: %w", err)

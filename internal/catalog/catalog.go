@@ -63,6 +63,10 @@ type Token struct {
 	Audience string
 }
 
+// IsMCP reports whether the connection is an external MCP server (is_mcp_connection
+// "true").
+func (c *Connection) IsMCP() bool { return strings.EqualFold(c.Options[OptIsMCP], "true") }
+
 // Expired reports whether the token has expired at now.
 func (t *Token) Expired(now time.Time) bool {
 	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)

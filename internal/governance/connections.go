@@ -268,7 +268,7 @@ func (s *Service) UpdateConnection(ctx context.Context, who *catalog.Principal, 
 		if err != nil {
 			return nil, err
 		}
-		if isMCP(c) {
+		if c.IsMCP() {
 			rec.Set("mcp_tools_deleted", strconv.Itoa(n))
 		}
 	}

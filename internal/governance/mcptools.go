@@ -42,8 +42,6 @@ func pinsTools(c *catalog.Connection) bool {
 	return strings.EqualFold(c.Options[catalog.OptMCPPinTools], "true")
 }
 
-func isMCP(c *catalog.Connection) bool { return strings.EqualFold(c.Options[catalog.OptIsMCP], "true") }
-
 // errNotMCP is the MCP proxy's own refusal of a connection that is not an MCP server
 // (httpapi's errNotMCP), word for word.
 func errNotMCP(name string) error {
@@ -253,7 +251,7 @@ func (s *Service) MCPConnection(ctx context.Context, who *catalog.Principal, nam
 	if err != nil {
 		return nil, err
 	}
-	if !isMCP(c) {
+	if !c.IsMCP() {
 		return nil, errNotMCP(c.Name)
 	}
 	return c, nil
@@ -286,7 +284,7 @@ func (s *Service) ApproveMCPTools(ctx context.Context, who *catalog.Principal, n
 		return nil, err
 	}
 	rec.setConnection(c.Name)
-	if !isMCP(c) {
+	if !c.IsMCP() {
 		return nil, errNotMCP(c.Name)
 	}
 	if len(tools) == 0 {

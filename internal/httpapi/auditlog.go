@@ -53,7 +53,7 @@ func (s *Server) audited(action string, h handler) handler {
 		r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, n))
 		err := h(w, r, who)
 		e := &catalog.AuditEvent{
-			ActionName: action, Principal: who.Principal.Name, SourceIP: sourceIP(r), RequestID: RequestID(r.Context()),
+			ActionName: action, Principal: who.Principal.Name, SourceIP: catalog.RequestInfoFrom(r.Context()).SourceIP, RequestID: RequestID(r.Context()),
 			Connection: n.connection, Params: n.params, Decision: catalog.DecisionAllow, StatusCode: http.StatusOK,
 		}
 		if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {

@@ -2,16 +2,9 @@ package httpapi
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
-
-// isMCPConnection reports whether the connection is an external MCP server
-// (is_mcp_connection "true").
-func isMCPConnection(c *catalog.Connection) bool {
-	return strings.EqualFold(c.Options[catalog.OptIsMCP], "true")
-}
 
 // errNotMCP is the MCP proxy's refusal of a connection that is not an MCP server.
 func errNotMCP(name string) error {

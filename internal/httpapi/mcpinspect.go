@@ -299,7 +299,7 @@ func (tc *toolCalls) onAnswer(a mcp.Answer) {
 	if tc.async {
 		e := tc.c.toolCallEvent(tc.req.Messages[i], a.Outcome(), at, http.StatusOK)
 		setAnswerParams(e, a)
-		go tc.c.s.Audit.Record(context.WithoutCancel(tc.c.r.Context()), e)
+		tc.c.s.Audit.Record(context.WithoutCancel(tc.c.r.Context()), e)
 		return
 	}
 	tc.answered = append(tc.answered, answeredCall{i: i, a: a, at: at})
@@ -348,7 +348,7 @@ func setAnswerParams(e *catalog.AuditEvent, a mcp.Answer) {
 func (c *call) toolCallEvent(m mcp.Message, outcome string, at time.Time, status int) *catalog.AuditEvent {
 	return &catalog.AuditEvent{
 		ActionName: catalog.ActionMCPToolCall,
-		SourceIP:   sourceIP(c.r),
+		SourceIP:   catalog.RequestInfoFrom(c.r.Context()).SourceIP,
 		RequestID:  RequestID(c.r.Context()),
 		Connection: c.conn.Name,
 		Principal:  c.who.Principal.Name,

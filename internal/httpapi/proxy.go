@@ -51,7 +51,7 @@ type call struct {
 func (c *call) record(status int, err error) {
 	e := &catalog.AuditEvent{
 		ActionName: catalog.ActionUseConnection,
-		SourceIP:   sourceIP(c.r),
+		SourceIP:   catalog.RequestInfoFrom(c.r.Context()).SourceIP,
 		RequestID:  RequestID(c.r.Context()),
 		Connection: c.name,
 		StatusCode: status,
@@ -122,7 +122,7 @@ func (c *call) authorize() (proxy.Target, error) {
 	if !conn.Enabled {
 		return proxy.Target{}, catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
 	}
-	if c.mcp && !isMCPConnection(conn) {
+	if c.mcp && !conn.IsMCP() {
 		return proxy.Target{}, errNotMCP(conn.Name)
 	}
 	privs, err := s.Access.Connection(ctx, who.Principal, conn)
