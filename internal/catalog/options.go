@@ -70,6 +70,15 @@ const ConnectionTypeHTTP = connectionTypeHTTP
 // SecretOptions are the options that are sealed at rest and never returned.
 var SecretOptions = map[string]bool{OptBearerToken: true, OptClientSecret: true}
 
+// CheckPlainOption refuses a secret option name where only plain (stored in clear,
+// returned by the API) options may be written, as the stores' SetConnectionOption does.
+func CheckPlainOption(key string) error {
+	if SecretOptions[key] {
+		return Errorf(InvalidParameterValue, "options.%s is sealed at rest and cannot be set as a plain option", key)
+	}
+	return nil
+}
+
 var common = []string{OptHost, OptPort, OptBasePath, OptIsMCP, OptMCPAllowedTools, OptMCPPinTools, OptAuthHeaderName, OptAuthHeaderPrefix}
 var oauthCommon = []string{OptClientID, OptClientSecret, OptTokenEndpoint, OptOAuthScope, OptOAuthResource, OptCredentialExchange, OptOAuthSendResource}
 

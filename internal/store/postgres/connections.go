@@ -233,6 +233,9 @@ func (db *DB) CreateConnection(ctx context.Context, c *catalog.Connection) error
 // broker uses it to store the exchange method a first login found without racing an
 // admin's update.
 func (db *DB) SetConnectionOption(ctx context.Context, id, key, value string, expect map[string]string) (bool, error) {
+	if err := catalog.CheckPlainOption(key); err != nil {
+		return false, err
+	}
 	set := false
 	err := db.write(ctx, "set connection option", func(tx *Tx) error {
 		set = false

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,18 @@ func TestSetConnectionOption(t *testing.T) {
 				t.Errorf("something else changed: %+v", got)
 			}
 		})
+	}
+}
+
+// A sealed option is never written in clear through SetConnectionOption.
+func TestSetConnectionOptionRefusesSecrets(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	for key := range catalog.SecretOptions {
+		ok, err := db.SetConnectionOption(ctx, catalog.NewID(), key, "CANARY-plain-secret", nil)
+		if ok || catalog.CodeOf(err) != catalog.InvalidParameterValue || strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("SetConnectionOption(%s) = %v, %v; want INVALID_PARAMETER_VALUE without the value", key, ok, err)
+		}
 	}
 }
 
