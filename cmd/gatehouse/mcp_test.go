@@ -419,7 +419,7 @@ func TestMCPProxySessionExpired(t *testing.T) {
 	if _, err := cs.ListTools(ctx, nil); err == nil {
 		t.Fatal("tools/list on an expired session succeeded")
 	} else if !errors.Is(err, mcp.ErrSessionMissing) {
-		t.Logf("tools/list on the expired session: %v", err)
+		t.Errorf("tools/list on the expired session: %v, want mcp.ErrSessionMissing (the upstream's 404 passed through)", err)
 	}
 	cs2, err := w.connect(t, ctx, w.alice, "tools", nil)
 	if err != nil {

@@ -18,8 +18,9 @@ import (
 // server then changes what echo says it does: echo vanishes from tools/list and its
 // tools/call is answered -32003 by Gatehouse without reaching the server, until the
 // owner approves it (a caller with only USE_CONNECTION cannot); a tool that appears
-// later is NEW and waits for approval the same way; a tool that goes back to its pinned
-// definition is visible again. GET .../mcp-tools and `gatehouse mcp tools` show each
+// later is NEW and waits for approval the same way; a tool that goes back to its first
+// definition after another was approved stays hidden (the approved pin is the one that
+// counts). GET .../mcp-tools and `gatehouse mcp tools` show each
 // state, and the changes and the approval are audit events that hold hashes, never
 // descriptions.
 func TestMCPPinnedToolChanges(t *testing.T) {
@@ -143,7 +144,8 @@ func TestMCPPinnedToolChanges(t *testing.T) {
 		t.Fatalf("upload: %+v", s)
 	}
 
-	// 5. A tool that goes back to its pinned definition is visible again.
+	// 5. A tool that goes back to its first definition after the second was approved stays
+	// hidden: the approved pin is what counts.
 	mcp.AddTool(srv, &mcp.Tool{Name: "echo", Description: "echoes its text"}, func(ctx context.Context, req *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "echo:" + in.Text}}}, nil, nil
 	})
@@ -177,8 +179,12 @@ func TestMCPPinnedToolChanges(t *testing.T) {
 				}
 			}
 		}
-		// echo changed, upload appeared, echo changed back: three changes.
-		if changes >= 3 && approvals == 1 {
+		// echo changed, upload appeared, echo changed back: three changes, each recorded
+		// once however often the tools were listed meanwhile.
+		if changes > 3 {
+			t.Fatalf("%d mcpToolChange events, want 3: a change is recorded once", changes)
+		}
+		if changes == 3 && approvals == 1 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -60,7 +60,7 @@ func parseOfflineStore(v, dataDir string) (offlineStore, error) {
 			return offlineStore{}, errors.New("store sqlite:DIR needs a folder after sqlite:")
 		}
 		return offlineStore{dir: dir, shown: dir}, nil
-	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+	case isPostgresURL(v):
 		u, err := url.Parse(v)
 		if err != nil {
 			return offlineStore{}, errors.New("the PostgreSQL URL does not parse (want postgres://user:password@host:port/database)")

@@ -109,8 +109,7 @@ func TestStoreCopyEndToEndSQLite(t *testing.T) {
 		"--data-dir", to)
 }
 
-// The same to PostgreSQL. It needs the PostgreSQL store's methods and the server's
-// --store flag (other branches of issue 11); until they are merged it skips saying so.
+// The same to PostgreSQL: a server started with --store on the copy serves the call.
 func TestStoreCopyEndToEndPostgres(t *testing.T) {
 	c, err := pgtest.Start()
 	if err != nil {

@@ -223,6 +223,3 @@ func redact(err error) error {
 }
 
 var _ catalog.Store = (*DB)(nil)
-
-// errNotImplemented is returned by the methods not written yet.
-var errNotImplemented = errors.New("postgres store: not implemented yet")
