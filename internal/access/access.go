@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/freshness"
@@ -87,15 +88,16 @@ type Authorizer struct {
 	usersID    string
 	builtinsOK bool
 	// fresh and since bound how long the cache is served (scale-out): everything is
-	// dropped once since is older than freshness.TTL or the store was deaf since.
+	// dropped once since is older than freshness.TTL or the store was deaf since. since
+	// is read without a.mu (every decision checks it), written with a.mu held.
 	fresh *freshness.Clock
-	since freshness.Stamp
+	since atomic.Pointer[freshness.Stamp]
 }
 
 // New returns an authorizer over the store and subscribes it to the store's changes.
 func New(s Store) *Authorizer {
 	a := &Authorizer{store: s, closures: map[string][]string{}, grants: map[string]map[string]PrivSet{}, fresh: freshness.New(s, nil, 0)}
-	a.since = a.fresh.Stamp()
+	a.restamp()
 	s.Watch(a.invalidate)
 	return a
 }
@@ -103,18 +105,21 @@ func New(s Store) *Authorizer {
 // expire drops the whole cache when its window is over: older than the TTL, or the
 // store was deaf since it started (scale-out). Callers then read the store again.
 func (a *Authorizer) expire() {
-	a.mu.RLock()
-	ok := a.fresh.Fresh(a.since)
-	a.mu.RUnlock()
-	if ok {
+	if a.fresh.Fresh(*a.since.Load()) {
 		return
 	}
 	a.mu.Lock()
-	if !a.fresh.Fresh(a.since) {
+	if !a.fresh.Fresh(*a.since.Load()) {
 		a.dropLocked()
-		a.since = a.fresh.Stamp()
+		a.restamp()
 	}
 	a.mu.Unlock()
+}
+
+// restamp starts a new cache window now.
+func (a *Authorizer) restamp() {
+	s := a.fresh.Stamp()
+	a.since.Store(&s)
 }
 
 // dropLocked forgets everything; a.mu is held.

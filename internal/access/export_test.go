@@ -11,5 +11,5 @@ func SetClock(a *Authorizer, now func() time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.fresh = freshness.New(a.store, now, 0)
-	a.since = a.fresh.Stamp()
+	a.restamp()
 }
