@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -39,7 +38,7 @@ func loadOIDCConfig(cfg *serverConfig, val func(string) string) []error {
 	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		problems = append(problems, fmt.Errorf("oidc-issuer: %q must be an https URL with a host and nothing after the path", issuer))
 	case u.Scheme == "https":
-	case u.Scheme == "http" && cfg.Dev && loopbackHost(u.Hostname()):
+	case u.Scheme == "http" && cfg.Dev && cliIsLoopback(strings.ToLower(u.Hostname())):
 	case u.Scheme == "http":
 		problems = append(problems, fmt.Errorf("oidc-issuer: %q must be https (http only for a loopback issuer with --dev)", issuer))
 	default:
@@ -71,14 +70,6 @@ func loadOIDCConfig(cfg *serverConfig, val func(string) string) []error {
 	return problems
 }
 
-// loopbackHost reports whether host is localhost or a loopback address.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // ssoConfig is the web pages' single sign-on, or nil when it is not configured. The
 // provider is reached through the OAuth client's HTTP client: the network policy's

@@ -29,9 +29,10 @@ import (
 const changesChannel = "gatehouse_changes"
 
 // Listener timing: how long it waits for a notification before it pings the connection
-// (a dead TCP peer says nothing), and the reconnect backoff.
+// (a dead TCP peer says nothing: silence is bounded by listenIdle+listenPing, within the
+// caches' 5 s TTL plus a ping), and the reconnect backoff.
 const (
-	listenIdle       = 30 * time.Second
+	listenIdle       = 5 * time.Second
 	listenPing       = 5 * time.Second
 	reconnectMin     = 20 * time.Millisecond
 	reconnectMax     = 5 * time.Second
