@@ -70,7 +70,6 @@ func loadOIDCConfig(cfg *serverConfig, val func(string) string) []error {
 	return problems
 }
 
-
 // ssoConfig is the web pages' single sign-on, or nil when it is not configured. The
 // provider is reached through the OAuth client's HTTP client: the network policy's
 // dialer, no proxy from the environment, no redirects.
