@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,22 +130,26 @@ const (
 // fixture is an authorizer over a memStore with client metadata documents on loopback
 // HTTPS: /client.json is a good one; the others are broken on purpose.
 type fixture struct {
-	st       *memStore
-	clk      *clock
-	az       *authserver.Authorizer
-	clientID string
-	base     string
+	// docFetches counts the fetches of /client.json.
+	docFetches *atomic.Int64
+	st         *memStore
+	clk        *clock
+	az         *authserver.Authorizer
+	clientID   string
+	base       string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	var base string
+	fetches := &atomic.Int64{}
 	mux := http.NewServeMux()
 	doc := func(id string, redirects ...string) []byte {
 		b, _ := json.Marshal(map[string]any{"client_id": id, "client_name": "Test Client", "redirect_uris": redirects})
 		return b
 	}
 	mux.HandleFunc("/client.json", func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
 		_, _ = w.Write(doc(base+"/client.json", "http://127.0.0.1/callback", "https://app.example/cb"))
 	})
 	mux.HandleFunc("/mismatch.json", func(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +164,7 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	base = srv.URL
-	f := &fixture{st: newMemStore(), clk: newClock(), clientID: base + "/client.json", base: base}
+	f := &fixture{docFetches: fetches, st: newMemStore(), clk: newClock(), clientID: base + "/client.json", base: base}
 	f.az = authserver.NewAuthorizer(f.st, authserver.AuthorizerOptions{PublicURL: public, HTTPClient: srv.Client(), Now: f.clk.Now})
 	return f
 }
@@ -384,9 +389,20 @@ func TestClientDocCached(t *testing.T) {
 	if _, err := f.az.Check(context.Background(), f.query(nil)); err != nil {
 		t.Fatal(err)
 	}
-	// Within the TTL the cached document answers even if the client drops a redirect.
+	// Within the TTL the cached document answers: no second fetch.
 	f.clk.Add(authserver.ClientDocTTL - time.Second)
 	if _, err := f.az.Check(context.Background(), f.query(nil)); err != nil {
 		t.Fatal(err)
+	}
+	if n := f.docFetches.Load(); n != 1 {
+		t.Fatalf("client document fetched %d times within its TTL, want 1", n)
+	}
+	// Past the TTL it is fetched again.
+	f.clk.Add(2 * time.Second)
+	if _, err := f.az.Check(context.Background(), f.query(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.docFetches.Load(); n != 2 {
+		t.Fatalf("client document fetched %d times after its TTL, want 2", n)
 	}
 }
