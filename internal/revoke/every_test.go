@@ -22,6 +22,10 @@ func TestPeriodicRecheck(t *testing.T) {
 	}
 
 	never, _ := newRegistry(t, Options{Every: -1})
+	if never.every > 0 {
+		// Every negative must mean no ticker at all, not the default period.
+		t.Fatalf("a registry with Every -1 re-checks every %v", never.every)
+	}
 	var g flag
 	ctx2, release2 := never.Track(context.Background(), g.check)
 	defer release2()

@@ -284,8 +284,9 @@ func (r *Registry) run() {
 			return
 		case <-r.kick:
 		case <-periodic:
-			// No change heard for a while: re-check anyway, in case one was lost.
-			r.gen.Add(1)
+			// No change heard for a while: re-check anyway, in case one was lost. A tick is
+			// not a change: the generation stays, so calls decided just before it are not
+			// swept again for it.
 			r.sweep()
 			if r.swept != nil {
 				r.swept()
