@@ -538,6 +538,8 @@ func (p *parser) selectHTTPRequest(start token) (Statement, error) {
 	}
 	s := &SelectHTTPRequest{Pos: start.pos}
 	seen := map[string]bool{}
+	p.quiet = true
+	defer func() { p.quiet = false }()
 	for {
 		t := p.next()
 		if t.kind == tokRParen && len(seen) == 0 {
@@ -586,8 +588,6 @@ func (p *parser) selectHTTPRequest(start token) (Statement, error) {
 
 // httpArg reads the value of argument arg into s.
 func (p *parser) httpArg(s *SelectHTTPRequest, arg string) error {
-	p.quiet = true
-	defer func() { p.quiet = false }()
 	if arg == "headers" || arg == "params" {
 		m, err := p.mapArg(arg)
 		if err != nil {

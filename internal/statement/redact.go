@@ -26,10 +26,14 @@ func Redact(src string) string {
 		// headers (=>): the next value starts a run, or a map.
 		pending, pendingHeaders bool
 		// mapDepth, when > 0, is the depth inside a headers map(...); mapFirst is set
-		// after its '(' or a ',' at that depth, while a key may come; mapIndex counts
-		// those commas.
-		mapDepth, mapIndex int
-		mapFirst, mapNext  bool // mapNext: the next token should be the map's '('
+		// after its '(' or a ',' at that depth, while a key may come; mapCommas counts
+		// those commas and mapTokens the other tokens at that depth. A token is shown as
+		// a key only if both counts put it in a key's place.
+		mapDepth, mapCommas, mapTokens int
+		mapFirst, mapNext              bool // mapNext: the next token should be the map's '('
+		// hidden is set while the last token written was hidden: a run of hidden
+		// tokens prints as one '***'.
+		hidden bool
 	)
 	c := 0 // next comment of lx.comments
 	gap := func(end int) {
@@ -51,11 +55,14 @@ func Redact(src string) string {
 		t := lx.next()
 		if t.kind == tokError {
 			gap(t.pos.Offset)
+			if s := b.String(); s != "" && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\n") {
+				b.WriteByte(' ')
+			}
 			b.WriteString(unreadable)
 			return b.String()
 		}
-		gap(t.pos.Offset)
 		if t.kind == tokEOF {
+			gap(t.pos.Offset)
 			return b.String()
 		}
 		hide := false
@@ -66,7 +73,7 @@ func Redact(src string) string {
 		case mapNext:
 			mapNext = false
 			if t.kind == tokLParen {
-				mapDepth, mapIndex, mapFirst = depth+1, 0, true
+				mapDepth, mapCommas, mapTokens, mapFirst = depth+1, 0, 0, true
 			} else {
 				run, hide = depth, true
 			}
@@ -75,11 +82,15 @@ func Redact(src string) string {
 			case t.kind == tokRParen && depth == mapDepth:
 				mapDepth = 0
 			case t.kind == tokComma && depth == mapDepth:
-				mapIndex++
+				mapCommas++
 				mapFirst = true
 			default:
-				hide = !(mapFirst && mapIndex%2 == 0 && t.kind == tokString && depth == mapDepth)
+				key := mapFirst && mapCommas%2 == 0 && mapTokens%2 == 0 && t.kind == tokString && depth == mapDepth
+				hide = !key
 				mapFirst = false
+				if depth == mapDepth {
+					mapTokens++
+				}
 			}
 		case run >= 0:
 			if (t.kind == tokComma || t.kind == tokRParen) && depth == run {
@@ -115,11 +126,17 @@ func Redact(src string) string {
 				depth--
 			}
 		}
-		if hide {
+		switch {
+		case hide && hidden:
+			// Part of the value just hidden: the gap before it goes too.
+		case hide:
+			gap(t.pos.Offset)
 			b.WriteString(redacted)
-		} else {
+		default:
+			gap(t.pos.Offset)
 			b.WriteString(t.text)
 		}
+		hidden = hide
 		prev = t.end
 	}
 }
