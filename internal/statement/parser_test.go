@@ -3,6 +3,7 @@ package statement
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -460,5 +461,42 @@ func checkPos(t *testing.T, src string, at Pos, text string) {
 	}
 	if lc := lineCol(src, at.Offset); lc != [2]int{at.Line, at.Col} {
 		t.Errorf("offset %d is at %v, the position says %d:%d", at.Offset, lc, at.Line, at.Col)
+	}
+}
+
+// TestDocsExamples parses the examples of docs/sql.md, so that the page shows only
+// statements that parse, and checks its error examples against the parser.
+func TestDocsExamples(t *testing.T) {
+	b, err := os.ReadFile("../../docs/sql.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, rest, ok := strings.Cut(doc, "```sql\n")
+	if !ok {
+		t.Fatal("docs/sql.md has no ```sql example")
+	}
+	script, _, _ := strings.Cut(rest, "```")
+	stmts, err := ParseScript(script)
+	if err != nil {
+		t.Fatalf("docs/sql.md example: %v", err)
+	}
+	if len(stmts) < 15 {
+		t.Errorf("docs/sql.md example: %d statements, want every form", len(stmts))
+	}
+	known := map[string]bool{}
+	for _, tc := range invalidStatements {
+		known[fmt.Sprintf("line %d, column %d: %s", tc.line, tc.col, tc.msg)] = true
+	}
+	_, errs, ok := strings.Cut(doc, "### Errors")
+	if !ok {
+		t.Fatal("docs/sql.md has no Errors section")
+	}
+	_, errs, _ = strings.Cut(errs, "```\n")
+	errs, _, _ = strings.Cut(errs, "```")
+	for _, line := range strings.Split(strings.TrimSpace(errs), "\n") {
+		if !known[line] {
+			t.Errorf("docs/sql.md shows the error %q, which no case of invalidStatements gives", line)
+		}
 	}
 }
