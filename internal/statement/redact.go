@@ -12,7 +12,8 @@ const unreadable = "/* rest removed: unreadable */"
 // option's name (catalog.SecretOptions, in any case, bare, quoted or in single quotes)
 // or after the json argument, and every header value of a headers => map(...)
 // argument: everything there but the keys, so that a missing quote or comma cannot
-// shift a value into a key's place. Outside parentheses (OPTIONS written without them)
+// shift a value into a key's place (a key is a string in a key's place by its count of
+// both commas and tokens, followed by a ','). Outside parentheses (OPTIONS written without them)
 // it does so where a string or => follows the name.
 func Redact(src string) string {
 	lx := newLexer(src)
@@ -37,6 +38,9 @@ func Redact(src string) string {
 		// hidden is set while the last token written was hidden: a run of hidden
 		// tokens prints as one '***'.
 		hidden bool
+		// held is a map key not yet written: it is shown only if a ',' follows it, so
+		// that a lone string (map('Authorization: Bearer x')) is hidden.
+		held *token
 	)
 	c := 0 // next comment of lx.comments
 	gap := func(end int) {
@@ -54,8 +58,26 @@ func Redact(src string) string {
 			prev = end
 		}
 	}
+	emit := func(t token, hide bool) {
+		switch {
+		case hide && hidden:
+			// Part of the value just hidden: the gap before it goes too.
+		case hide:
+			gap(t.pos.Offset)
+			b.WriteString(redacted)
+		default:
+			gap(t.pos.Offset)
+			b.WriteString(t.text)
+		}
+		hidden = hide
+		prev = t.end
+	}
 	for {
 		t := lx.next()
+		if held != nil {
+			emit(*held, !(t.kind == tokComma && depth == mapDepth))
+			held = nil
+		}
 		if t.kind == tokError {
 			gap(t.pos.Offset)
 			if s := b.String(); s != "" && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\n") {
@@ -93,6 +115,9 @@ func Redact(src string) string {
 				mapFirst = false
 				if depth == mapDepth {
 					mapTokens++
+				}
+				if key {
+					held = &t
 				}
 			}
 		case run >= 0:
@@ -132,17 +157,8 @@ func Redact(src string) string {
 				depth--
 			}
 		}
-		switch {
-		case hide && hidden:
-			// Part of the value just hidden: the gap before it goes too.
-		case hide:
-			gap(t.pos.Offset)
-			b.WriteString(redacted)
-		default:
-			gap(t.pos.Offset)
-			b.WriteString(t.text)
+		if held == nil {
+			emit(t, hide)
 		}
-		hidden = hide
-		prev = t.end
 	}
 }
