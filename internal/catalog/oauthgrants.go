@@ -120,3 +120,27 @@ type OAuthGrantStore interface {
 	// tokens) and deletes its codes; it returns how many families it ended.
 	DeleteOAuthGrantsOf(ctx context.Context, principalID string) (int, error)
 }
+
+// CheckOAuthCode refuses a code a store cannot keep (INVALID_PARAMETER_VALUE): no
+// principal or client, or a bound that is not positive. Both stores call it first.
+func CheckOAuthCode(c *OAuthCode, maxPerPrincipal int) error {
+	if maxPerPrincipal < 1 {
+		return Errorf(InvalidParameterValue, "the bound of codes per principal must be positive, not %d", maxPerPrincipal)
+	}
+	if c.PrincipalID == "" || c.ClientID == "" {
+		return Errorf(InvalidParameterValue, "an authorization code needs a principal and a client")
+	}
+	return nil
+}
+
+// CheckOAuthFamily refuses a refresh family a store cannot keep (INVALID_PARAMETER_VALUE):
+// no ID, principal, client or access token, or a bound that is not positive.
+func CheckOAuthFamily(f *OAuthFamily, maxPerPrincipal int) error {
+	if maxPerPrincipal < 1 {
+		return Errorf(InvalidParameterValue, "the bound of refresh families per principal must be positive, not %d", maxPerPrincipal)
+	}
+	if f.ID == "" || f.PrincipalID == "" || f.ClientID == "" || f.TokenID == "" {
+		return Errorf(InvalidParameterValue, "a refresh family needs an ID, a principal, a client and an access token")
+	}
+	return nil
+}

@@ -57,11 +57,8 @@ func checkOAuthPrincipal(ctx context.Context, tx *txn, id string) error {
 
 // PutOAuthCode stores c unless its principal already holds maxPerPrincipal codes.
 func (db *DB) PutOAuthCode(ctx context.Context, c *catalog.OAuthCode, maxPerPrincipal int) error {
-	if maxPerPrincipal < 1 {
-		return invalid("the bound of codes per principal must be positive, not %d", maxPerPrincipal)
-	}
-	if c.PrincipalID == "" || c.ClientID == "" {
-		return invalid("an authorization code needs a principal and a client")
+	if err := catalog.CheckOAuthCode(c, maxPerPrincipal); err != nil {
+		return err
 	}
 	created, err := nanos("created_at", c.CreatedAt)
 	if err != nil {
@@ -170,11 +167,8 @@ func (db *DB) TakeUsedOAuthCode(ctx context.Context, hash [sha256.Size]byte, now
 // CreateOAuthFamily stores f unless its principal already holds maxPerPrincipal live
 // families.
 func (db *DB) CreateOAuthFamily(ctx context.Context, f *catalog.OAuthFamily, maxPerPrincipal int) error {
-	if maxPerPrincipal < 1 {
-		return invalid("the bound of refresh families per principal must be positive, not %d", maxPerPrincipal)
-	}
-	if f.ID == "" || f.PrincipalID == "" || f.ClientID == "" || f.TokenID == "" {
-		return invalid("a refresh family needs an ID, a principal, a client and an access token")
+	if err := catalog.CheckOAuthFamily(f, maxPerPrincipal); err != nil {
+		return err
 	}
 	var ns [3]int64
 	for i, t := range []struct {
