@@ -203,7 +203,7 @@ func (a *Authorizer) Approve(ctx context.Context, p *catalog.Principal, req *Aut
 	if err := a.st.PutOAuthCode(ctx, c, catalog.MaxOAuthCodesPerPrincipal); err != nil {
 		if catalog.CodeOf(err) == catalog.RequestLimitExceeded {
 			a.opts.Log.Warn("authorization code refused: the user's bound is reached", "principal", p.Name, "err", err)
-			return "", &AuthorizeError{Code: "temporarily_unavailable", Description: "you have too many sign-ins in progress; retry in a minute",
+			return "", &AuthorizeError{Code: "temporarily_unavailable", Description: "you have started too many sign-ins within the hour; retry later",
 				RedirectURI: req.RedirectURI, State: req.State}
 		}
 		return "", fmt.Errorf("store authorization code: %w", err)

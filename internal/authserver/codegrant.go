@@ -100,8 +100,11 @@ func (g codeGrant) Exchange(ctx context.Context, req identity.TokenRequest) (*id
 		TokenID: tokenID, CreatedAt: now, ExpiresAt: now.Add(RefreshTTL), RotatedAt: now}
 	if err := a.st.CreateOAuthFamily(ctx, f, catalog.MaxOAuthFamiliesPerPrincipal); err != nil {
 		a.dropToken(ctx, tokenID)
-		if catalog.CodeOf(err) == catalog.RequestLimitExceeded {
+		switch catalog.CodeOf(err) {
+		case catalog.RequestLimitExceeded:
 			return nil, invalidGrant(fmt.Sprintf("the user has %d signed-in OAuth clients, the most there may be: revoke one (or let one expire) first", catalog.MaxOAuthFamiliesPerPrincipal), err.Error())
+		case catalog.ResourceDoesNotExist: // the user was deleted meanwhile
+			return nil, invalidGrant("the user the grant was issued to is deactivated or gone", "")
 		}
 		return nil, fmt.Errorf("store refresh family: %w", err)
 	}

@@ -89,7 +89,7 @@ func (db *DB) PutOAuthCode(ctx context.Context, c *catalog.OAuthCode, maxPerPrin
 			return err
 		}
 		if n >= maxPerPrincipal {
-			return catalog.Errorf(catalog.RequestLimitExceeded, "the user has %d authorization codes in progress, the most there may be; retry in a minute", n)
+			return catalog.Errorf(catalog.RequestLimitExceeded, "the user has %d authorization codes in progress or used within the hour, the most there may be; they expire within an hour", n)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_codes (hash, principal_id, client_id, redirect_uri, code_challenge, audience, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Hash[:], c.PrincipalID, c.ClientID, c.RedirectURI, c.CodeChallenge, c.Audience, created, expires)
