@@ -18,6 +18,7 @@
 #      the TLS connections the server accepted from Gatehouse during its calls (a working
 #      keep-alive pool opens one or two, however many calls go through).
 #
+# BENCH_MEMPROFILE_RATE=N (with MCP_PROFILE) samples the heap profile every N bytes.
 # MCP_PROTOCOLS="http1 http2" (the default) picks the upstreams, MCP_CALLERS="http1 h2c"
 # (the default) the caller protocols. MCP_PROFILE=DIR builds
 # Gatehouse with -tags gatehouse_benchpprof (a pprof listener on loopback, never in the
