@@ -322,6 +322,36 @@ func TestMCPH2CRefusalKeepsConnection(t *testing.T) {
 	}
 }
 
+// TestH2CConnectionsFreeTheirSlot: an h2c connection takes a --max-connections slot
+// and gives it back when it closes (net/http reports StateClosed for it as for an
+// HTTP/1.1 one). With --max-connections 2, one slot held by the test's own HTTP/1.1
+// keep-alive connection, five h2c connections one after the other are each served.
+func TestH2CConnectionsFreeTheirSlot(t *testing.T) {
+	ts := startServer(t, "", nil, "--http2-cleartext", "--max-connections", "2")
+	for i := range 5 {
+		hc := newH2CClient()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/2.1/unity-catalog/connections", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.RoundTrip(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("h2c connection %d was not served: %v", i+1, err)
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusUnauthorized || resp.ProtoMajor != 2 {
+			t.Errorf("connection %d: %d over %s, want 401 over HTTP/2", i+1, resp.StatusCode, resp.Proto)
+		}
+		hc.tr.CloseIdleConnections()
+	}
+	if code, _ := ts.do("GET", "/api/2.1/unity-catalog/connections", ts.Admin, nil); code != http.StatusOK {
+		t.Errorf("HTTP/1.1 after the h2c connections = %d, want 200", code)
+	}
+}
+
 // rawH2 is a minimal HTTP/2 client written frame by frame, to send what a well-behaved
 // client would not: more streams than the server allows.
 type rawH2 struct {
