@@ -18,18 +18,18 @@
 #      the TLS connections the server accepted from Gatehouse during its calls (a working
 #      keep-alive pool opens one or two, however many calls go through).
 #
-# BENCH_MEMPROFILE_RATE=N (with MCP_PROFILE) samples the heap profile every N bytes.
 # MCP_PROTOCOLS="http1 http2" (the default) picks the upstreams, MCP_CALLERS="http1 h2c"
-# (the default) the caller protocols. MCP_PROFILE=DIR builds
-# Gatehouse with -tags gatehouse_benchpprof (a pprof listener on loopback, never in the
-# product build) and writes to DIR, per protocol: a heap profile and goroutine dump with
-# the streams open, a CPU profile and an execution trace of the first round of calls
-# (files named CALLER-UPSTREAM, e.g. heap-h2c-http2.prof); it
-# also prints the live memory per stream (heap in use and goroutine stacks after a forced
-# GC, without the garbage the stream opening left) and Gatehouse's goroutine count, and
-# keeps the runtime's memory accounting as it stood when the RSS was read
+# (the default) the caller protocols. MCP_PROFILE=DIR builds Gatehouse with -tags
+# gatehouse_benchpprof (a pprof listener on loopback, never in the product build) and
+# writes to DIR, per caller x upstream pair (files named CALLER-UPSTREAM, e.g.
+# heap-h2c-http2.prof): a heap profile and goroutine dump with the streams open, a CPU
+# profile and an execution trace of the first round of calls; it also prints the live
+# memory per stream (heap in use and goroutine stacks after a forced GC, without the
+# garbage the stream opening left) and Gatehouse's goroutine count, and keeps the
+# runtime's memory accounting as it stood when the RSS was read
 # (memstats-rss-CALLER-UPSTREAM.txt: heap in use, idle and released, stacks) and after
-# the forced GC (memstats-CALLER-UPSTREAM.txt).
+# the forced GC (memstats-CALLER-UPSTREAM.txt). BENCH_MEMPROFILE_RATE=N (with
+# MCP_PROFILE) samples the heap profile every N bytes instead of every 512 KiB.
 #
 # Usage: [MCP_PROTOCOLS=...] [MCP_CALLERS=...] [H2C_CONNS=n] [MCP_PROFILE=dir] bench/mcp.sh [STREAMS] [CALLS] [ROUNDS]
 set -euo pipefail
