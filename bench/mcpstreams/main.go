@@ -8,7 +8,11 @@
 //	            "calls N p50_ms p99_ms mean_ms".
 //
 // The endpoint is -url (Gatehouse's /api/2.0/mcp/external/{name} or the server itself);
-// -token is sent as a bearer token and -ca trusts an HTTPS server's certificate.
+// -token is sent as a bearer token and -ca trusts an HTTPS server's certificate. With
+// -h2c N the client speaks HTTP/2 with prior knowledge to an http:// URL (Gatehouse with
+// --http2-cleartext), as a load balancer does to its targets: the streams are spread
+// round-robin over N clients, each holding its own connection (a client opens another
+// only if the server's stream limit is reached); -calls uses one.
 package main
 
 import (
@@ -44,16 +48,32 @@ func main() {
 	warmup := flag.Int("warmup", 50, "untimed calls before the timed ones")
 	parallel := flag.Int("parallel", 16, "streams opened at once")
 	timeout := flag.Duration("timeout", 120*time.Second, "bound on the whole run")
+	h2c := flag.Int("h2c", 0, "speak HTTP/2 with prior knowledge over this many connections (0: HTTP/1.1)")
 	flag.Parse()
-	if err := run(*url, *token, *caFile, *streams, *calls, *warmup, *parallel, *timeout); err != nil {
+	if err := run(*url, *token, *caFile, *streams, *calls, *warmup, *parallel, *h2c, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "mcpstreams:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url, token, caFile string, streams, calls, warmup, parallel int, timeout time.Duration) error {
+func run(url, token, caFile string, streams, calls, warmup, parallel, h2c int, timeout time.Duration) error {
 	if url == "" || (streams > 0) == (calls > 0) {
 		return errors.New("need -url and exactly one of -streams N or -calls N")
+	}
+	if h2c > 0 {
+		if !strings.HasPrefix(url, "http://") {
+			return errors.New("-h2c needs an http:// URL")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if calls > 0 {
+			return timeCalls(ctx, &http.Client{Transport: bearer{token: token, base: h2cTransport()}}, url, calls, warmup)
+		}
+		clients := make([]*http.Client, h2c)
+		for i := range clients {
+			clients[i] = &http.Client{Transport: h2cTransport()}
+		}
+		return holdStreams(ctx, clients, url, token, streams, parallel, timeout)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: parallel, ForceAttemptHTTP2: false}
 	if caFile != "" {
@@ -72,7 +92,14 @@ func run(url, token, caFile string, streams, calls, warmup, parallel int, timeou
 	if calls > 0 {
 		return timeCalls(ctx, &http.Client{Transport: bearer{token: token, base: tr}}, url, calls, warmup)
 	}
-	return holdStreams(ctx, &http.Client{Transport: tr}, url, token, streams, parallel, timeout)
+	return holdStreams(ctx, []*http.Client{{Transport: tr}}, url, token, streams, parallel, timeout)
+}
+
+// h2cTransport speaks only HTTP/2 with prior knowledge (Go's own client, no x/net).
+func h2cTransport() *http.Transport {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Transport{Protocols: &p}
 }
 
 // bearer adds the token to every request of the SDK client.
@@ -134,8 +161,9 @@ func timeCalls(ctx context.Context, hc *http.Client, url string, calls, warmup i
 	return nil
 }
 
-// holdStreams opens n sessions and their GET streams, reports, and holds them.
-func holdStreams(ctx context.Context, hc *http.Client, url, token string, n, parallel int, timeout time.Duration) error {
+// holdStreams opens n sessions and their GET streams, stream i through client i mod
+// len(clients), reports, and holds them.
+func holdStreams(ctx context.Context, clients []*http.Client, url, token string, n, parallel int, timeout time.Duration) error {
 	var (
 		mu     sync.Mutex
 		bodies []io.Closer
@@ -147,7 +175,7 @@ func holdStreams(ctx context.Context, hc *http.Client, url, token string, n, par
 	for range parallel {
 		wg.Go(func() {
 			for i := range jobs {
-				body, err := openStream(ctx, hc, url, token, i)
+				body, err := openStream(ctx, clients[i%len(clients)], url, token, i)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err

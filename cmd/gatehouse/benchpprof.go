@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +21,11 @@ func init() {
 	addr := os.Getenv("BENCH_PPROF_ADDR")
 	if addr == "" {
 		return
+	}
+	// BENCH_MEMPROFILE_RATE samples the heap profile finer than the default (one sample
+	// per 512 KiB allocated), to see per-stream objects of a few hundred bytes.
+	if n, err := strconv.Atoi(os.Getenv("BENCH_MEMPROFILE_RATE")); err == nil && n > 0 {
+		runtime.MemProfileRate = n
 	}
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		fmt.Fprintln(os.Stderr, "gatehouse: BENCH_PPROF_ADDR must be a 127.0.0.1 address")

@@ -68,7 +68,8 @@ func newMCPServer() *mcp.Server {
 	return s
 }
 
-func newMCPWorld(t *testing.T, stateless bool) *mcpWorld {
+// extra are more server flags (issue 10: --http2-cleartext).
+func newMCPWorld(t *testing.T, stateless bool, extra ...string) *mcpWorld {
 	t.Helper()
 	w := &mcpWorld{canary: "CANARY-mcp-" + fmt.Sprint(time.Now().UnixNano()), stateless: stateless}
 	w.reset()
@@ -91,7 +92,7 @@ func newMCPWorld(t *testing.T, stateless bool) *mcpWorld {
 		}
 		(*w.handler.Load()).ServeHTTP(rw, r)
 	})
-	w.ts = startServer(t, "", nil, "--upstream-ca-file", w.up.caFile)
+	w.ts = startServer(t, "", nil, append([]string{"--upstream-ca-file", w.up.caFile}, extra...)...)
 	w.aliceID, w.alice = w.ts.mkUser("alice@example.com")
 	_, w.bob = w.ts.mkUser("bob@example.com")
 	w.ts.must("POST", "/api/2.1/unity-catalog/connections", w.ts.Admin, map[string]any{"name": "tools", "options": map[string]string{

@@ -73,6 +73,13 @@ type serverConfig struct {
 
 	// OIDC is single sign-on for people (issue 12); nil when --oidc-issuer is unset.
 	OIDC *oidcConfig
+
+	// issue 10: HTTP/2 from callers. HTTP2Cleartext (--http2-cleartext) also serves
+	// HTTP/2 with prior knowledge (h2c, no Upgrade) on the API listener, for a
+	// TLS-terminating balancer that speaks HTTP/2 to its targets; HTTP2MaxStreams
+	// (--http2-max-concurrent-streams) is the streams one such connection may carry.
+	HTTP2Cleartext  bool
+	HTTP2MaxStreams int
 }
 
 // oidcConfig is the --oidc-* settings of single sign-on (issue 12).
@@ -122,6 +129,9 @@ var flagEnv = map[string]string{
 	"oidc-client-secret-file": "GATEHOUSE_OIDC_CLIENT_SECRET_FILE",
 	"oidc-username-claim":     "GATEHOUSE_OIDC_USERNAME_CLAIM",
 	"oidc-auto-create-users":  "GATEHOUSE_OIDC_AUTO_CREATE_USERS",
+	// issue 10: HTTP/2 from callers
+	"http2-cleartext":              "GATEHOUSE_HTTP2_CLEARTEXT",
+	"http2-max-concurrent-streams": "GATEHOUSE_HTTP2_MAX_CONCURRENT_STREAMS",
 }
 
 func serverCommand(e *env) *cobra.Command {
@@ -176,6 +186,9 @@ warning). A lost admin token is replaced with "gatehouse admin recover" (server 
 	f.String("oidc-client-secret-file", "", "file holding Gatehouse's client secret at the OpenID Connect provider (GATEHOUSE_OIDC_CLIENT_SECRET_FILE)")
 	f.String("oidc-username-claim", "email", "ID-token claim that names the Gatehouse user; with email, email_verified: false is refused (GATEHOUSE_OIDC_USERNAME_CLAIM)")
 	f.Bool("oidc-auto-create-users", false, "create an active user (in users only) for a sign-in whose name Gatehouse does not know, instead of refusing it (GATEHOUSE_OIDC_AUTO_CREATE_USERS)")
+	// issue 10: HTTP/2 from callers
+	f.Bool("http2-cleartext", false, "also serve HTTP/2 without TLS on --listen, with prior knowledge only (h2c, no Upgrade), for a TLS-terminating load balancer that speaks HTTP/2 to its targets; HTTP/1.1 is still served. Requests in flight over HTTP/2 are bounded by --max-connections across all connections; past it 503 (GATEHOUSE_HTTP2_CLEARTEXT)")
+	f.Int("http2-max-concurrent-streams", defaultHTTP2MaxStreams, "with --http2-cleartext, most requests one HTTP/2 connection may carry at once; a client past it waits or opens another connection (GATEHOUSE_HTTP2_MAX_CONCURRENT_STREAMS)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadServerConfig(cmd.Flags(), e.getenv)
 		if err != nil {
@@ -328,6 +341,17 @@ func loadServerConfig(fs *pflag.FlagSet, getenv func(string) string) (*serverCon
 		}
 	}
 	problems = append(problems, loadOIDCConfig(cfg, val)...) // issue 12: single sign-on
+	// issue 10: HTTP/2 from callers
+	if b, err := strconv.ParseBool(val("http2-cleartext")); err != nil {
+		problems = append(problems, fmt.Errorf("http2-cleartext: %q must be true or false", val("http2-cleartext")))
+	} else {
+		cfg.HTTP2Cleartext = b
+	}
+	if n, err := strconv.Atoi(val("http2-max-concurrent-streams")); err != nil || n < 1 || n > maxHTTP2MaxStreams {
+		problems = append(problems, fmt.Errorf("http2-max-concurrent-streams: %q must be a number from 1 to %d", val("http2-max-concurrent-streams"), maxHTTP2MaxStreams))
+	} else {
+		cfg.HTTP2MaxStreams = n
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinIndented(problems))
 	}
@@ -410,6 +434,10 @@ func openKeyring(ctx context.Context, cfg *serverConfig, st catalog.MetaStore, l
 const (
 	readHeaderTimeout = 10 * time.Second
 	maxHeaderBytes    = 64 << 10
+
+	// issue 10: the default and the largest --http2-max-concurrent-streams.
+	defaultHTTP2MaxStreams = 250
+	maxHTTP2MaxStreams     = 1 << 16
 )
 
 // serve runs the server until ctx ends, then drains in-flight requests.
@@ -573,6 +601,10 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: maxHeaderBytes, ConnState: apiLimit.ConnState, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if cfg.HTTP2Cleartext { // issue 10: HTTP/2 from callers (see serveCleartextHTTP2)
+		serveCleartextHTTP2(srv, cfg.HTTP2MaxStreams, cfg.MaxConnections)
+		log.Info("serving HTTP/2 with prior knowledge (h2c) beside HTTP/1.1", "max_concurrent_streams", cfg.HTTP2MaxStreams)
+	}
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushed := make(chan struct{})

@@ -33,8 +33,13 @@ func hasBody(r *http.Request) bool {
 // the past makes that read fail at once, so the connection ends as soon as the answer
 // is out. Nothing else reads the connection: the body was never read, so net/http has
 // not started its background read.
+//
+// Over HTTP/2 (issue 10, --http2-cleartext) neither is needed and Connection: close
+// would be wrong: net/http resets just this stream once the answer is out, while
+// Connection: close would have it send GOAWAY for the whole connection, which a
+// balancer shares between many callers.
 func refuseUnread(w http.ResponseWriter, r *http.Request) {
-	if hasBody(r) {
+	if hasBody(r) && r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 		_ = http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
 	}

@@ -394,9 +394,11 @@ func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool 
 
 // refuseUnread ends the connection of a form refused before its body was read to the
 // end: the answer says Connection: close, and a read deadline in the past keeps net/http
-// from first reading up to 256 KiB of the rest to reuse the connection.
+// from first reading up to 256 KiB of the rest to reuse the connection. Not over HTTP/2
+// (issue 10): there net/http resets just the stream, and Connection: close would end the
+// whole connection, which a balancer shares between many callers.
 func refuseUnread(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody && r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 	}
