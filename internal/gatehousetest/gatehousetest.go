@@ -2,8 +2,9 @@
 // tests that need one (browser tests, scale-out tests): it builds ./cmd/gatehouse once
 // per test binary, starts `gatehouse server` on a free loopback port with a temporary
 // data folder and master key, waits until /readyz answers, and stops the process when
-// the test ends. The server's output is captured to a file, for canary scans and for
-// the failure report.
+// the test ends. The server's log (stderr) and its messages to the operator (stdout:
+// the first start's banner, which shows the admin token once, by design) are captured
+// to files, for canary scans and for the failure report.
 //
 // Because the server is a separate process, a package of such tests builds and runs in
 // parallel with cmd/gatehouse's own tests. Call Main from the package's TestMain so
@@ -12,7 +13,7 @@
 //	func TestMain(m *testing.M) { os.Exit(gatehousetest.Main(m)) }
 //
 // The API is small on purpose and kept stable: Start, the Server's fields, Do, Must,
-// MakeUser, MakeConnection, Grant, Log and Stop.
+// MakeUser, MakeConnection, Grant, Log, Output and Stop.
 package gatehousetest
 
 import (
@@ -102,9 +103,10 @@ type Server struct {
 	// DataDir is the server's --data-dir.
 	DataDir string
 
-	t       testing.TB
-	logPath string
-	client  *http.Client
+	t          testing.TB
+	logPath    string // stderr
+	outputPath string // stdout
+	client     *http.Client
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -122,7 +124,8 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &Server{t: t, Admin: identity.NewTokenValue(), DataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "server.log"),
-		client: &http.Client{Timeout: 30 * time.Second}}
+		outputPath: filepath.Join(dir, "server.out"),
+		client:     &http.Client{Timeout: 30 * time.Second}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("gatehousetest: pick a port: %v", err)
@@ -142,22 +145,28 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("gatehousetest: %v", err)
 	}
+	outf, err := os.OpenFile(s.outputPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		logf.Close()
+		t.Fatalf("gatehousetest: %v", err)
+	}
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append(os.Environ(), "GATEHOUSE_BOOTSTRAP_TOKEN="+s.Admin)
 	for k, v := range opts.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdout, cmd.Stderr = outf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		outf.Close()
 		t.Fatalf("gatehousetest: start gatehouse: %v", err)
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(s.done) }()
+	go func() { _ = cmd.Wait(); logf.Close(); outf.Close(); close(s.done) }()
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("gatehouse server log (tail):\n%s", tail(s.Log(), 6000))
+			t.Logf("gatehouse server output:\n%s\ngatehouse server log (tail):\n%s", tail(s.Output(), 2000), tail(s.Log(), 6000))
 		}
 	})
 	if err := s.waitReady(); err != nil {
@@ -184,7 +193,7 @@ func (s *Server) waitReady() error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("gatehousetest: the server exited before it was ready; log:\n%s", tail(s.Log(), 4000))
+			return fmt.Errorf("gatehousetest: the server exited before it was ready; output:\n%s\nlog:\n%s", tail(s.Output(), 2000), tail(s.Log(), 4000))
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
@@ -215,9 +224,17 @@ func (s *Server) Stop() {
 	}
 }
 
-// Log returns everything the server wrote to stdout and stderr so far.
+// Log returns the server's log so far (what it wrote to stderr): no secret may
+// appear in it.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
+
+// Output returns what the server wrote to stdout so far: its messages to the
+// operator, among them the first start's banner with the admin token.
+func (s *Server) Output() string {
+	b, _ := os.ReadFile(s.outputPath)
 	return string(b)
 }
 

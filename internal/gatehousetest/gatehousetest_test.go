@@ -42,8 +42,14 @@ func TestStart(t *testing.T) {
 	if status, _ := s.Do("GET", "/api/2.0/preview/scim/v2/Me", "", nil); status != http.StatusUnauthorized {
 		t.Errorf("no token = %d, want 401", status)
 	}
-	if !strings.Contains(s.Log(), "Gatehouse is listening on") {
+	if !strings.Contains(s.Output(), "Gatehouse is listening on "+s.URL) {
+		t.Errorf("the output was not captured:\n%s", s.Output())
+	}
+	if !strings.Contains(s.Log(), "path=/api/2.0/preview/scim/v2/Me") {
 		t.Errorf("the log was not captured:\n%s", s.Log())
+	}
+	if strings.Contains(s.Log(), s.Admin) {
+		t.Errorf("the log shows the admin token")
 	}
 	s.Stop()
 	if _, err := http.Get(s.URL + "/readyz"); err == nil {
