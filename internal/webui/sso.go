@@ -173,6 +173,27 @@ func (s *sso) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVerifi
 	return s.provider, s.verifier, nil
 }
 
+// formOrigins are the origins the sign-in page's SSO form may be redirected to: the
+// issuer's, and the authorization endpoint's once discovery has found it. The page
+// does not run discovery itself (the token form must show even when the provider is
+// down), so a provider whose authorization endpoint is on another origin than its
+// issuer works from the first sign-in attempt after discovery on.
+func (s *sso) formOrigins() []string {
+	var out []string
+	if o, ok := originOf(s.cfg.Issuer); ok {
+		out = append(out, o)
+	}
+	s.mu.Lock()
+	p := s.provider
+	s.mu.Unlock()
+	if p != nil {
+		if o, ok := originOf(p.Endpoint().AuthURL); ok && (len(out) == 0 || o != out[0]) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // oauth2Config is the authorization-code client of the provider.
 func (s *sso) oauth2Config(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, Endpoint: p.Endpoint(),

@@ -462,6 +462,12 @@ func TestSSOPageKeepsTokenSignIn(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
+	// The SSO form's answer redirects to the provider, which the browser checks against
+	// form-action: the page's CSP allows the provider's origin there, and only that.
+	rec := b.do("GET", "/login", nil)
+	if got, want := rec.Header().Get("Content-Security-Policy"), "form-action 'self' "+e.idp.URL+";"; !strings.Contains(got, want) || strings.Contains(got, "script-src") {
+		t.Errorf("sign-in page CSP = %q, want %q in it", got, want)
+	}
 	b.mustSignIn(aliceToken)
 	// Without SSO the page has no SSO button.
 	plain := newEnv(t, "http://127.0.0.1:8080").browser(t).do("GET", "/login", nil).Body.String()
