@@ -365,7 +365,9 @@ func (u *UI) fillSignIn(w http.ResponseWriter, r *http.Request, cur *current, v 
 		v.SSOHost = u.sso.host
 		v.SSOAction = ssoStartPath
 		// The SSO form's answer redirects to the provider (issue 12).
-		w.Header().Set("Content-Security-Policy", formActionCSP(u.sso.formOrigins()...))
+		if o, ok := u.sso.formOrigin(); ok {
+			w.Header().Set("Content-Security-Policy", formActionCSP(o))
+		}
 	}
 }
 
