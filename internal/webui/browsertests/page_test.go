@@ -108,11 +108,14 @@ func (p *page) html() string {
 	return eval[string](p, `document.documentElement.outerHTML`)
 }
 
-// keep records the current page's HTML when it is Gatehouse's.
+// keep records the current page's HTML when it is Gatehouse's. The address and the
+// HTML are read in one evaluation, so that a page that sends the browser on by itself
+// cannot change in between.
 func (p *page) keep() {
 	p.t.Helper()
-	if strings.HasPrefix(p.location(), p.base+"/") {
-		p.seen.WriteString(p.html())
+	v := eval[[2]string](p, `[location.href, document.documentElement ? document.documentElement.outerHTML : ""]`)
+	if strings.HasPrefix(v[0], p.base+"/") {
+		p.seen.WriteString(v[1])
 		p.seen.WriteByte('\n')
 	}
 }
