@@ -85,10 +85,32 @@ func (b *followingBrowser) do(method, u string, form url.Values, hdr map[string]
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, u, err)
 	}
-	defer resp.Body.Close()
 	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The continue page (a form's step on to a login) sends a browser on by itself:
+	// follow its link as the page's refresh would.
+	for range 3 {
+		m := continueLinkRE.FindStringSubmatch(string(page))
+		if resp.StatusCode != http.StatusOK || m == nil {
+			break
+		}
+		next, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			b.t.Fatalf("continue page link %q: %v", m[1], err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, next.String(), nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		if resp, err = b.c.Do(req); err != nil {
+			b.t.Fatalf("GET %s: %v", next, err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
 	return resp.StatusCode, resp.Request.URL, string(page)
 }
+
+// continueLinkRE finds the continue page's link.
+var continueLinkRE = regexp.MustCompile(`id="continue-link" href="([^"]*)"`)
 
 func (b *followingBrowser) signIn(base, token string) {
 	b.t.Helper()

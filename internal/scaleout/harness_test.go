@@ -21,43 +21,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse/gatehouse/internal/gatehousetest"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
-
-// The gatehouse binary, built once per test binary.
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
-// gatehouseBinary builds ./cmd/gatehouse into a temporary folder on first use.
-func gatehouseBinary(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "gatehouse-scaleout-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "gatehouse")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/gatehouse/gatehouse/cmd/gatehouse")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/gatehouse: %w\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build gatehouse: %v", binErr)
-	}
-	return binPath
-}
-
-func removeBinary() {
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-}
 
 // clusterOptions configure newCluster.
 type clusterOptions struct {
@@ -209,7 +176,7 @@ func (r *replica) start() {
 	}
 	r.starts++
 	fmt.Fprintf(logf, "=== start %d of %s\n", r.starts, r.AppName)
-	cmd := exec.Command(gatehouseBinary(t), args...)
+	cmd := exec.Command(gatehousetest.Binary(t), args...)
 	cmd.Env = append(os.Environ(), "GATEHOUSE_BOOTSTRAP_TOKEN="+r.c.Admin)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -85,7 +85,7 @@ func (u *UI) consentPage(w http.ResponseWriter, r *http.Request, cur *current, q
 	// The answer redirects the form's submission to the client: the browser checks
 	// form-action against that redirect too.
 	if o, ok := originOf(req.RedirectURI); ok {
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self' "+o+"; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", formActionCSP(o))
 	}
 	u.render(w, r, http.StatusOK, pageAuthorize, v)
 }

@@ -153,5 +153,5 @@ func (u *UI) confirmLogin(w http.ResponseWriter, r *http.Request) {
 		u.csrfFailed(w, r)
 		return
 	}
-	u.beginLogin(w, r, cur, name, http.StatusSeeOther)
+	u.beginLogin(w, r, cur, name, true)
 }

@@ -21,6 +21,7 @@ const (
 	pageError         = "error.html"
 	pageConfirm       = "confirm.html"
 	pageAuthorize     = "authorize.html" // issue 12: MCP client consent
+	pageContinue      = "continue.html"  // a form's step to another site (continueTo)
 )
 
 // pages are parsed once. The templates are constants compiled into the binary, so a
@@ -29,7 +30,7 @@ const (
 var pages = func() map[string]*template.Template {
 	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError, pageConfirm, pageAuthorize} {
+	for _, p := range []string{pageSignIn, pageResult, pageProviderError, pageError, pageConfirm, pageAuthorize, pageContinue} {
 		m[p] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+p))
 	}
 	return m
@@ -41,6 +42,9 @@ type view struct {
 	Title string
 	CSS   template.CSS
 	User  string // the signed-in principal's name, if any
+	// Refresh, when set, is where the page sends the browser on by itself (continueTo):
+	// an absolute http(s) URL or a local path.
+	Refresh string
 
 	// Sign-in page.
 	CSRF   string

@@ -173,6 +173,12 @@ func (s *sso) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenVerifi
 	return s.provider, s.verifier, nil
 }
 
+// formOrigin is the origin the sign-in page's SSO form may be redirected to: the
+// issuer's. The page does not run discovery (the token form must show while the
+// provider is down), so an authorization endpoint on another origin is reached through
+// the continue page instead (ssoStart).
+func (s *sso) formOrigin() (string, bool) { return originOf(s.cfg.Issuer) }
+
 // oauth2Config is the authorization-code client of the provider.
 func (s *sso) oauth2Config(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, Endpoint: p.Endpoint(),
@@ -235,6 +241,13 @@ func (u *UI) ssoStart(w http.ResponseWriter, r *http.Request) {
 	// SameSite=Lax: the provider's redirect back is a top-level GET from another site.
 	http.SetCookie(w, u.cookie(s.cookie, binding, s.cfg.StateTTL, http.SameSiteLaxMode))
 	u.log.Info("single sign-on started", "issuer", s.cfg.Issuer)
+	if o, ok := originOf(to); ok {
+		if allowed, _ := s.formOrigin(); o != allowed {
+			// Not an origin the page's form-action names: a 303 would be stopped.
+			u.continueTo(w, r, "", to, "Sign in with "+s.host)
+			return
+		}
+	}
 	redirect(w, to, http.StatusSeeOther)
 }
 

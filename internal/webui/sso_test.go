@@ -462,6 +462,12 @@ func TestSSOPageKeepsTokenSignIn(t *testing.T) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
+	// The SSO form's answer redirects to the provider, which the browser checks against
+	// form-action: the page's CSP allows the provider's origin there, and only that.
+	rec := b.do("GET", "/login", nil)
+	if got, want := rec.Header().Get("Content-Security-Policy"), "form-action 'self' "+e.idp.URL+";"; !strings.Contains(got, want) || strings.Contains(got, "script-src") {
+		t.Errorf("sign-in page CSP = %q, want %q in it", got, want)
+	}
 	b.mustSignIn(aliceToken)
 	// Without SSO the page has no SSO button.
 	plain := newEnv(t, "http://127.0.0.1:8080").browser(t).do("GET", "/login", nil).Body.String()
@@ -497,5 +503,40 @@ func TestSSOAcrossReplicas(t *testing.T) {
 	e.ui = a
 	if page := br.do("GET", "/login", nil).Body.String(); !strings.Contains(page, `id="signed-in-user">alice@example.com<`) {
 		t.Fatalf("the first replica does not know the session:\n%s", page)
+	}
+}
+
+// TestSSOAuthorizationEndpointElsewhere: a provider whose authorization endpoint is on
+// another origin than its issuer (AWS Cognito's is) is reached through the continue
+// page, since the sign-in page's form-action names only the issuer's origin, and a 303
+// there would be stopped by the browser.
+func TestSSOAuthorizationEndpointElsewhere(t *testing.T) {
+	const public = "http://127.0.0.1:8080"
+	const authorize = "https://login.example.test/oauth2/authorize"
+	var issuer string
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": issuer, "authorization_endpoint": authorize,
+			"token_endpoint": issuer + "/token", "jwks_uri": issuer + "/jwks", "id_token_signing_alg_values_supported": []string{"RS256"}})
+	}))
+	t.Cleanup(idp.Close)
+	issuer = idp.URL
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e := newEnv(t, public)
+	e.ui = New(Deps{Auth: e.auth, Principals: e.principals, Logins: e.logins, PublicURL: public, Now: e.clock.Now,
+		SSO: &SSOConfig{Issuer: issuer, ClientID: ssoClientID, ClientSecret: ssoClientSecret, HTTPClient: idp.Client(),
+			Users: users{e.principals}, Pending: st}})
+	b := e.browser(t)
+	page := b.do("GET", "/login", nil)
+	if got, want := page.Header().Get("Content-Security-Policy"), "form-action 'self' "+issuer+";"; !strings.Contains(got, want) {
+		t.Fatalf("sign-in page CSP = %q, want %q in it", got, want)
+	}
+	rec := b.do("POST", ssoStartPath, url.Values{"csrf": {b.jar[b.csrfName()]}})
+	if to := continueTarget(t, rec); !strings.HasPrefix(to, authorize+"?") {
+		t.Fatalf("the sign-in continues to %q, want the authorization endpoint", to)
 	}
 }

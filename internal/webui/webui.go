@@ -227,6 +227,17 @@ func (u *UI) RedirectURI() string { return u.redirectURI }
 // scripts, no external loads, forms only to Gatehouse, no framing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 
+// formActionCSP is contentSecurityPolicy with form-action allowing the origins too:
+// the browser checks form-action against every redirect of a form's submission, so a
+// form whose answer redirects to another site (the SSO button to the identity
+// provider) needs that site's origin here, or the browser stops it.
+func formActionCSP(origins ...string) string {
+	if len(origins) == 0 {
+		return contentSecurityPolicy
+	}
+	return strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1)
+}
+
 // ServeHTTP sets the security headers of every page and dispatches to the routes.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -353,6 +364,10 @@ func (u *UI) fillSignIn(w http.ResponseWriter, r *http.Request, cur *current, v 
 	if u.sso != nil {
 		v.SSOHost = u.sso.host
 		v.SSOAction = ssoStartPath
+		// The SSO form's answer redirects to the provider (issue 12).
+		if o, ok := u.sso.formOrigin(); ok {
+			w.Header().Set("Content-Security-Policy", formActionCSP(o))
+		}
 	}
 }
 
@@ -463,6 +478,11 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	if next == "" {
 		next = "/login"
 	}
+	if leadsToLogin(next) {
+		// The login start redirects to the provider: not as a redirect of this form.
+		u.continueTo(w, r, who.Principal.Name, next, "Signed in")
+		return
+	}
 	redirect(w, next, http.StatusSeeOther)
 }
 
@@ -521,12 +541,12 @@ func (u *UI) startLogin(w http.ResponseWriter, r *http.Request) {
 		u.confirmPage(w, r, cur, name)
 		return
 	}
-	u.beginLogin(w, r, cur, name, http.StatusFound)
+	u.beginLogin(w, r, cur, name, false)
 }
 
-// beginLogin asks the broker for the provider URL and redirects the browser there
-// with code (302 for the GET, 303 after the confirmation's POST).
-func (u *UI) beginLogin(w http.ResponseWriter, r *http.Request, cur *current, name string, code int) {
+// beginLogin asks the broker for the provider URL and sends the browser there: a 302
+// for the GET, the continue page after the confirmation's form (continueTo).
+func (u *UI) beginLogin(w http.ResponseWriter, r *http.Request, cur *current, name string, afterForm bool) {
 	to, err := u.d.Logins.StartLogin(r.Context(), cur.principal, cur.id(), name)
 	if err != nil {
 		var ce *catalog.Error
@@ -543,7 +563,11 @@ func (u *UI) beginLogin(w http.ResponseWriter, r *http.Request, cur *current, na
 		return
 	}
 	u.log.Info("oauth login started", "connection", name, "principal", cur.principal.Name)
-	redirect(w, to, code)
+	if afterForm {
+		u.continueTo(w, r, cur.principal.Name, to, "Log in to "+name)
+		return
+	}
+	redirect(w, to, http.StatusFound)
 }
 
 // callback is the redirect URI: it hands the query to the broker and shows the outcome.
