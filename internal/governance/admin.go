@@ -26,20 +26,13 @@ func (s *Service) IsAdmin(ctx context.Context, who *catalog.Principal) (bool, er
 	return s.d.Access.IsAdmin(ctx, who)
 }
 
-// principalName returns the name of the principal with id, the id itself when it no
-// longer exists, and "" for "".
+// principalName returns the name of the principal with id (PrincipalNames' rules).
 func (s *Service) principalName(ctx context.Context, id string) (string, error) {
-	if id == "" {
-		return "", nil
-	}
-	p, err := s.d.Store.GetPrincipal(ctx, id)
-	switch {
-	case catalog.IsNotFound(err):
-		return id, nil
-	case err != nil:
+	n, err := s.PrincipalNames(ctx, id)
+	if err != nil {
 		return "", err
 	}
-	return p.Name, nil
+	return n[0], nil
 }
 
 // names resolves principal ids to names through a cache that lives for one operation,
