@@ -37,6 +37,18 @@ type Deps struct {
 	// connection that changed, seen by the proxy); nil records nothing. The surface
 	// still writes the one record of each request it serves.
 	Audit Recorder
+
+	// Operations of the console's pages (issue 13), shared with the API.
+
+	// AuditChainKey keys the audit hash chain (audit.ChainKey of the master key);
+	// VerifyAudit needs it.
+	AuditChainKey []byte
+	// NormalizePolicy validates and normalizes a network policy an admin gives
+	// (egress.NormalizePolicy); nil accepts it as is.
+	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
+	// DevIPRanges are the ranges --dev opens in the dialer's view of the network
+	// policy, shown beside the stored policy.
+	DevIPRanges []string
 }
 
 // Recorder records audit events; internal/audit's Recorder is one.

@@ -118,7 +118,9 @@ func NewServer(d Deps) *Server {
 	}
 	if d.Governance == nil {
 		d.Governance = governance.New(governance.Deps{Store: d.Store, Keyring: d.Keyring, Access: d.Access, Broker: d.Broker,
-			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit})
+			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit,
+			// The console's operations (issue 13), shared with the API.
+			AuditChainKey: d.AuditChainKey, NormalizePolicy: d.NormalizePolicy, DevIPRanges: d.DevIPRanges})
 	}
 	if d.MCPTools == nil {
 		d.MCPTools = d.Governance
