@@ -49,7 +49,7 @@ func TestConnectionPages(t *testing.T) {
 		{name: "unknown state filter is ignored", who: "olivia", target: "/connections?state=<x>", status: 200,
 			want: []string{`id="conn-row-alpha"`}, notWant: []string{"<x>"}},
 		{name: "detail for the owner", who: "olivia", target: "/connections/alpha", status: 200,
-			want: []string{`id="conn-url">https://api.example.com/v1`, `id="disable-button"`, `id="rotate-bearer_token"`, `id="grant-add"`, `id="delete-link"`},
+			want:    []string{`id="conn-url">https://api.example.com/v1`, `id="disable-button"`, `id="rotate-bearer_token"`, `id="grant-add"`, `id="delete-link"`},
 			notWant: []string{`id="sign-in-button"`, `id="check-run"`}},
 		{name: "detail for a grantee has no manage forms", who: "mike", target: "/connections/beta", status: 200,
 			want: []string{`id="conn-state"`, `id="grants-table"`}, notWant: []string{`id="disable-button"`, `id="grant-add"`, `id="rotate-submit"`, "grant-remove-"}},

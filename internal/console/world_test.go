@@ -1,8 +1,8 @@
 package console
 
 import (
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
