@@ -57,9 +57,8 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, v *viewer)
 	}
 	needle := strings.ToLower(d.Q)
 	res, err := c.d.Gov.ListConnections(r.Context(), v.P, governance.ListConnectionsRequest{MaxResults: listPageSize, PageToken: q.Get("page"),
-		Keep: func(cv *governance.ConnectionView) bool {
-			return strings.Contains(cv.Connection.Name, needle) && (d.State == "" || string(cv.Status.State) == d.State)
-		}})
+		Match: func(c *catalog.Connection) bool { return strings.Contains(c.Name, needle) },
+		Keep:  func(cv *governance.ConnectionView) bool { return d.State == "" || string(cv.Status.State) == d.State }})
 	if err != nil {
 		c.fail(w, r, v, err)
 		return

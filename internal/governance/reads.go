@@ -41,11 +41,24 @@ type CredentialStatus struct {
 	AuthorizedByName string
 }
 
-// ViewConnection is the view of c for who, whose privileges on it are privs.
+// ViewConnection is the view of c for who, whose privileges on it are privs (0 when
+// the caller does not need them).
 func (s *Service) ViewConnection(ctx context.Context, who *catalog.Principal, c *catalog.Connection, privs access.PrivSet) (*ConnectionView, error) {
-	names, err := s.PrincipalNames(ctx, c.OwnerID, c.CreatedBy, c.UpdatedBy)
-	if err != nil {
-		return nil, err
+	return s.viewConnection(ctx, who, c, privs, s.names())
+}
+
+// viewConnection is ViewConnection with the names cache of the operation.
+func (s *Service) viewConnection(ctx context.Context, who *catalog.Principal, c *catalog.Connection, privs access.PrivSet, n *names) (*ConnectionView, error) {
+	var names [3]string
+	for i, id := range []string{c.OwnerID, c.CreatedBy, c.UpdatedBy} {
+		if id == "" {
+			continue
+		}
+		v, err := n.of(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = v
 	}
 	opts := make(map[string]string, len(c.Options))
 	for k, v := range c.Options {
@@ -59,9 +72,11 @@ func (s *Service) ViewConnection(ctx context.Context, who *catalog.Principal, c 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.credentialStatus(ctx, st)
-	if err != nil {
-		return nil, err
+	cs := CredentialStatus{Status: st}
+	if st.AuthorizedBy != "" {
+		if cs.AuthorizedByName, err = n.of(ctx, st.AuthorizedBy); err != nil {
+			return nil, err
+		}
 	}
 	return &ConnectionView{Connection: &row, Options: opts, Owner: names[0], CreatedBy: names[1], UpdatedBy: names[2], Privileges: privs, Status: cs}, nil
 }
@@ -102,9 +117,12 @@ type ListConnectionsRequest struct {
 	MaxResults int
 	// PageToken continues after the previous page (its NextPageToken).
 	PageToken string
-	// Keep, when set, keeps only the connections it accepts (a surface's search or
-	// filter); the page still fills up to MaxResults.
-	Keep func(*ConnectionView) bool
+	// Match, when set, keeps only the connections it accepts, before their view is
+	// made (a surface's search by name: cheap); Keep, when set, then keeps only the
+	// views it accepts (a filter by credential state). The page still fills up to
+	// MaxResults.
+	Match func(*catalog.Connection) bool
+	Keep  func(*ConnectionView) bool
 }
 
 // ConnectionPage is one page of ListConnections, ordered by name.
@@ -133,6 +151,7 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 		after = string(b)
 	}
 	out := &ConnectionPage{Connections: []*ConnectionView{}}
+	n := s.names()
 	batch := max(limit, 100)
 	for len(out.Connections) < limit {
 		cs, err := s.d.Store.ListConnections(ctx, after, batch)
@@ -141,6 +160,9 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 		}
 		for i, c := range cs {
 			after = c.Name
+			if req.Match != nil && !req.Match(c) {
+				continue
+			}
 			privs, err := s.d.Access.Connection(ctx, who, c)
 			if err != nil {
 				return nil, err
@@ -148,7 +170,7 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 			if privs == 0 {
 				continue
 			}
-			v, err := s.ViewConnection(ctx, who, c, privs)
+			v, err := s.viewConnection(ctx, who, c, privs, n)
 			if err != nil {
 				return nil, err
 			}
