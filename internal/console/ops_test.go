@@ -33,7 +33,9 @@ func (s opsSessions) Viewer(r *http.Request) (*catalog.Principal, string, bool) 
 	return s.by[c.Value], fakeCSRF, true
 }
 
-func (s opsSessions) FormOK(r *http.Request, csrf string) bool { return r.PostFormValue("csrf") == csrf }
+func (s opsSessions) FormOK(r *http.Request, csrf string) bool {
+	return r.PostFormValue("csrf") == csrf
+}
 
 // memRecorder keeps the audit events the console writes.
 type memRecorder struct {
@@ -379,4 +381,48 @@ func TestPrincipalActions(t *testing.T) {
 	if e := w.rec.last(); e.ActionName != catalog.ActionPrincipalChange || e.ErrorCode != string(catalog.InvalidParameterValue) {
 		t.Errorf("last record = %+v", e)
 	}
+}
+
+// BenchmarkOpsPages renders the audit, inventory and network pages over a store with
+// 1,000 connections and 100,000 audit events (issue 13: each well under 100 ms).
+func BenchmarkOpsPages(b *testing.B) {
+	w := newOpsWorld(b)
+	ctx := context.Background()
+	for i := range 1000 {
+		w.connection(b, fmt.Sprintf("conn-%04d", i), fmt.Sprintf("https://api%d.example.test", i))
+	}
+	batch := make([]*catalog.AuditEvent, 0, 1000)
+	for i := range 100_000 {
+		batch = append(batch, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: fmt.Sprintf("conn-%04d", i%1000),
+			EventTime: w.now.Add(-time.Duration(100_000-i) * time.Second), Params: map[string]string{"method": "GET", "path": "/v1/items"}})
+		if len(batch) == cap(batch) {
+			w.audit(b, batch...)
+			batch = batch[:0]
+		}
+	}
+	events := make([]*catalog.NetworkEvent, 0, 500)
+	for i := range 500 {
+		events = append(events, &catalog.NetworkEvent{Time: w.now.Add(-time.Duration(i) * time.Minute), Destination: fmt.Sprintf("blocked%d.test:443", i%50),
+			Source: catalog.SourceEgress, Principal: "mike", Reason: "blocked", AccessType: catalog.AccessDrop})
+	}
+	if err := w.st.AppendNetworkEvents(ctx, events); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/inventory", "/network"} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				if rw := w.do(b, "root", "GET", path, nil); rw.Code != 200 {
+					b.Fatalf("GET %s = %d", path, rw.Code)
+				}
+			}
+		})
+	}
+	b.Run("network preview", func(b *testing.B) {
+		form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"api1.example.test"}}
+		for b.Loop() {
+			if rw := w.do(b, "root", "POST", "/network/preview", form); rw.Code != 200 {
+				b.Fatalf("preview = %d", rw.Code)
+			}
+		}
+	})
 }
