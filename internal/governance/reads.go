@@ -96,18 +96,36 @@ func (s *Service) credentialStatus(ctx context.Context, st credential.Status) (C
 // GetConnection returns the named connection for who, who needs some privilege on it
 // (any: the rule of the get-connection API).
 func (s *Service) GetConnection(ctx context.Context, who *catalog.Principal, name string) (*ConnectionView, error) {
-	c, err := s.lookup(ctx, name)
+	c, privs, err := s.visible(ctx, who, name)
 	if err != nil {
 		return nil, err
+	}
+	return s.ViewConnection(ctx, who, c, privs)
+}
+
+// privsOn returns the named connection and who's privileges on it.
+func (s *Service) privsOn(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, access.PrivSet, error) {
+	c, err := s.lookup(ctx, name)
+	if err != nil {
+		return nil, 0, err
 	}
 	privs, err := s.d.Access.Connection(ctx, who, c)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	return c, privs, nil
+}
+
+// visible is privsOn for a connection who must hold some privilege on.
+func (s *Service) visible(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, access.PrivSet, error) {
+	c, privs, err := s.privsOn(ctx, who, name)
+	if err != nil {
+		return nil, 0, err
 	}
 	if privs == 0 {
-		return nil, catalog.Errorf(catalog.PermissionDenied, "User %s does not have any privilege on connection %s", who.Name, c.Name)
+		return nil, 0, catalog.Errorf(catalog.PermissionDenied, "User %s does not have any privilege on connection %s", who.Name, c.Name)
 	}
-	return s.ViewConnection(ctx, who, c, privs)
+	return c, privs, nil
 }
 
 // ListConnectionsRequest asks for one page of the connections a viewer may see.
