@@ -72,7 +72,7 @@ type AuditEvent struct {
 
 // AuditFilter selects audit events. Zero fields do not filter. Events come in Seq
 // order, oldest first, starting after AfterSeq. Since is inclusive and Until exclusive;
-// Principal, Connection and Action match exactly. Limit bounds the number of events:
+// Principal, Connection, Action and Decision match exactly. Limit bounds the number of events:
 // 100 when it is zero or negative, and never more than 1000.
 //
 // Descending turns the order around: newest first, starting before BeforeSeq (0: from
@@ -86,6 +86,7 @@ type AuditFilter struct {
 	Limit        int
 	Descending   bool
 	BeforeSeq    int64
+	Decision     string // ALLOW or DENY (the console's audit filter, issue 13)
 }
 
 // AuditStore keeps audit events. Appends come in batches (group commit), from one

@@ -198,19 +198,7 @@ func (d *Dialer) decide(ctx context.Context, network, host string, port int) (De
 	}
 	r := d.rules()
 
-	var policyReason string
-	if name != "" {
-		if pat := r.blocked.match(name); pat != "" {
-			policyReason = name + " is blocked (" + fieldBlocked + " entry " + pat + ")"
-		} else if r.restricted && r.allowed.match(name) == "" && !(r.allowConn && d.isConnectionDestination(ctx, name, port)) {
-			policyReason = name + " is not an allowed destination under " + catalog.RestrictedAccess
-			if r.allowConn {
-				policyReason += " (allow_connection_destinations opens only the exact host:port of an enabled connection, to calls through it)"
-			}
-		}
-	} else if r.restricted && !r.rangeAllows(ip) {
-		policyReason = "IP address " + ip.String() + " is not allowed under " + catalog.RestrictedAccess + " unless an " + fieldRanges + " entry covers it"
-	}
+	policyReason := r.policyReason(name, ip, func() bool { return d.isConnectionDestination(ctx, name, port) })
 	if policyReason != "" && !r.dryRun {
 		// Refused before resolution: a blocked name is not even looked up.
 		return d.deny(ctx, dest, "", policyReason)

@@ -37,6 +37,18 @@ type Deps struct {
 	// connection that changed, seen by the proxy); nil records nothing. The surface
 	// still writes the one record of each request it serves.
 	Audit Recorder
+
+	// Operations of the console's pages (issue 13), shared with the API.
+
+	// AuditChainKey keys the audit hash chain (audit.ChainKey of the master key);
+	// VerifyAudit needs it.
+	AuditChainKey []byte
+	// NormalizePolicy validates and normalizes a network policy an admin gives
+	// (egress.NormalizePolicy); nil accepts it as is.
+	NormalizePolicy func(*catalog.NetworkPolicy) (*catalog.NetworkPolicy, error)
+	// DevIPRanges are the ranges --dev opens in the dialer's view of the network
+	// policy, shown beside the stored policy.
+	DevIPRanges []string
 }
 
 // Recorder records audit events; internal/audit's Recorder is one.
@@ -104,11 +116,7 @@ func (s *Service) lookup(ctx context.Context, raw string) (*catalog.Connection, 
 // or admin), else RESOURCE_DOES_NOT_EXIST or PERMISSION_DENIED. Surfaces call it before
 // they read a request body; the operations call it again themselves.
 func (s *Service) ManagedConnection(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, error) {
-	c, err := s.lookup(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	privs, err := s.d.Access.Connection(ctx, who, c)
+	c, privs, err := s.privsOn(ctx, who, name)
 	if err != nil {
 		return nil, err
 	}

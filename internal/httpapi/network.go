@@ -1,13 +1,12 @@
 package httpapi
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
@@ -72,40 +71,23 @@ type putNetworkPolicyRequest struct {
 	Version *int64 `json:"version"`
 }
 
-// putNetworkPolicyAttempts bounds the retries of a PUT without a version that loses a
-// race with another writer between reading the version and writing.
-const putNetworkPolicyAttempts = 3
-
 // getNetworkPolicy answers GET /api/2.0/gatehouse/network-policy, for metastore admins.
 // With no policy stored it shows the default: FULL_ACCESS, ENFORCED, version 0.
 func (s *Server) getNetworkPolicy(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
-	ctx := r.Context()
-	if err := s.requireAdmin(ctx, who); err != nil {
-		return err
-	}
-	p, err := s.Store.GetNetworkPolicy(ctx)
-	switch {
-	case catalog.IsNotFound(err):
-		p = &catalog.NetworkPolicy{}
-	case err != nil:
-		return err
-	}
-	names, err := s.principalNames(ctx, p.UpdatedBy)
+	v, err := s.Governance.GetNetworkPolicy(r.Context(), who.Principal)
 	if err != nil {
 		return err
 	}
-	info := networkPolicyInfo(p, names[0])
-	info.DevAllowedIPRanges = s.DevIPRanges
-	return ok(w, info)
+	return ok(w, networkPolicyInfo(v))
 }
 
 // putNetworkPolicy answers PUT /api/2.0/gatehouse/network-policy, for metastore admins:
-// it replaces the whole policy and answers the stored one. The policy is validated and
-// normalized by s.NormalizePolicy (the egress package's rules) before it is stored, so
-// that what is stored is what is enforced; absent modes mean FULL_ACCESS and ENFORCED.
+// it replaces the whole policy and answers the stored one. governance validates and
+// normalizes it (the egress package's rules) before it is stored, so that what is
+// stored is what is enforced; absent modes mean FULL_ACCESS and ENFORCED.
 func (s *Server) putNetworkPolicy(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
-	ctx := r.Context()
-	if err := s.requireAdmin(ctx, who); err != nil {
+	// The admin check comes before the body is read: a non-admin learns nothing from it.
+	if err := s.requireAdmin(r.Context(), who); err != nil {
 		return err
 	}
 	var req putNetworkPolicyRequest
@@ -116,51 +98,13 @@ func (s *Server) putNetworkPolicy(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
-	note(r, "policy", networkPolicySummary(p))
-	if s.NormalizePolicy != nil {
-		if p, err = s.NormalizePolicy(p); err != nil {
-			return err
-		}
-		if p == nil {
-			return fmt.Errorf("normalize network policy: no policy and no error")
-		}
-		note(r, "policy", networkPolicySummary(p))
-	}
-	p.UpdatedAt, p.UpdatedBy = s.Now(), who.Principal.ID
-
-	if req.Version != nil {
-		note(r, "version", strconv.FormatInt(*req.Version, 10))
-		p.Version = *req.Version
-		err = s.Store.PutNetworkPolicy(ctx, p)
-	} else {
-		err = s.putNetworkPolicyLatest(ctx, p)
-	}
+	var rec governance.Record
+	v, err := s.Governance.PutNetworkPolicy(r.Context(), who.Principal, p, req.Version, &rec)
+	noteRecord(r, &rec)
 	if err != nil {
 		return err
 	}
-	info := networkPolicyInfo(p, who.Principal.Name)
-	info.DevAllowedIPRanges = s.DevIPRanges
-	return ok(w, info)
-}
-
-// putNetworkPolicyLatest stores p over whatever version is stored: the caller gave no
-// version to check against.
-func (s *Server) putNetworkPolicyLatest(ctx context.Context, p *catalog.NetworkPolicy) error {
-	for attempt := 1; ; attempt++ {
-		cur, err := s.Store.GetNetworkPolicy(ctx)
-		switch {
-		case catalog.IsNotFound(err):
-			p.Version = 0
-		case err != nil:
-			return err
-		default:
-			p.Version = cur.Version
-		}
-		err = s.Store.PutNetworkPolicy(ctx, p)
-		if !catalog.IsAlreadyExists(err) || attempt == putNetworkPolicyAttempts {
-			return err
-		}
-	}
+	return ok(w, networkPolicyInfo(v))
 }
 
 // networkPolicyFromInfo converts the API's policy to the catalog's, checking what the
@@ -209,10 +153,10 @@ func destinationNames(field string, ds []InternetDestination) ([]string, error) 
 	return out, nil
 }
 
-// networkPolicyInfo is the API's view of p; updatedBy is the name of p.UpdatedBy. Empty
-// modes (the zero policy) show as the defaults they mean, and empty lists as [].
-func networkPolicyInfo(p *catalog.NetworkPolicy, updatedBy string) NetworkPolicyInfo {
-	info := NetworkPolicyInfo{
+// networkPolicyInfo is the API's view of a policy.
+func networkPolicyInfo(v governance.NetworkPolicyView) NetworkPolicyInfo {
+	p := v.Policy
+	return NetworkPolicyInfo{
 		RestrictionMode:             p.RestrictionMode,
 		EnforcementMode:             p.EnforcementMode,
 		AllowedInternetDestinations: destinations(p.AllowedDestinations),
@@ -221,15 +165,9 @@ func networkPolicyInfo(p *catalog.NetworkPolicy, updatedBy string) NetworkPolicy
 		AllowedIPRanges:             append([]string{}, p.AllowedIPRanges...),
 		Version:                     p.Version,
 		UpdatedAt:                   msec(p.UpdatedAt),
-		UpdatedBy:                   updatedBy,
+		UpdatedBy:                   v.UpdatedBy,
+		DevAllowedIPRanges:          v.DevIPRanges,
 	}
-	if info.RestrictionMode == "" {
-		info.RestrictionMode = catalog.FullAccess
-	}
-	if info.EnforcementMode == "" {
-		info.EnforcementMode = catalog.Enforced
-	}
-	return info
 }
 
 func destinations(names []string) []InternetDestination {
@@ -238,14 +176,6 @@ func destinations(names []string) []InternetDestination {
 		out = append(out, InternetDestination{Destination: n, InternetDestinationType: DestinationDNSName})
 	}
 	return out
-}
-
-// networkPolicySummary is the audit record's short account of a policy: its modes and
-// the size of each list (the lists themselves may be long).
-func networkPolicySummary(p *catalog.NetworkPolicy) string {
-	return fmt.Sprintf("%s %s allowed=%d blocked=%d ip_ranges=%d connection_destinations=%t",
-		truncateName(p.RestrictionMode), truncateName(p.EnforcementMode), len(p.AllowedDestinations),
-		len(p.BlockedDestinations), len(p.AllowedIPRanges), p.AllowConnectionDestinations)
 }
 
 // listNetworkEvents answers GET /api/2.0/gatehouse/network-events: denials and dry-run
@@ -265,23 +195,13 @@ func (s *Server) listNetworkEvents(w http.ResponseWriter, r *http.Request, who *
 	if err != nil {
 		return err
 	}
-	f := catalog.NetworkEventFilter{Since: lw.since, Until: lw.until, AfterSeq: lw.afterSeq, Limit: lw.storeLimit(),
-		Source: q.Get("source"), Principal: q.Get("principal")}
-	f.AccessType = strings.ToUpper(q.Get("access_type"))
-	if err := catalog.OneOf("access_type", f.AccessType, catalog.NetworkAccessTypes()); err != nil {
-		return err
-	}
-	if err := catalog.OneOf("source", f.Source, catalog.NetworkSources()); err != nil {
-		return err
-	}
-	events, err := s.Store.ListNetworkEvents(r.Context(), f)
+	page, err := s.Governance.ListNetworkEvents(r.Context(), who.Principal, governance.NetworkEventQuery{LogWindow: lw,
+		Source: q.Get("source"), Principal: q.Get("principal"), AccessType: q.Get("access_type")})
 	if err != nil {
 		return err
 	}
-	var resp ListNetworkEventsResponse
-	events, resp.NextPageToken = pageOf(lw, events, func(e *catalog.NetworkEvent) int64 { return e.Seq })
-	resp.Events = make([]NetworkEventInfo, 0, len(events))
-	for _, e := range events {
+	resp := ListNetworkEventsResponse{NextPageToken: page.NextPageToken, Events: make([]NetworkEventInfo, 0, len(page.Events))}
+	for _, e := range page.Events {
 		resp.Events = append(resp.Events, networkEventInfo(e))
 	}
 	return ok(w, resp)

@@ -9,49 +9,12 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
 // The SCIM 2.0 (RFC 7644) subset: Users, Groups and ServicePrincipals, admins only, and
 // /Me for everyone.
-
-const maxPrincipalNameLen = 256
-
-func validPrincipalName(field, v string) error {
-	switch {
-	case v == "":
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s is required", field)
-	case len(v) > maxPrincipalNameLen:
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s must be at most %d characters", field, maxPrincipalNameLen)
-	case strings.TrimSpace(v) != v:
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s must not start or end with spaces", field)
-	case strings.ContainsAny(v, "/\\\"") || hasControl(v):
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s must not contain '/', '\\', '\"' or control characters", field)
-	}
-	return nil
-}
-
-func hasControl(s string) bool {
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// usersGroupRule is why the built-in users group is no group's member: it holds every
-// user and service principal implicitly, so making it a member of a group, admins above
-// all, would hand that group's rights to everyone.
-const usersGroupRule = "the built-in group users cannot be a member of any group: it contains every user and service principal, so every one of them would get the group's rights"
-
-func isUsersGroup(p *catalog.Principal) bool {
-	return p.Kind == catalog.KindGroup && strings.EqualFold(p.Name, catalog.UsersGroup)
-}
-
-func isBuiltinGroup(p *catalog.Principal) bool {
-	return p.Kind == catalog.KindGroup && (strings.EqualFold(p.Name, catalog.AdminsGroup) || strings.EqualFold(p.Name, catalog.UsersGroup))
-}
 
 // scimFilter is a parsed `attribute eq "value"` filter, the one form clients use to find
 // a principal by name.
@@ -227,14 +190,6 @@ func (k principalKindRoutes) render(ctx context.Context, p *catalog.Principal) (
 	return k.s.scimGroup(ctx, p)
 }
 
-func (k principalKindRoutes) get(ctx context.Context, id string) (*catalog.Principal, error) {
-	p, err := k.s.Store.GetPrincipal(ctx, id)
-	if (err == nil && p.Kind != k.kind) || catalog.IsNotFound(err) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "%s %s does not exist", kindWord(k.kind), truncateName(id))
-	}
-	return p, err
-}
-
 func (k principalKindRoutes) list(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	if err := k.s.requireAdmin(r.Context(), who); err != nil {
 		return err
@@ -243,7 +198,7 @@ func (k principalKindRoutes) list(w http.ResponseWriter, r *http.Request, who *i
 	if err != nil {
 		return err
 	}
-	ps, err := k.s.Store.ListPrincipals(r.Context(), k.kind)
+	ps, err := k.s.Governance.ListPrincipals(r.Context(), who.Principal, k.kind)
 	if err != nil {
 		return err
 	}
@@ -262,10 +217,7 @@ func (k principalKindRoutes) list(w http.ResponseWriter, r *http.Request, who *i
 }
 
 func (k principalKindRoutes) getOne(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
-	if err := k.s.requireAdmin(r.Context(), who); err != nil {
-		return err
-	}
-	p, err := k.get(r.Context(), r.PathValue("id"))
+	p, err := k.s.Governance.GetPrincipal(r.Context(), who.Principal, k.kind, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -293,7 +245,7 @@ func (k principalKindRoutes) decode(r *http.Request) (principalFields, error) {
 			return f, err
 		}
 		f = principalFields{name: u.UserName, display: u.DisplayName, externalID: u.ExternalID, active: u.Active}
-		if err := validPrincipalName("userName", f.name); err != nil {
+		if err := governance.ValidPrincipalName("userName", f.name); err != nil {
 			return f, err
 		}
 	case catalog.KindServicePrincipal:
@@ -303,7 +255,7 @@ func (k principalKindRoutes) decode(r *http.Request) (principalFields, error) {
 		}
 		f = principalFields{name: sp.ApplicationID, display: sp.DisplayName, externalID: sp.ExternalID, active: sp.Active}
 		if f.name != "" {
-			if err := validPrincipalName("applicationId", f.name); err != nil {
+			if err := governance.ValidPrincipalName("applicationId", f.name); err != nil {
 				return f, err
 			}
 		}
@@ -313,15 +265,15 @@ func (k principalKindRoutes) decode(r *http.Request) (principalFields, error) {
 			return f, err
 		}
 		f = principalFields{name: g.DisplayName, externalID: g.ExternalID, members: g.Members, hasMembers: g.Members != nil}
-		if err := validPrincipalName("displayName", f.name); err != nil {
+		if err := governance.ValidPrincipalName("displayName", f.name); err != nil {
 			return f, err
 		}
 	}
-	if len(f.display) > maxPrincipalNameLen || hasControl(f.display) {
-		return f, catalog.Errorf(catalog.InvalidParameterValue, "displayName must be at most %d characters without control characters", maxPrincipalNameLen)
+	if err := governance.ValidPrincipalText("displayName", f.display); err != nil {
+		return f, err
 	}
-	if len(f.externalID) > maxPrincipalNameLen || hasControl(f.externalID) {
-		return f, catalog.Errorf(catalog.InvalidParameterValue, "externalId must be at most %d characters without control characters", maxPrincipalNameLen)
+	if err := governance.ValidPrincipalText("externalId", f.externalID); err != nil {
+		return f, err
 	}
 	return f, nil
 }
@@ -340,27 +292,17 @@ func decodeSCIM(r *http.Request, v any) error {
 	return nil
 }
 
-// resolveMembers checks member references and returns their ids.
-func (s *Server) resolveMembers(ctx context.Context, refs []SCIMRef) ([]string, error) {
-	ids := make([]string, 0, len(refs))
+func memberIDs(refs []SCIMRef) []string {
+	ids := make([]string, len(refs))
 	for i, m := range refs {
-		p, err := s.Store.GetPrincipal(ctx, m.Value)
-		if catalog.IsNotFound(err) {
-			return nil, catalog.Errorf(catalog.InvalidParameterValue, "members[%d]: principal %s does not exist", i, truncateName(m.Value))
-		}
-		if err != nil {
-			return nil, err
-		}
-		if isUsersGroup(p) {
-			return nil, catalog.Errorf(catalog.InvalidParameterValue, "members[%d]: %s", i, usersGroupRule)
-		}
-		ids = append(ids, p.ID)
+		ids[i] = m.Value
 	}
-	return ids, nil
+	return ids
 }
 
 func (k principalKindRoutes) create(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	ctx := r.Context()
+	// The admin check comes before the body is read: a non-admin learns nothing from it.
 	if err := k.s.requireAdmin(ctx, who); err != nil {
 		return err
 	}
@@ -368,29 +310,12 @@ func (k principalKindRoutes) create(w http.ResponseWriter, r *http.Request, who 
 	if err != nil {
 		return err
 	}
-	if k.kind == catalog.KindServicePrincipal && f.name == "" {
-		f.name = catalog.NewID()
-	}
-	var members []string
-	if f.hasMembers {
-		if members, err = k.s.resolveMembers(ctx, f.members); err != nil {
-			return err
-		}
-	}
-	now := k.s.Now()
-	p := &catalog.Principal{ID: catalog.NewID(), Kind: k.kind, Name: f.name, DisplayName: f.display, Active: f.active == nil || *f.active, ExternalID: f.externalID, CreatedAt: now, UpdatedAt: now}
-	if k.kind == catalog.KindGroup {
-		p.Active, p.DisplayName = true, f.name
-	}
-	note(r, "principal", p.Name)
-	note(r, "kind", string(p.Kind))
-	if err := k.s.Store.CreatePrincipal(ctx, p); err != nil {
+	var rec governance.Record
+	p, err := k.s.Governance.CreatePrincipal(ctx, who.Principal, governance.NewPrincipal{Kind: k.kind, Name: f.name, DisplayName: f.display,
+		ExternalID: f.externalID, Active: f.active, Members: memberIDs(f.members)}, &rec)
+	noteRecord(r, &rec)
+	if err != nil {
 		return err
-	}
-	for _, m := range members {
-		if err := k.s.Store.AddMember(ctx, p.ID, m); err != nil {
-			return err
-		}
 	}
 	v, err := k.render(ctx, p)
 	if err != nil {
@@ -400,23 +325,9 @@ func (k principalKindRoutes) create(w http.ResponseWriter, r *http.Request, who 
 	return nil
 }
 
-// checkChange refuses changes that would lock the deployment out or break built-ins.
-func (k principalKindRoutes) checkChange(who *identity.Identity, p *catalog.Principal, rename bool, deactivate bool) error {
-	if isBuiltinGroup(p) && rename {
-		return catalog.Errorf(catalog.InvalidParameterValue, "the built-in group %s cannot be renamed or deleted", p.Name)
-	}
-	if p.ID == who.Principal.ID && deactivate {
-		return catalog.Errorf(catalog.InvalidParameterValue, "you cannot deactivate or delete yourself; ask another admin")
-	}
-	return nil
-}
-
 func (k principalKindRoutes) put(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	ctx := r.Context()
-	if err := k.s.requireAdmin(ctx, who); err != nil {
-		return err
-	}
-	p, err := k.get(ctx, r.PathValue("id"))
+	p, err := k.s.Governance.GetPrincipal(ctx, who.Principal, k.kind, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -428,77 +339,33 @@ func (k principalKindRoutes) put(w http.ResponseWriter, r *http.Request, who *id
 		f.name = p.Name
 	}
 	next := *p
-	next.Name, next.ExternalID, next.UpdatedAt = f.name, f.externalID, k.s.Now()
+	next.Name, next.ExternalID = f.name, f.externalID
 	if k.kind != catalog.KindGroup {
 		next.DisplayName = f.display
 		next.Active = f.active == nil || *f.active
-	} else {
-		next.DisplayName = f.name
 	}
-	if err := k.checkChange(who, p, next.Name != p.Name, !next.Active && k.kind != catalog.KindGroup); err != nil {
+	var ops []governance.MemberOp
+	if f.hasMembers {
+		ops = append(ops, governance.MemberOp{Op: governance.MembersReplace, IDs: memberIDs(f.members)})
+	}
+	var rec governance.Record
+	updated, err := k.s.Governance.UpdatePrincipal(ctx, who.Principal, p, next, ops, &rec)
+	noteRecord(r, &rec)
+	if err != nil {
 		return err
 	}
-	var members []string
-	if f.hasMembers {
-		if members, err = k.s.resolveMembers(ctx, f.members); err != nil {
-			return err
-		}
-	}
-	notePrincipalChange(r, p, &next)
-	if err := k.s.Store.UpdatePrincipal(ctx, &next); err != nil {
-		return err
-	}
-	if f.hasMembers {
-		if err := k.s.setMembers(ctx, p.ID, members); err != nil {
-			return err
-		}
-	}
-	v, err := k.render(ctx, &next)
+	v, err := k.render(ctx, updated)
 	if err != nil {
 		return err
 	}
 	return ok(w, v)
 }
 
-func (s *Server) setMembers(ctx context.Context, groupID string, members []string) error {
-	cur, err := s.Store.ListMembers(ctx, groupID)
-	if err != nil {
-		return err
-	}
-	want := map[string]bool{}
-	for _, m := range members {
-		want[m] = true
-	}
-	for _, m := range members {
-		if err := s.Store.AddMember(ctx, groupID, m); err != nil {
-			return err
-		}
-	}
-	for _, m := range cur {
-		if !want[m] {
-			if err := s.Store.RemoveMember(ctx, groupID, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func (k principalKindRoutes) delete(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
-	ctx := r.Context()
-	if err := k.s.requireAdmin(ctx, who); err != nil {
-		return err
-	}
-	p, err := k.get(ctx, r.PathValue("id"))
+	var rec governance.Record
+	err := k.s.Governance.DeletePrincipal(r.Context(), who.Principal, k.kind, r.PathValue("id"), &rec)
+	noteRecord(r, &rec)
 	if err != nil {
-		return err
-	}
-	if err := k.checkChange(who, p, true, true); err != nil {
-		return err
-	}
-	note(r, "principal", p.Name)
-	note(r, "deleted", "true")
-	if err := k.s.Store.DeletePrincipal(ctx, p.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -510,10 +377,7 @@ func (k principalKindRoutes) delete(w http.ResponseWriter, r *http.Request, who 
 // and replace of group members.
 func (k principalKindRoutes) patch(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	ctx := r.Context()
-	if err := k.s.requireAdmin(ctx, who); err != nil {
-		return err
-	}
-	p, err := k.get(ctx, r.PathValue("id"))
+	p, err := k.s.Governance.GetPrincipal(ctx, who.Principal, k.kind, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -525,11 +389,7 @@ func (k principalKindRoutes) patch(w http.ResponseWriter, r *http.Request, who *
 		return catalog.Errorf(catalog.InvalidParameterValue, "Operations: at least one operation is required")
 	}
 	next := *p
-	type memberOp struct {
-		op  string
-		ids []string
-	}
-	var mops []memberOp
+	var mops []governance.MemberOp
 	for i, op := range req.Operations {
 		verb := strings.ToLower(op.Op)
 		path := strings.TrimSpace(op.Path)
@@ -539,11 +399,11 @@ func (k principalKindRoutes) patch(w http.ResponseWriter, r *http.Request, who *
 			if k.kind != catalog.KindGroup {
 				return catalog.Errorf(catalog.InvalidParameterValue, "Operations[%d]: only groups have members", i)
 			}
-			ids, err := k.memberIDs(ctx, i, verb, path, op.Value)
+			ids, err := k.memberIDs(i, verb, path, op.Value)
 			if err != nil {
 				return err
 			}
-			mops = append(mops, memberOp{verb, ids})
+			mops = append(mops, governance.MemberOp{Op: verb, IDs: ids})
 		case verb == "replace" || verb == "add":
 			attrs := map[string]any{}
 			if path == "" {
@@ -564,40 +424,13 @@ func (k principalKindRoutes) patch(w http.ResponseWriter, r *http.Request, who *
 			return catalog.Errorf(catalog.InvalidParameterValue, "Operations[%d]: unsupported operation %q on %q", i, truncateName(op.Op), truncateName(path))
 		}
 	}
-	if err := k.checkChange(who, p, next.Name != p.Name, !next.Active && p.Active && k.kind != catalog.KindGroup); err != nil {
+	var rec governance.Record
+	updated, err := k.s.Governance.UpdatePrincipal(ctx, who.Principal, p, next, mops, &rec)
+	noteRecord(r, &rec)
+	if err != nil {
 		return err
 	}
-	next.UpdatedAt = k.s.Now()
-	notePrincipalChange(r, p, &next)
-	for _, m := range mops {
-		note(r, "members_"+m.op, strings.Join(m.ids, ","))
-	}
-	if next != *p {
-		if err := k.s.Store.UpdatePrincipal(ctx, &next); err != nil {
-			return err
-		}
-	}
-	for _, m := range mops {
-		switch m.op {
-		case "add":
-			for _, id := range m.ids {
-				if err := k.s.Store.AddMember(ctx, p.ID, id); err != nil {
-					return err
-				}
-			}
-		case "remove":
-			for _, id := range m.ids {
-				if err := k.s.Store.RemoveMember(ctx, p.ID, id); err != nil {
-					return err
-				}
-			}
-		case "replace":
-			if err := k.s.setMembers(ctx, p.ID, m.ids); err != nil {
-				return err
-			}
-		}
-	}
-	v, err := k.render(ctx, &next)
+	v, err := k.render(ctx, updated)
 	if err != nil {
 		return err
 	}
@@ -628,7 +461,7 @@ func (k principalKindRoutes) applyAttr(i int, p *catalog.Principal, attr string,
 			return err
 		}
 		if k.kind == catalog.KindGroup {
-			if err := validPrincipalName("displayName", s); err != nil {
+			if err := governance.ValidPrincipalName("displayName", s); err != nil {
 				return err
 			}
 			p.Name = s
@@ -639,7 +472,7 @@ func (k principalKindRoutes) applyAttr(i int, p *catalog.Principal, attr string,
 		if err != nil {
 			return err
 		}
-		if err := validPrincipalName(attr, s); err != nil {
+		if err := governance.ValidPrincipalName(attr, s); err != nil {
 			return err
 		}
 		p.Name = s
@@ -657,7 +490,7 @@ func (k principalKindRoutes) applyAttr(i int, p *catalog.Principal, attr string,
 
 // memberIDs reads the members an operation names: in the value as [{"value": id}], or
 // in the path as members[value eq "id"].
-func (k principalKindRoutes) memberIDs(ctx context.Context, i int, verb, path string, v any) ([]string, error) {
+func (k principalKindRoutes) memberIDs(i int, verb, path string, v any) ([]string, error) {
 	if verb != "add" && verb != "remove" && verb != "replace" {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "Operations[%d]: unsupported operation %q on members", i, truncateName(verb))
 	}
@@ -679,14 +512,7 @@ func (k principalKindRoutes) memberIDs(ctx context.Context, i int, verb, path st
 			return nil, catalog.Errorf(catalog.InvalidParameterValue, "Operations[%d]: value must be a list of {\"value\": ID}", i)
 		}
 	}
-	if verb == "remove" {
-		ids := make([]string, len(refs))
-		for j, m := range refs {
-			ids[j] = m.Value
-		}
-		return ids, nil
-	}
-	return k.s.resolveMembers(ctx, refs)
+	return memberIDs(refs), nil
 }
 
 // parseMemberValueFilter parses `value eq "ID"`.
@@ -724,15 +550,4 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, who *identity.Identi
 	}
 	sort.Slice(me.Groups, func(i, j int) bool { return me.Groups[i].Display < me.Groups[j].Display })
 	return ok(w, me)
-}
-
-// notePrincipalChange puts what a principal update changes into its audit record.
-func notePrincipalChange(r *http.Request, old, next *catalog.Principal) {
-	note(r, "principal", old.Name)
-	if next.Name != old.Name {
-		note(r, "new_name", next.Name)
-	}
-	if next.Active != old.Active {
-		note(r, "active", strconv.FormatBool(next.Active))
-	}
 }

@@ -65,6 +65,10 @@ type Deps struct {
 	OAuth *oauth.Client
 	// Web serves the browser pages (sign-in, OAuth login); nil serves none.
 	Web http.Handler
+	// Console serves the web console (internal/console; issue 13) for each of
+	// ConsolePatterns; nil serves none, and / stays the API's JSON 404.
+	Console         http.Handler
+	ConsolePatterns []string
 	// TokenEndpoint serves POST /oidc/v1/token, Gatehouse's own authorization server
 	// (internal/authserver; issue 12); nil serves none.
 	TokenEndpoint http.Handler
@@ -114,7 +118,9 @@ func NewServer(d Deps) *Server {
 	}
 	if d.Governance == nil {
 		d.Governance = governance.New(governance.Deps{Store: d.Store, Keyring: d.Keyring, Access: d.Access, Broker: d.Broker,
-			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit})
+			OAuth: d.OAuth, Validation: d.Validation, Log: d.Log, Now: d.Now, Audit: d.Audit,
+			// The console's operations (issue 13), shared with the API.
+			AuditChainKey: d.AuditChainKey, NormalizePolicy: d.NormalizePolicy, DevIPRanges: d.DevIPRanges})
 	}
 	if d.MCPTools == nil {
 		d.MCPTools = d.Governance

@@ -1,6 +1,10 @@
 package httpapi
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/gatehouse/gatehouse/internal/governance"
+)
 
 // The JSON bodies of the HTTP API (docs/api.md). The server encodes them and the client
 // that the CLI uses decodes them, so both sides share these types. Times are epoch
@@ -337,7 +341,7 @@ type UserCredentialInfo struct {
 
 // InventoryNoUserYet is the holder of the NEEDS_LOGIN row of a per-user connection no
 // user has logged in to yet.
-const InventoryNoUserYet = "(no user yet)"
+const InventoryNoUserYet = governance.InventoryNoUserYet
 
 // InventoryItem is one credential Gatehouse holds, or the NEEDS_LOGIN row of a
 // user-to-machine connection that holds none yet.

@@ -243,7 +243,7 @@ func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.
 		}
 		add("event_time "+bound.op+" ?", ns)
 	}
-	for _, c := range [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}} {
+	for _, c := range [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}, {"decision", f.Decision}} {
 		if c[1] == "" {
 			continue
 		}

@@ -137,7 +137,7 @@ func (db *DB) LastAudit(ctx context.Context) (*catalog.AuditEvent, error) {
 // than 1000). Descending lists newest first; the seq index serves both directions.
 func (db *DB) ListAudit(ctx context.Context, f catalog.AuditFilter) ([]*catalog.AuditEvent, error) {
 	tail, args, err := logQuery{afterSeq: f.AfterSeq, beforeSeq: f.BeforeSeq, desc: f.Descending, timeColumn: "event_time", since: f.Since, until: f.Until, limit: f.Limit,
-		equal: [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}}}.sql()
+		equal: [][2]string{{"principal", f.Principal}, {"connection", f.Connection}, {"action_name", f.Action}, {"decision", f.Decision}}}.sql()
 	if err != nil {
 		return nil, err
 	}

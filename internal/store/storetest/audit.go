@@ -131,6 +131,7 @@ func testAuditFilters(f *fixture) {
 	c := f.auditEvent(catalog.ActionUseConnection, "alice@example.com", "slack")
 	d := f.auditEvent(catalog.ActionTokenCreate, "alice@example.com", "")
 	e := f.auditEvent(catalog.ActionUpdatePermissions, "admin", "github")
+	b.Decision = catalog.DecisionDeny // the console's decision filter (issue 13)
 	f.appendAudit(a, b, c)
 	f.appendAudit(d, e)
 
@@ -156,6 +157,8 @@ func testAuditFilters(f *fixture) {
 		{"limit", catalog.AuditFilter{Limit: 2}, []*catalog.AuditEvent{a, b}},
 		{"limit with a filter", catalog.AuditFilter{Connection: "github", Limit: 2}, []*catalog.AuditEvent{a, b}},
 		{"nothing matches", catalog.AuditFilter{Action: catalog.ActionOAuthLogin}, nil},
+		{"decision", catalog.AuditFilter{Decision: catalog.DecisionDeny}, []*catalog.AuditEvent{b}},
+		{"decision and principal", catalog.AuditFilter{Decision: catalog.DecisionDeny, Principal: "alice@example.com"}, nil},
 		{"descending", catalog.AuditFilter{Descending: true}, []*catalog.AuditEvent{e, d, c, b, a}},
 		{"descending limit is the newest", catalog.AuditFilter{Descending: true, Limit: 2}, []*catalog.AuditEvent{e, d}},
 		{"descending before seq", catalog.AuditFilter{Descending: true, BeforeSeq: d.Seq}, []*catalog.AuditEvent{c, b, a}},

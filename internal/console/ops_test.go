@@ -1,0 +1,428 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/egress"
+	"github.com/gatehouse/gatehouse/internal/governance"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/seal"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
+)
+
+// opsSessions signs in the principal named by the cookie "who".
+type opsSessions struct{ by map[string]*catalog.Principal }
+
+func (s opsSessions) Viewer(r *http.Request) (*catalog.Principal, string, bool) {
+	c, err := r.Cookie("who")
+	if err != nil || s.by[c.Value] == nil {
+		return nil, "", false
+	}
+	return s.by[c.Value], fakeCSRF, true
+}
+
+func (s opsSessions) FormOK(r *http.Request, csrf string) bool {
+	return r.PostFormValue("csrf") == csrf
+}
+
+// memRecorder keeps the audit events the console writes.
+type memRecorder struct {
+	mu sync.Mutex
+	es []*catalog.AuditEvent
+}
+
+func (m *memRecorder) Record(_ context.Context, e *catalog.AuditEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.es = append(m.es, e)
+}
+
+func (m *memRecorder) last() *catalog.AuditEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.es) == 0 {
+		return nil
+	}
+	return m.es[len(m.es)-1]
+}
+
+// opsWorld is the console over a real SQLite store: admin "root" and user "mike".
+type opsWorld struct {
+	st  *sqlite.DB
+	gov *governance.Service
+	c   *Console
+	rec *memRecorder
+	p   map[string]*catalog.Principal
+	now time.Time
+}
+
+func newOpsWorld(tb testing.TB) *opsWorld {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "c.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	kr, err := seal.NewKeyring()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := &opsWorld{st: st, rec: &memRecorder{}, p: map[string]*catalog.Principal{}, now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return w.now }
+	oc := oauth.NewClient(oauth.ClientOptions{AllowHTTP: true})
+	w.gov = governance.New(governance.Deps{Store: st, Keyring: kr, Access: access.New(st), Broker: credential.New(kr, st, oc, credential.Options{}), OAuth: oc,
+		Validation: catalog.ValidationPolicy{AllowHTTP: true}, Now: clock, NormalizePolicy: egress.NormalizePolicy, AuditChainKey: []byte("0123456789abcdef0123456789abcdef")})
+	for _, p := range []struct {
+		name string
+		kind catalog.PrincipalKind
+	}{{catalog.AdminsGroup, catalog.KindGroup}, {catalog.UsersGroup, catalog.KindGroup}, {"root", catalog.KindUser}, {"mike", catalog.KindUser}} {
+		pr := &catalog.Principal{ID: catalog.NewID(), Kind: p.kind, Name: p.name, DisplayName: p.name, Active: true, CreatedAt: w.now, UpdatedAt: w.now}
+		if err := st.CreatePrincipal(ctx, pr); err != nil {
+			tb.Fatal(err)
+		}
+		w.p[p.name] = pr
+	}
+	if err := st.AddMember(ctx, w.p[catalog.AdminsGroup].ID, w.p["root"].ID); err != nil {
+		tb.Fatal(err)
+	}
+	w.c = New(Deps{Gov: w.gov, Sessions: opsSessions{by: w.p}, Audit: w.rec, Now: clock})
+	return w
+}
+
+func (w *opsWorld) do(tb testing.TB, who, method, target string, form url.Values) *httptest.ResponseRecorder {
+	tb.Helper()
+	var req *http.Request
+	if form != nil {
+		form.Set("csrf", fakeCSRF)
+		req = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, target, nil)
+	}
+	req.AddCookie(&http.Cookie{Name: "who", Value: who})
+	rw := httptest.NewRecorder()
+	w.c.ServeHTTP(rw, req)
+	return rw
+}
+
+func (w *opsWorld) connection(tb testing.TB, name, host string) {
+	tb.Helper()
+	_, err := w.gov.CreateConnection(context.Background(), w.p["root"], governance.CreateConnection{Name: name,
+		Options: map[string]string{catalog.OptHost: host, "bearer_token": "s3cret-" + name}}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (w *opsWorld) audit(tb testing.TB, es ...*catalog.AuditEvent) {
+	tb.Helper()
+	for i, e := range es {
+		e.EventID = catalog.NewID()
+		if e.EventTime.IsZero() {
+			e.EventTime = w.now.Add(-time.Duration(len(es)-i) * time.Second)
+		}
+		if e.Decision == "" {
+			e.Decision = catalog.DecisionAllow
+		}
+		e.StatusCode, e.PrevHash, e.Hash = 200, strings.Repeat("0", 64), strings.Repeat("0", 64)
+	}
+	if err := w.st.AppendAudit(context.Background(), es); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestOpsPagesVisibility(t *testing.T) {
+	w := newOpsWorld(t)
+	w.connection(t, "github", "https://api.github.test")
+	w.audit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
+	tests := []struct {
+		name, who, path string
+		status          int
+		want, wantNot   []string
+	}{
+		{"admin inventory", "root", "/inventory", 200, []string{`id="needs-human-none"`, `id="inventory"`, "github"}, nil},
+		{"admin audit", "root", "/audit", 200, []string{`id="audit-filters"`, "useConnection", `class="record audit-row"`}, nil},
+		{"admin network", "root", "/network", 200, []string{`id="policy-form"`, "FULL_ACCESS", `id="network-events"`}, []string{`id="policy-save"`}},
+		{"admin principals", "root", "/principals", 200, []string{`id="user-mike"`, `id="group-admins"`, `id="deactivate-mike"`}, []string{`id="deactivate-root"`}},
+		{"admin tokens", "root", "/tokens", 200, []string{`id="own-tokens"`, `id="all-tokens"`, `id="token-user"`}, nil},
+		{"user inventory refused", "mike", "/inventory", 403, []string{"not a metastore admin"}, []string{"github"}},
+		{"user audit refused", "mike", "/audit", 403, []string{"not a metastore admin"}, []string{"useConnection"}},
+		{"user network refused", "mike", "/network", 403, []string{"not a metastore admin"}, []string{"policy-form"}},
+		{"user principals refused", "mike", "/principals", 403, []string{"not a metastore admin"}, []string{"user-root"}},
+		{"user tokens are their own", "mike", "/tokens", 200, []string{`id="own-tokens"`}, []string{`id="all-tokens"`, `id="token-user"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rw := w.do(t, tt.who, "GET", tt.path, nil)
+			body := rw.Body.String()
+			if rw.Code != tt.status {
+				t.Fatalf("GET %s as %s = %d, want %d:\n%s", tt.path, tt.who, rw.Code, tt.status, body)
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(body, s) {
+					t.Errorf("GET %s as %s lacks %q", tt.path, tt.who, s)
+				}
+			}
+			for _, s := range tt.wantNot {
+				if strings.Contains(body, s) {
+					t.Errorf("GET %s as %s shows %q", tt.path, tt.who, s)
+				}
+			}
+			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "s3cret") {
+				t.Errorf("GET %s: inline script, style attribute or a secret in the page", tt.path)
+			}
+		})
+	}
+}
+
+func TestTokenShownOnce(t *testing.T) {
+	w := newOpsWorld(t)
+	rw := w.do(t, "mike", "POST", "/tokens/create", url.Values{"comment": {"ci job"}, "lifetime_days": {"7"}})
+	if rw.Code != 200 {
+		t.Fatalf("create = %d:\n%s", rw.Code, rw.Body)
+	}
+	body := rw.Body.String()
+	i := strings.Index(body, `id="token-value">`)
+	if i < 0 {
+		t.Fatalf("the response does not show the token value:\n%s", body)
+	}
+	value := body[i+len(`id="token-value">`):]
+	value = value[:strings.IndexByte(value, '<')]
+	if len(value) < 20 {
+		t.Fatalf("token value %q looks wrong", value)
+	}
+	if e := w.rec.last(); e == nil || e.ActionName != catalog.ActionTokenCreate || e.Principal != "mike" || e.Params["token_principal"] != "mike" || e.Decision != catalog.DecisionAllow {
+		t.Errorf("audit record = %+v, want tokenCreate by mike for mike", e)
+	}
+	if strings.Contains(fmt.Sprint(w.rec.last().Params), value) {
+		t.Error("the audit record holds the token value")
+	}
+	again := w.do(t, "mike", "GET", "/tokens", nil).Body.String()
+	if strings.Contains(again, value) {
+		t.Error("the token list shows the value again")
+	}
+	if !strings.Contains(again, "ci job") {
+		t.Error("the token list lacks the new token")
+	}
+	for _, who := range []string{"mike", "root"} {
+		if strings.Contains(w.do(t, who, "GET", "/tokens", nil).Body.String(), value) {
+			t.Errorf("%s's token page shows the value", who)
+		}
+	}
+	// A user cannot mint for someone else: the operation refuses, and the refusal is a
+	// DENY record.
+	rw = w.do(t, "mike", "POST", "/tokens/create", url.Values{"user_name": {"root"}})
+	if rw.Code != 400 || !strings.Contains(rw.Body.String(), "not a metastore admin") {
+		t.Errorf("on-behalf-of create by a user = %d, want the permission error", rw.Code)
+	}
+	if e := w.rec.last(); e.Decision != catalog.DecisionDeny {
+		t.Errorf("refused create recorded as %s, want DENY", e.Decision)
+	}
+	// Revoke the token: it is gone from the list.
+	ts, err := w.gov.ListTokens(context.Background(), w.p["mike"])
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("ListTokens = %d, %v", len(ts), err)
+	}
+	if rw := w.do(t, "mike", "POST", "/tokens/"+ts[0].Token.ID+"/revoke", url.Values{}); rw.Code != 303 {
+		t.Fatalf("revoke = %d:\n%s", rw.Code, rw.Body)
+	}
+	if ts, _ := w.gov.ListTokens(context.Background(), w.p["mike"]); len(ts) != 0 {
+		t.Errorf("after revoke %d tokens remain", len(ts))
+	}
+}
+
+func TestAuditFilters(t *testing.T) {
+	w := newOpsWorld(t)
+	w.audit(t,
+		&catalog.AuditEvent{ActionName: catalog.ActionTokenCreate, Principal: "root", RequestID: "req-token", EventTime: w.now.Add(-48 * time.Hour)},
+		&catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github", RequestID: "req-allowed"},
+		&catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "slack", Decision: catalog.DecisionDeny, RequestID: "req-denied"},
+	)
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"all, newest first", "", []string{"req-denied", "req-allowed", "req-token"}},
+		{"decision", "decision=DENY", []string{"req-denied"}},
+		{"principal", "principal=root", []string{"req-token"}},
+		{"connection", "connection=github", []string{"req-allowed"}},
+		{"action", "action=tokenCreate", []string{"req-token"}},
+		{"since", "since=" + w.now.Add(-time.Hour).Format(formTime), []string{"req-denied", "req-allowed"}},
+		{"until", "until=" + w.now.Add(-time.Hour).Format(formTime), []string{"req-token"}},
+	}
+	all := []string{"req-denied", "req-allowed", "req-token"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := w.do(t, "root", "GET", "/audit?"+tt.query, nil).Body.String()
+			last := -1
+			for _, id := range tt.want {
+				i := strings.Index(body, id)
+				if i < 0 {
+					t.Fatalf("?%s lacks %s", tt.query, id)
+				}
+				if i < last {
+					t.Errorf("?%s: %s is not in newest-first order", tt.query, id)
+				}
+				last = i
+			}
+			for _, id := range all {
+				if !strings.Contains(strings.Join(tt.want, " "), id) && strings.Contains(body, id) {
+					t.Errorf("?%s shows %s", tt.query, id)
+				}
+			}
+		})
+	}
+	if body := w.do(t, "root", "GET", "/audit?action=nope", nil).Body.String(); !strings.Contains(body, `id="page-error"`) {
+		t.Error("a bad action filter shows no error")
+	}
+	if body := w.do(t, "root", "GET", "/audit?verify=1", nil).Body.String(); !strings.Contains(body, `id="verify-result"`) {
+		t.Errorf("verify shows no result:\n%s", body)
+	}
+}
+
+func TestNetworkPreviewThenSave(t *testing.T) {
+	w := newOpsWorld(t)
+	ctx := context.Background()
+	w.connection(t, "github", "https://api.github.test")
+	w.audit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
+	if err := w.st.AppendNetworkEvents(ctx, []*catalog.NetworkEvent{{Time: w.now.Add(-time.Minute), Destination: "partner.test:443", Source: catalog.SourceEgress,
+		Principal: "mike", Reason: "partner.test is blocked", AccessType: catalog.AccessDrop}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.st.PutNetworkPolicy(ctx, &catalog.NetworkPolicy{RestrictionMode: catalog.FullAccess, EnforcementMode: catalog.Enforced, BlockedDestinations: []string{"partner.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Restricted to partner.test only: the github calls would be blocked, the partner
+	// calls allowed.
+	form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"partner.test\n"}, "version": {"1"}}
+	rw := w.do(t, "root", "POST", "/network/preview", form)
+	body := rw.Body.String()
+	if rw.Code != 200 {
+		t.Fatalf("preview = %d:\n%s", rw.Code, body)
+	}
+	for _, s := range []string{`id="impact-blocked"`, "api.github.test:443", `id="impact-allowed"`, "partner.test:443", `id="policy-save"`} {
+		if !strings.Contains(body, s) {
+			t.Errorf("preview lacks %q", s)
+		}
+	}
+	if p, _ := w.st.GetNetworkPolicy(ctx); p.RestrictionMode != catalog.FullAccess {
+		t.Fatal("the preview stored the policy")
+	}
+	// The same change in dry run blocks nothing.
+	form.Set("dry_run", "on")
+	if body := w.do(t, "root", "POST", "/network/preview", form).Body.String(); strings.Contains(body, `id="impact-blocked"`) || !strings.Contains(body, "dry-run denial") {
+		t.Error("a dry-run preview shows blocked destinations, or no dry-run denials")
+	}
+	form.Del("dry_run")
+	if rw := w.do(t, "root", "POST", "/network", form); rw.Code != 303 {
+		t.Fatalf("save = %d:\n%s", rw.Code, rw.Body)
+	}
+	p, err := w.st.GetNetworkPolicy(ctx)
+	if err != nil || p.RestrictionMode != catalog.RestrictedAccess || len(p.AllowedDestinations) != 1 || p.UpdatedBy != w.p["root"].ID {
+		t.Fatalf("stored policy = %+v, %v", p, err)
+	}
+	if e := w.rec.last(); e.ActionName != catalog.ActionUpdateNetworkPolicy || !strings.Contains(e.Params["policy"], "RESTRICTED_ACCESS") {
+		t.Errorf("audit record = %+v", e)
+	}
+	// Saving the stale version again is refused and changes nothing.
+	if rw := w.do(t, "root", "POST", "/network", url.Values{"version": {"1"}}); rw.Code != 409 || !strings.Contains(rw.Body.String(), "Another admin changed") {
+		t.Errorf("stale save = %d", rw.Code)
+	}
+	// A non-admin cannot preview or save.
+	if rw := w.do(t, "mike", "POST", "/network", form); rw.Code != 403 {
+		t.Errorf("save by a user = %d, want 403", rw.Code)
+	}
+}
+
+func TestPrincipalActions(t *testing.T) {
+	w := newOpsWorld(t)
+	ctx := context.Background()
+	steps := []struct {
+		name   string
+		path   string
+		form   url.Values
+		status int
+	}{
+		{"create group", "/principals/create", url.Values{"kind": {"GROUP"}, "name": {"sre"}}, 303},
+		{"deactivate mike", "/principals/" + w.p["mike"].ID + "/active", url.Values{"kind": {"USER"}, "active": {"false"}}, 303},
+		{"root cannot deactivate themselves", "/principals/" + w.p["root"].ID + "/active", url.Values{"kind": {"USER"}, "active": {"false"}}, 400},
+		{"users group cannot join", "/principals/" + w.p["admins"].ID + "/members", url.Values{"op": {"add"}, "member": {w.p["users"].ID}}, 400},
+		{"add mike to admins", "/principals/" + w.p["admins"].ID + "/members", url.Values{"op": {"add"}, "member": {w.p["mike"].ID}}, 303},
+		{"built-in group not deleted", "/principals/" + w.p["admins"].ID + "/delete", url.Values{"kind": {"GROUP"}, "confirm": {"on"}}, 400},
+		{"delete needs confirmation", "/principals/" + w.p["mike"].ID + "/delete", url.Values{"kind": {"USER"}}, 400},
+	}
+	for _, s := range steps {
+		if rw := w.do(t, "root", "POST", s.path, s.form); rw.Code != s.status {
+			t.Errorf("%s = %d, want %d:\n%s", s.name, rw.Code, s.status, rw.Body)
+		}
+	}
+	if g, err := w.st.GetPrincipalByName(ctx, "sre"); err != nil || g.Kind != catalog.KindGroup {
+		t.Errorf("group sre = %v, %v", g, err)
+	}
+	if m, _ := w.st.GetPrincipal(ctx, w.p["mike"].ID); m.Active {
+		t.Error("mike is still active")
+	}
+	if ms, _ := w.st.ListMembers(ctx, w.p["admins"].ID); len(ms) != 2 {
+		t.Errorf("admins has %d members, want root and mike", len(ms))
+	}
+	if e := w.rec.last(); e.ActionName != catalog.ActionPrincipalChange || e.ErrorCode != string(catalog.InvalidParameterValue) {
+		t.Errorf("last record = %+v", e)
+	}
+}
+
+// BenchmarkOpsPages renders the audit, inventory and network pages over a store with
+// 1,000 connections and 100,000 audit events (issue 13: each well under 100 ms).
+func BenchmarkOpsPages(b *testing.B) {
+	w := newOpsWorld(b)
+	ctx := context.Background()
+	for i := range 1000 {
+		w.connection(b, fmt.Sprintf("conn-%04d", i), fmt.Sprintf("https://api%d.example.test", i))
+	}
+	batch := make([]*catalog.AuditEvent, 0, 1000)
+	for i := range 100_000 {
+		batch = append(batch, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: fmt.Sprintf("conn-%04d", i%1000),
+			EventTime: w.now.Add(-time.Duration(100_000-i) * time.Second), Params: map[string]string{"method": "GET", "path": "/v1/items"}})
+		if len(batch) == cap(batch) {
+			w.audit(b, batch...)
+			batch = batch[:0]
+		}
+	}
+	events := make([]*catalog.NetworkEvent, 0, 500)
+	for i := range 500 {
+		events = append(events, &catalog.NetworkEvent{Time: w.now.Add(-time.Duration(i) * time.Minute), Destination: fmt.Sprintf("blocked%d.test:443", i%50),
+			Source: catalog.SourceEgress, Principal: "mike", Reason: "blocked", AccessType: catalog.AccessDrop})
+	}
+	if err := w.st.AppendNetworkEvents(ctx, events); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/inventory", "/network"} {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				if rw := w.do(b, "root", "GET", path, nil); rw.Code != 200 {
+					b.Fatalf("GET %s = %d", path, rw.Code)
+				}
+			}
+		})
+	}
+	b.Run("network preview", func(b *testing.B) {
+		form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"api1.example.test"}}
+		for b.Loop() {
+			if rw := w.do(b, "root", "POST", "/network/preview", form); rw.Code != 200 {
+				b.Fatalf("preview = %d", rw.Code)
+			}
+		}
+	})
+}
