@@ -46,13 +46,14 @@ func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, h
 }
 
 // newAuthorizationServer serves the authorization server's metadata (RFC 8414) for MCP
-// clients (issue 12), naming the grant types the token endpoint answers.
+// clients (issue 12), naming the grant types the token endpoint answers and its
+// revocation endpoint (RFC 7009).
 func newAuthorizationServer(publicURL string, token http.Handler) http.Handler {
-	var grants []string
+	md := authserver.NewMetadata(publicURL)
 	if s, ok := token.(*authserver.Server); ok {
-		grants = s.GrantTypes()
+		md = s.Metadata(publicURL)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET "+authserver.MetadataPath, authserver.MetadataHandler(authserver.NewMetadata(publicURL, grants...)))
+	mux.Handle("GET "+authserver.MetadataPath, authserver.MetadataHandler(md))
 	return mux
 }

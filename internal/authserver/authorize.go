@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,13 +29,14 @@ const MCPPathPrefix = "/api/2.0/mcp/external/"
 const CodeTTL = 60 * time.Second
 
 // Store is what the authorization server keeps: connections (resources), principals,
-// tokens, and codes and refresh-token families as pending logins under keys of their own.
+// tokens, and its codes and refresh-token families (catalog.OAuthGrantStore).
 type Store interface {
 	GetConnection(ctx context.Context, name string) (*catalog.Connection, error)
 	GetPrincipal(ctx context.Context, id string) (*catalog.Principal, error)
 	CreateToken(ctx context.Context, t *catalog.Token) error
+	GetTokenByHash(ctx context.Context, hash []byte) (*catalog.Token, error)
 	DeleteToken(ctx context.Context, id string) error
-	catalog.PendingLoginStore
+	catalog.OAuthGrantStore
 }
 
 // AuthorizerOptions configure an Authorizer.
@@ -83,7 +83,6 @@ type AuthorizeRequest struct {
 	Resource      string
 	Connection    string // the connection the resource names
 	CLI           bool   // the Gatehouse CLI, signing in as the user to the whole API
-	connectionID  string
 }
 
 // AuthorizeError is a refused authorization request. Without RedirectURI (the redirect
@@ -194,33 +193,27 @@ func (a *Authorizer) Check(ctx context.Context, q url.Values) (*AuthorizeRequest
 		return nil, fmt.Errorf("read connection: %w", err)
 	}
 	return &AuthorizeRequest{ClientID: clientID, ClientName: doc.ClientName, RedirectURI: redirectURI, State: state,
-		CodeChallenge: ch, Resource: resource, Connection: conn.Name, connectionID: conn.ID}, nil
-}
-
-// codeBinding is what a code is bound to, kept with it in the store.
-type codeBinding struct {
-	ClientID      string `json:"client_id"`
-	RedirectURI   string `json:"redirect_uri"`
-	CodeChallenge string `json:"code_challenge"`
-	Resource      string `json:"resource"`
+		CodeChallenge: ch, Resource: resource, Connection: conn.Name}, nil
 }
 
 // Approve issues a single-use code for req to principal p (who consented) and returns
-// where to send the browser: the redirect URI with code and state.
+// where to send the browser: the redirect URI with code and state. A user holding
+// catalog.MaxOAuthCodesPerPrincipal codes is refused with an *AuthorizeError
+// (temporarily_unavailable) that goes back to the client.
 func (a *Authorizer) Approve(ctx context.Context, p *catalog.Principal, req *AuthorizeRequest) (string, error) {
 	code, err := randomValue()
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(codeBinding{ClientID: req.ClientID, RedirectURI: req.RedirectURI, CodeChallenge: req.CodeChallenge, Resource: req.Resource})
-	if err != nil {
-		return "", fmt.Errorf("encode code binding: %w", err)
-	}
 	now := a.opts.Now()
-	l := &catalog.PendingLogin{StateHash: keyOf(codeKey, code), SessionHash: keyOf(principalKey, p.ID), PrincipalID: p.ID,
-		ConnectionID: req.connectionID, Connection: req.Connection, TokenURL: req.RedirectURI, SealedVerifier: b,
-		CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}
-	if _, err := a.st.PutPendingLogin(ctx, l, codeLimits); err != nil {
+	c := &catalog.OAuthCode{Hash: keyOf(codeKey, code), PrincipalID: p.ID, ClientID: req.ClientID, RedirectURI: req.RedirectURI,
+		CodeChallenge: req.CodeChallenge, Audience: req.Resource, CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}
+	if err := a.st.PutOAuthCode(ctx, c, catalog.MaxOAuthCodesPerPrincipal); err != nil {
+		if catalog.CodeOf(err) == catalog.RequestLimitExceeded {
+			a.opts.Log.Warn("authorization code refused: the user's bound is reached", "principal", p.Name, "err", err)
+			return "", &AuthorizeError{Code: "temporarily_unavailable", Description: "you have too many sign-ins in progress; retry in a minute",
+				RedirectURI: req.RedirectURI, State: req.State}
+		}
 		return "", fmt.Errorf("store authorization code: %w", err)
 	}
 	v := url.Values{"code": {code}, "iss": {a.base}}
@@ -230,16 +223,8 @@ func (a *Authorizer) Approve(ctx context.Context, p *catalog.Principal, req *Aut
 	return addQuery(req.RedirectURI, v), nil
 }
 
-// codeLimits bound the codes and refresh families kept: a user has few live codes.
-var codeLimits = catalog.PendingLoginLimits{MaxTotal: 100000, MaxPerSession: 256, MaxPerPrincipal: 1024}
-
-// Key domains: a code, its used marker, a refresh family, never an OAuth state.
-const (
-	codeKey      = "gatehouse mcp code v1"
-	usedKey      = "gatehouse mcp used code v1"
-	familyKey    = "gatehouse mcp refresh family v1"
-	principalKey = "gatehouse mcp principal v1"
-)
+// codeKey is the key domain of codes: a code's stored hash is never an OAuth state's.
+const codeKey = "gatehouse mcp code v1"
 
 func keyOf(domain, value string) [sha256.Size]byte {
 	return sha256.Sum256([]byte(domain + "\x00" + value))

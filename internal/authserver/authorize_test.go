@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,28 +19,44 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
 
-// memStore is the authorization server's store in memory, with the pending-login
-// semantics of the catalog stores (take once, not after expiry).
+// memStore is the authorization server's store: a real SQLite store (tokens, codes and
+// refresh families, with their take-once and compare-and-swap semantics), with the
+// connections and the users the tests change in memory.
 type memStore struct {
-	mu      sync.Mutex
-	conns   map[string]*catalog.Connection
-	users   map[string]*catalog.Principal
-	tokens  map[string]*catalog.Token
-	pending map[[sha256.Size]byte]*catalog.PendingLogin
+	*sqlite.DB
+	t     testing.TB
+	mu    sync.Mutex
+	conns map[string]*catalog.Connection
+	users map[string]*catalog.Principal
 }
 
-func newMemStore() *memStore {
-	return &memStore{
+func newMemStore(t testing.TB) *memStore {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	m := &memStore{
+		DB: db,
+		t:  t,
 		conns: map[string]*catalog.Connection{
 			"docs":  {ID: "c1", Name: "docs", Options: map[string]string{catalog.OptIsMCP: "true"}},
 			"plain": {ID: "c2", Name: "plain", Options: map[string]string{catalog.OptIsMCP: "false"}},
 		},
-		users:   map[string]*catalog.Principal{"u1": {ID: "u1", Name: "alice", Kind: catalog.KindUser, Active: true}},
-		tokens:  map[string]*catalog.Token{},
-		pending: map[[sha256.Size]byte]*catalog.PendingLogin{},
+		users: map[string]*catalog.Principal{"u1": {ID: "u1", Name: "alice", Kind: catalog.KindUser, Active: true}},
 	}
+	for _, u := range m.users {
+		c := *u
+		c.CreatedAt, c.UpdatedAt = time.Now(), time.Now()
+		if err := db.CreatePrincipal(t.Context(), &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
 }
 
 func (m *memStore) GetConnection(_ context.Context, name string) (*catalog.Connection, error) {
@@ -55,53 +72,28 @@ func (m *memStore) GetPrincipal(_ context.Context, id string) (*catalog.Principa
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p, ok := m.users[id]; ok {
-		return p, nil
+		c := *p
+		return &c, nil
 	}
 	return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "no principal")
 }
 
-func (m *memStore) CreateToken(_ context.Context, t *catalog.Token) error {
+// setActive (de)activates a user as the authorization server sees it.
+func (m *memStore) setActive(id string, active bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.tokens[t.ID] = t
-	return nil
-}
-
-func (m *memStore) DeleteToken(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.tokens[id]; !ok {
-		return catalog.Errorf(catalog.ResourceDoesNotExist, "no token")
-	}
-	delete(m.tokens, id)
-	return nil
-}
-
-func (m *memStore) PutPendingLogin(_ context.Context, l *catalog.PendingLogin, _ catalog.PendingLoginLimits) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *l
-	m.pending[l.StateHash] = &c
-	return 0, nil
-}
-
-func (m *memStore) TakePendingLogin(_ context.Context, h [sha256.Size]byte, now time.Time) (*catalog.PendingLogin, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, ok := m.pending[h]
-	delete(m.pending, h)
-	if !ok || now.After(l.ExpiresAt) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "no pending login")
-	}
-	return l, nil
+	m.users[id].Active = active
 }
 
 func (m *memStore) tokenIDs() map[string]*catalog.Token {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.t.Helper()
+	ts, err := m.ListTokens(context.Background(), "")
+	if err != nil {
+		m.t.Fatalf("list tokens: %v", err)
+	}
 	out := map[string]*catalog.Token{}
-	for k, v := range m.tokens {
-		out[k] = v
+	for _, t := range ts {
+		out[t.ID] = t
 	}
 	return out
 }
@@ -139,7 +131,7 @@ type fixture struct {
 	base       string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	var base string
 	fetches := &atomic.Int64{}
@@ -164,7 +156,7 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	base = srv.URL
-	f := &fixture{docFetches: fetches, st: newMemStore(), clk: newClock(), clientID: base + "/client.json", base: base}
+	f := &fixture{docFetches: fetches, st: newMemStore(t), clk: newClock(), clientID: base + "/client.json", base: base}
 	f.az = authserver.NewAuthorizer(f.st, authserver.AuthorizerOptions{PublicURL: public, HTTPClient: srv.Client(), Now: f.clk.Now})
 	return f
 }
@@ -239,7 +231,7 @@ func TestAuthorizeCheck(t *testing.T) {
 }
 
 // token posts a form to the token endpoint serving the authorizer's grants.
-func (f *fixture) token(t *testing.T, form url.Values) (int, map[string]any) {
+func (f *fixture) token(t testing.TB, form url.Values) (int, map[string]any) {
 	t.Helper()
 	srv := authserver.New(authserver.Options{Now: f.clk.Now}, f.az.Grants()...)
 	r := httptest.NewRequest(http.MethodPost, authserver.TokenPath, strings.NewReader(form.Encode()))
@@ -251,7 +243,7 @@ func (f *fixture) token(t *testing.T, form url.Values) (int, map[string]any) {
 	return w.Code, out
 }
 
-func (f *fixture) code(t *testing.T) string {
+func (f *fixture) code(t testing.TB) string {
 	t.Helper()
 	req, err := f.az.Check(context.Background(), f.query(nil))
 	if err != nil {

@@ -9,8 +9,8 @@
 // For MCP clients (issue 12) it is also the rest of an OAuth authorization server: the
 // metadata document (RFC 8414, metadata.go), the authorization request checks and codes
 // behind the consent page of internal/webui, with client ID metadata documents
-// (authorize.go, cimd.go), and the authorization_code and refresh_token grants
-// (codegrant.go).
+// (authorize.go, cimd.go), the authorization_code and refresh_token grants
+// (codegrant.go), and token revocation (RFC 7009, revoke.go) at POST /oidc/v1/revoke.
 package authserver
 
 import (
@@ -58,11 +58,13 @@ type Options struct {
 	Burst int
 }
 
-// Server serves the token endpoint. It is an http.Handler.
+// Server serves the token endpoint, and the revocation endpoint when one of its grants
+// is also a Revoker. It is an http.Handler.
 type Server struct {
-	grants map[string]identity.TokenGrant
-	opts   Options
-	lim    *limiter
+	grants  map[string]identity.TokenGrant
+	revoker Revoker
+	opts    Options
+	lim     *limiter
 }
 
 // New returns the token endpoint answering the given grants.
@@ -85,6 +87,9 @@ func New(opts Options, grants ...identity.TokenGrant) *Server {
 	s := &Server{grants: make(map[string]identity.TokenGrant), opts: opts, lim: newLimiter(opts.Rate, opts.Burst)}
 	for _, g := range grants {
 		s.grants[g.GrantType()] = g
+		if r, ok := g.(Revoker); ok && s.revoker == nil {
+			s.revoker = r
+		}
 	}
 	return s
 }
@@ -130,18 +135,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n := &notes{params: map[string]string{}}
 	ctx := context.WithValue(r.Context(), notesKey{}, n)
-	resp, grantType, err := s.serve(ctx, w, r, info)
+	action, endpoint := catalog.ActionTokenCreate, TokenPath
+	var resp *identity.TokenResponse
+	var grantType string
+	var err error
+	if r.URL.Path == RevokePath {
+		action, endpoint = catalog.ActionTokenDelete, RevokePath
+		err = s.serveRevoke(ctx, w, r, info)
+	} else {
+		resp, grantType, err = s.serve(ctx, w, r, info)
+	}
 	status := http.StatusOK
 	var ge *identity.GrantError
 	if err != nil && !errors.As(err, &ge) {
-		s.opts.Log.Error("token endpoint", "request_id", info.RequestID, "grant_type", grantType, "err", err)
+		s.opts.Log.Error("token endpoint", "endpoint", endpoint, "request_id", info.RequestID, "grant_type", grantType, "err", err)
 		ge = grantErr(http.StatusInternalServerError, "server_error", "the server could not answer the request")
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	var body any = resp
+	var body any
+	if resp != nil {
+		body = resp
+	}
 	if ge != nil {
 		status = ge.Status
 		if status == 0 {
@@ -161,17 +177,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.opts.Log.Info("token request refused", "request_id", info.RequestID, "grant_type", grantType, "error", ge.Code, "description", ge.Description, "detail", ge.Log)
 		}
 	}
+	// A revocation answers 200 with no body (RFC 7009 §2.2).
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	if body != nil {
+		_ = json.NewEncoder(w).Encode(body)
+	}
 
 	if s.opts.Audit == nil {
 		return
 	}
 	n.mu.Lock()
-	e := &catalog.AuditEvent{ActionName: catalog.ActionTokenCreate, Principal: n.principal, SourceIP: info.SourceIP, RequestID: info.RequestID,
+	e := &catalog.AuditEvent{ActionName: action, Principal: n.principal, SourceIP: info.SourceIP, RequestID: info.RequestID,
 		StatusCode: status, Params: n.params, Decision: catalog.DecisionAllow}
 	n.mu.Unlock()
-	e.Params["endpoint"] = TokenPath
+	e.Params["endpoint"] = endpoint
 	if grantType != "" {
 		e.Params["grant_type"] = grantType
 	}
@@ -187,41 +209,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve reads and dispatches one request; grantType is "" until it is known to be one
 // the server answers.
 func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, info catalog.RequestInfo) (*identity.TokenResponse, string, error) {
-	if r.Method != http.MethodPost {
-		return nil, "", grantErr(http.StatusMethodNotAllowed, "invalid_request", "the token endpoint takes POST")
-	}
-	if !s.lim.allow(info.SourceIP, s.opts.Now()) {
-		return nil, "", grantErr(http.StatusTooManyRequests, "slow_down", "too many token requests from this address; retry in a second")
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, "", grantErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
-	}
-	if len(r.URL.RawQuery) > 0 {
-		return nil, "", grantErr(http.StatusBadRequest, "invalid_request", "parameters go in the body, not the query string")
-	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
-	raw, err := readBody(r, MaxFormBytes)
+	req, err := s.readRequest(w, r, info, "token")
 	if err != nil {
-		return nil, "", grantErr(http.StatusBadRequest, "invalid_request", err.Error())
+		return nil, "", err
 	}
-	form, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, "", grantErr(http.StatusBadRequest, "invalid_request", "the body is not a valid form")
-	}
-	for k, v := range form {
-		if len(v) > 1 {
-			return nil, "", grantErr(http.StatusBadRequest, "invalid_request", "parameter "+safeName(k)+" is given more than once")
-		}
-	}
-	req := identity.TokenRequest{Form: form, SourceIP: info.SourceIP, RequestID: info.RequestID}
-	if a := r.Header.Get("Authorization"); a != "" {
-		id, secret, ok := basicAuth(a)
-		if !ok {
-			return nil, "", grantErr(http.StatusUnauthorized, "invalid_client", "the Authorization header must be HTTP Basic with form-encoded client_id:client_secret")
-		}
-		req.BasicID, req.BasicSecret = id, secret
-	}
+	form := req.Form
 	gt := form.Get("grant_type")
 	if gt == "" {
 		return nil, "", grantErr(http.StatusBadRequest, "invalid_request", "grant_type is required")
@@ -238,6 +230,49 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, gt, errors.New("grant answered neither a token nor an error")
 	}
 	return resp, gt, nil
+}
+
+// readRequest reads a request to the token or revocation endpoint (named by what): POST,
+// within the rate limit, a bounded form body with each parameter at most once, and
+// optional HTTP Basic credentials.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, info catalog.RequestInfo, what string) (identity.TokenRequest, error) {
+	var req identity.TokenRequest
+	if r.Method != http.MethodPost {
+		return req, grantErr(http.StatusMethodNotAllowed, "invalid_request", "the "+what+" endpoint takes POST")
+	}
+	if !s.lim.allow(info.SourceIP, s.opts.Now()) {
+		return req, grantErr(http.StatusTooManyRequests, "slow_down", "too many "+what+" requests from this address; retry in a second")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return req, grantErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+	}
+	if len(r.URL.RawQuery) > 0 {
+		return req, grantErr(http.StatusBadRequest, "invalid_request", "parameters go in the body, not the query string")
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
+	raw, err := readBody(r, MaxFormBytes)
+	if err != nil {
+		return req, grantErr(http.StatusBadRequest, "invalid_request", err.Error())
+	}
+	form, err := url.ParseQuery(raw)
+	if err != nil {
+		return req, grantErr(http.StatusBadRequest, "invalid_request", "the body is not a valid form")
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			return req, grantErr(http.StatusBadRequest, "invalid_request", "parameter "+safeName(k)+" is given more than once")
+		}
+	}
+	req = identity.TokenRequest{Form: form, SourceIP: info.SourceIP, RequestID: info.RequestID}
+	if a := r.Header.Get("Authorization"); a != "" {
+		id, secret, ok := basicAuth(a)
+		if !ok {
+			return req, grantErr(http.StatusUnauthorized, "invalid_client", "the Authorization header must be HTTP Basic with form-encoded client_id:client_secret")
+		}
+		req.BasicID, req.BasicSecret = id, secret
+	}
+	return req, nil
 }
 
 func readBody(r *http.Request, limit int64) (string, error) {

@@ -56,13 +56,8 @@ func cliRequest(redirectURI, state, challenge, resource string) (*AuthorizeReque
 		return nil, &AuthorizeError{Code: "invalid_target", Description: "the Gatehouse CLI signs in to the API as a whole: no resource", RedirectURI: redirectURI, State: state}
 	}
 	return &AuthorizeRequest{ClientID: CLIClientID, ClientName: CLIClientName, RedirectURI: redirectURI, State: state,
-		CodeChallenge: challenge, CLI: true, connectionID: cliConnectionID}, nil
+		CodeChallenge: challenge, CLI: true}, nil
 }
-
-// cliConnectionID stands for "no connection" where the store of codes and refresh
-// families asks for one (a pending login names its connection). Connection ids are
-// UUIDs: no connection has this one, so nothing done to a connection touches it.
-const cliConnectionID = "-" + CLIClientID
 
 // cliDoc is the CLI's client document, built in.
 var cliDoc = ClientDoc{ClientID: CLIClientID, ClientName: CLIClientName}

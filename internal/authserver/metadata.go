@@ -24,6 +24,10 @@ type Metadata struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	ClientIDMetadataDocumentSupported bool     `json:"client_id_metadata_document_supported"`
+	// RevocationEndpoint (RFC 7009) is set when the token endpoint's grants revoke
+	// (Server.Metadata); public clients revoke without a secret.
+	RevocationEndpoint                     string   `json:"revocation_endpoint,omitempty"`
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
 }
 
 // NewMetadata returns the metadata of the authorization server at publicURL (the issuer)
@@ -58,6 +62,17 @@ func MetadataHandler(md Metadata) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		_, _ = w.Write(append(body, '\n'))
 	})
+}
+
+// Metadata returns the metadata of the authorization server at publicURL whose token
+// endpoint is s: its grant types, and its revocation endpoint when s revokes.
+func (s *Server) Metadata(publicURL string) Metadata {
+	md := NewMetadata(publicURL, s.GrantTypes()...)
+	if s.Revokes() {
+		md.RevocationEndpoint = md.Issuer + RevokePath
+		md.RevocationEndpointAuthMethodsSupported = []string{"none"}
+	}
+	return md
 }
 
 // GrantTypes lists the grant types s answers, sorted.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/authserver"
@@ -61,4 +62,20 @@ type fakeGrant string
 func (g fakeGrant) GrantType() string { return string(g) }
 func (g fakeGrant) Exchange(context.Context, identity.TokenRequest) (*identity.TokenResponse, error) {
 	return nil, nil
+}
+
+// TestServerMetadata: a token server with the authorizer's grants advertises its
+// revocation endpoint (RFC 7009) with its grant types; one without a revoker does not.
+func TestServerMetadata(t *testing.T) {
+	f := newFixture(t)
+	md := authserver.New(authserver.Options{}, f.az.Grants()...).Metadata("https://gatehouse.example/")
+	if md.RevocationEndpoint != "https://gatehouse.example/oidc/v1/revoke" || !slices.Equal(md.RevocationEndpointAuthMethodsSupported, []string{"none"}) ||
+		!slices.Equal(md.GrantTypesSupported, []string{"authorization_code", "refresh_token"}) {
+		t.Errorf("metadata %+v", md)
+	}
+	plain := authserver.New(authserver.Options{}, fakeGrant("a")).Metadata("https://gatehouse.example")
+	b, _ := json.Marshal(plain)
+	if plain.RevocationEndpoint != "" || strings.Contains(string(b), "revocation") {
+		t.Errorf("metadata without a revoker: %s", b)
+	}
 }

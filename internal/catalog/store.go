@@ -27,6 +27,9 @@ type Store interface {
 	PendingLoginStore
 	// Workload identity federation (issue 12, federation.go).
 	FederationPolicyStore
+	// OAuth grants of the authorization server: codes and refresh-token families
+	// (issue 12, oauthgrants.go).
+	OAuthGrantStore
 
 	// Watch registers fn to be called after every committed change, on this replica and
 	// (for shared stores) on every other one. Caches (access decisions, identities) use
@@ -72,6 +75,7 @@ type PrincipalStore interface {
 	ListPrincipals(ctx context.Context, kind PrincipalKind) ([]*Principal, error)
 	// UpdatePrincipal replaces name, display name, active flag, external ID and
 	// UpdatedAt; kind and creation time never change. Name lookups ignore case.
+	// Making a principal inactive ends its OAuth grants (OAuthGrantStore).
 	UpdatePrincipal(ctx context.Context, p *Principal) error
 	// DeletePrincipal removes the principal, its memberships (both ways), its grants,
 	// its tokens and its OAuth credentials. A principal that owns connections cannot be deleted

@@ -74,6 +74,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE "+fed+"/{policy_id}", s.authed(s.audited(catalog.ActionPrincipalChange, s.deleteFederationPolicy)))
 	if s.TokenEndpoint != nil {
 		m.Handle("POST /oidc/v1/token", s.TokenEndpoint)
+		m.Handle("POST /oidc/v1/revoke", s.TokenEndpoint) // token revocation, RFC 7009 (issue 12)
 	}
 	// MCP client sign-in (issue 12): the authorization server's metadata.
 	if s.AuthorizationServer != nil {

@@ -132,7 +132,7 @@ func (u *UI) authorizeDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	loc, err := u.d.Authorize.Approve(r.Context(), cur.principal, req)
 	if err != nil {
-		u.serverError(w, r, err, withUser(cur))
+		u.authorizeRefused(w, r, cur, err) // a bound reached goes back to the client
 		return
 	}
 	u.log.Info("authorization approved", "principal", cur.principal.Name, "client_id", truncate(req.ClientID, 256), "connection", req.Connection)

@@ -269,6 +269,12 @@ func (db *DB) UpdatePrincipal(ctx context.Context, p *catalog.Principal) error {
 		if tag.RowsAffected() == 0 {
 			return doesNotExist("principal %s does not exist", p.ID)
 		}
+		// OAuth grants (issue 12): an inactive principal's refresh families and codes end.
+		if !p.Active {
+			if _, err := endOAuthGrants(ctx, tx, p.ID); err != nil {
+				return err
+			}
+		}
 		tx.Announce(catalog.ChangePrincipal, p.ID)
 		return nil
 	})

@@ -137,6 +137,12 @@ func (db *DB) UpdatePrincipal(ctx context.Context, p *catalog.Principal) error {
 		if err != nil {
 			return err
 		}
+		// OAuth grants (issue 12): an inactive principal's refresh families and codes end.
+		if !p.Active {
+			if _, err := endOAuthGrants(ctx, tx, p.ID); err != nil {
+				return err
+			}
+		}
 		tx.emit(catalog.ChangePrincipal, p.ID)
 		return nil
 	})

@@ -129,6 +129,8 @@ func Run(t *testing.T, open func(t *testing.T) catalog.Store) {
 		{"PendingLogins/Bounds", testPendingBounds},
 		// Issue 12: single sign-on's rows in the session tables (sso.go).
 		{"Sessions/SSO", testSSORows},
+		// Issue 12: the authorization server's codes and refresh families (oauthgrants.go).
+		{"OAuthGrants/CodeTakeOnce", testOAuthCodeTakeOnce}, {"OAuthGrants/CodeExpiry", testOAuthCodeExpiry}, {"OAuthGrants/CodeBound", testOAuthCodeBound}, {"OAuthGrants/CodeRefused", testOAuthCodeRefused}, {"OAuthGrants/FamilyCRUD", testOAuthFamilyCRUD}, {"OAuthGrants/FamilyBound", testOAuthFamilyBound}, {"OAuthGrants/FamilyRotate", testOAuthFamilyRotate}, {"OAuthGrants/EndWithPrincipal", testOAuthGrantsEndWithPrincipal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
