@@ -587,9 +587,17 @@ func (c *clientCLI) login(ctx context.Context, noBrowser bool) error {
 
 	callbacks := make(chan cliCallback, 1)
 	answers := make(chan [2]string, 1) // the page's heading and message, once the login is over
+	over := make(chan struct{}) // closed when the login returns: no handler waits past it
 	var once sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cliCallbackPath, func(w http.ResponseWriter, r *http.Request) {
+		// The browser comes back to the address it was given. Another Host is a page
+		// that reached the port through a name rebound to 127.0.0.1: it gets nothing,
+		// and cannot end the wait either.
+		if r.Host != ln.Addr().String() {
+			cliWritePage(w, http.StatusBadRequest, "Wrong address", "This port answers the Gatehouse CLI's sign-in only.")
+			return
+		}
 		first := false
 		once.Do(func() { first = true })
 		if !first {
@@ -602,13 +610,23 @@ func (c *clientCLI) login(ctx context.Context, noBrowser bool) error {
 			cliWritePage(w, http.StatusBadRequest, "Sign-in failed", err.Error())
 			return
 		}
-		select {
-		case a := <-answers:
+		answer := func(a [2]string) {
 			status := http.StatusOK
 			if a[0] != "Signed in" {
 				status = http.StatusBadGateway
 			}
 			cliWritePage(w, status, a[0], a[1])
+		}
+		select {
+		case a := <-answers:
+			answer(a)
+		case <-over:
+			select { // the answer may have come just before the end
+			case a := <-answers:
+				answer(a)
+			default:
+				answer([2]string{"Sign-in failed", "The CLI stopped before it finished; return to the terminal."})
+			}
 		case <-r.Context().Done():
 		}
 	})
@@ -619,6 +637,7 @@ func (c *clientCLI) login(ctx context.Context, noBrowser bool) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	defer close(over) // before the Shutdown above, which waits for the handler
 
 	opened := make(chan error, 1)
 	if noBrowser {

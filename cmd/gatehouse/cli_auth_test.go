@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authserver"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 // authWorld is a real Gatehouse with the user alice, and a CLI config file of its own.
@@ -35,9 +36,9 @@ type authWorld struct {
 	secrets map[string]string
 }
 
-func newAuthWorld(t *testing.T) *authWorld {
+func newAuthWorld(t *testing.T, env map[string]string, args ...string) *authWorld {
 	t.Helper()
-	ts := startServer(t, "", nil)
+	ts := startServer(t, "", env, args...)
 	_, alice := ts.mkUser("alice@example.com")
 	ts.must("POST", "/api/2.1/unity-catalog/connections", ts.Admin, map[string]any{"name": "weather", "options": map[string]string{
 		"host": "https://api.weather.example", "bearer_token": "CANARY-cli-auth-bearer"}}, nil)
@@ -283,8 +284,20 @@ const authPast = "2020-01-01T00:00:00Z"
 // once, GATEHOUSE_TOKEN wins and is never refreshed, --profile leaves DEFAULT alone, and
 // `auth logout` revokes at the server and clears the profile. No token, refresh token
 // or code appears in the CLI's output, the server's log or the audit log.
-func TestCLIAuthLoginEndToEnd(t *testing.T) {
-	w := newAuthWorld(t)
+func TestCLIAuthLoginEndToEnd(t *testing.T) { cliAuthEndToEnd(t, newAuthWorld(t, nil)) }
+
+// TestCLIAuthLoginEndToEndPostgres is the same on the PostgreSQL store, which keeps
+// the codes and refresh families there.
+func TestCLIAuthLoginEndToEndPostgres(t *testing.T) {
+	dsn := withPassword(t, pgtest.Shared(t).NewDatabase(t))
+	w := newAuthWorld(t, map[string]string{"GATEHOUSE_MASTER_KEY": newMasterKey(t)}, "--store", dsn)
+	if !strings.Contains(w.ts.Stdout.String(), "Store: postgres://") {
+		t.Fatalf("not on the PostgreSQL store:\n%s", w.ts.Stdout.String())
+	}
+	cliAuthEndToEnd(t, w)
+}
+
+func cliAuthEndToEnd(t *testing.T, w *authWorld) {
 	const start = "# my profiles\n[other]\nhost = https://other.example\ncolor = blue\n\n[DEFAULT]\n# the default\neditor = vim\n"
 	if err := os.MkdirAll(filepath.Dir(w.cfg), 0o700); err != nil {
 		t.Fatal(err)
@@ -376,6 +389,38 @@ func TestCLIAuthLoginEndToEnd(t *testing.T) {
 		w.setProfile("DEFAULT", cliKeyTokenExpires, authPast)
 		if _, errOut, err := w.run(nil, nil, "whoami"); err != nil {
 			t.Fatalf("renewal after the concurrent ones: %v %s", err, errOut)
+		}
+	})
+
+	t.Run("a renewal waits for the lock and uses what its holder got", func(t *testing.T) {
+		w.setProfile("DEFAULT", cliKeyTokenExpires, authPast)
+		unlock, err := cliLockConfig(w.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			out, errOut, err := w.run(nil, nil, "whoami")
+			if err == nil && !strings.Contains(out, "alice@example.com") {
+				err = fmt.Errorf("whoami printed %q %q", out, errOut)
+			}
+			done <- err
+		}()
+		// As another process holding the lock: renew, and write the profile.
+		p := w.profiles()["DEFAULT"]
+		tok, expires, err := cliToken(context.Background(), w.ts.URL, url.Values{"grant_type": {"refresh_token"},
+			"refresh_token": {p[cliKeyRefreshToken]}, "client_id": {authserver.CLIClientID}}, time.Now())
+		if err != nil {
+			unlock()
+			t.Fatalf("renewal under the lock: %v", err)
+		}
+		w.setProfile("DEFAULT", cliKeyToken, tok.AccessToken, cliKeyRefreshToken, tok.RefreshToken, cliKeyTokenExpires, expires.Format(time.RFC3339))
+		unlock()
+		if err := <-done; err != nil {
+			t.Fatalf("the waiting command: %v", err)
+		}
+		if got := w.profiles()["DEFAULT"]; got[cliKeyToken] != tok.AccessToken || got[cliKeyRefreshToken] != tok.RefreshToken {
+			t.Errorf("the waiting command renewed again: %v", got)
 		}
 	})
 
@@ -474,7 +519,7 @@ func TestCLIAuthLoginEndToEnd(t *testing.T) {
 // and an answer that never comes each end the login with nothing written; the server
 // refuses the CLI client a resource and a redirect URI off the loopback literals.
 func TestCLIAuthLoginRefusals(t *testing.T) {
-	w := newAuthWorld(t)
+	w := newAuthWorld(t, nil)
 	cases := []struct {
 		name     string
 		decision string
@@ -511,6 +556,29 @@ func TestCLIAuthLoginRefusals(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a rebound name neither answers nor ends the wait", func(t *testing.T) {
+		c := &consent{}
+		var rebound atomic.Int64
+		probe := func(back *url.URL) {
+			req, _ := http.NewRequest(http.MethodGet, back.String(), nil)
+			req.Host = "rebound.example:" + back.Port()
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.Contains(string(b), "Signed in") {
+					rebound.Store(int64(resp.StatusCode))
+				}
+			}
+		}
+		_, errOut, err := w.run(w.browserOpener(c, "allow", probe), nil, "auth", "login", "--host", w.ts.URL, "--profile", "rb")
+		if err != nil || c.err != nil {
+			t.Fatalf("login after a rebound request: %v %v\n%s", err, c.err, errOut)
+		}
+		if rebound.Load() != http.StatusBadRequest || c.callbackCode != http.StatusOK || w.profiles()["rb"][cliKeyToken] == "" {
+			t.Errorf("rebound request %d, callback %d, profile %v", rebound.Load(), c.callbackCode, w.profiles()["rb"])
+		}
+	})
 
 	t.Run("--no-browser prints the URL", func(t *testing.T) {
 		c := &consent{}
