@@ -587,7 +587,7 @@ func (c *clientCLI) login(ctx context.Context, noBrowser bool) error {
 
 	callbacks := make(chan cliCallback, 1)
 	answers := make(chan [2]string, 1) // the page's heading and message, once the login is over
-	over := make(chan struct{}) // closed when the login returns: no handler waits past it
+	over := make(chan struct{})        // closed when the login returns: no handler waits past it
 	var once sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+cliCallbackPath, func(w http.ResponseWriter, r *http.Request) {
