@@ -681,10 +681,7 @@ wait:
 	if err != nil {
 		return fail(err)
 	}
-	me, err := httpapi.NewClient(host, tok.AccessToken, nil).Me(ctx)
-	if err != nil {
-		return fail(fmt.Errorf("read who signed in: %w", err))
-	}
+	// Kept before it is used: the refresh token is the session.
 	set := []cliKV{{cliKeyHost, host}, {cliKeyToken, tok.AccessToken}}
 	var del []string
 	if tok.RefreshToken != "" {
@@ -702,8 +699,10 @@ wait:
 	if err != nil {
 		return fail(err)
 	}
-	who := me.UserName
-	if who == "" {
+	who := "(unknown: the server did not say)"
+	if me, err := httpapi.NewClient(host, tok.AccessToken, nil).Me(ctx); err != nil {
+		c.warnf("signed in, but could not read who: %v", err)
+	} else if who = me.UserName; who == "" {
 		who = me.ApplicationID
 	}
 	answers <- [2]string{"Signed in", "The Gatehouse CLI is signed in as " + who + ". You can close this tab."}
