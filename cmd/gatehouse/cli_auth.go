@@ -785,25 +785,32 @@ func (c *clientCLI) renewProfileToken(path, profile string, p map[string]string)
 // ---- logout ----
 
 func (c *clientCLI) logout(ctx context.Context) error {
-	profile, _, path := c.configRef()
+	profile, explicit, path := c.configRef()
 	if path == "" {
 		return errors.New("no config file: HOME is not set; set GATEHOUSE_CONFIG_FILE")
 	}
-	if _, err := c.readConfigFile(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	sections, err := c.readConfigFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
+	}
+	if _, ok := sections[profile]; !ok {
+		if explicit {
+			return fmt.Errorf("profile %q not found in %s", profile, path)
+		}
+		return c.done("Profile %s is not signed in.", profile)
 	}
 	unlock, err := cliLockConfig(path)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	sections, err := cliReadProfiles(path)
+	sections, err = cliReadProfiles(path)
 	if err != nil {
 		return err
 	}
 	p, ok := sections[profile]
 	if !ok {
-		return fmt.Errorf("profile %q not found in %s", profile, path)
+		return c.done("Profile %s is not signed in.", profile)
 	}
 	if p[cliKeyToken] == "" && p[cliKeyRefreshToken] == "" {
 		return c.done("Profile %s is not signed in.", profile)

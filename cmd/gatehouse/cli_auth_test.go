@@ -520,6 +520,14 @@ func cliAuthEndToEnd(t *testing.T, w *authWorld) {
 // refuses the CLI client a resource and a redirect URI off the loopback literals.
 func TestCLIAuthLoginRefusals(t *testing.T) {
 	w := newAuthWorld(t, nil)
+	t.Run("logout of no profile", func(t *testing.T) {
+		if out, _, err := w.run(nil, nil, "auth", "logout"); err != nil || !strings.Contains(out, "not signed in") {
+			t.Errorf("logout without a profile: %v %q", err, out)
+		}
+		if _, _, err := w.run(nil, nil, "auth", "logout", "--profile", "typo"); err == nil || !strings.Contains(err.Error(), `profile "typo" not found`) {
+			t.Errorf("logout of a named profile that is not there: %v", err)
+		}
+	})
 	cases := []struct {
 		name     string
 		decision string
