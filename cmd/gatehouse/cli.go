@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -35,6 +34,7 @@ const (
 // clientCLI is the state of one client command line: the global flags and the world.
 type clientCLI struct {
 	e       *env
+	root    *cobra.Command // its Context is the command line's (issue 12: token renewal)
 	host    string
 	profile string
 	output  string
@@ -42,7 +42,7 @@ type clientCLI struct {
 
 // addClientCommands adds the global client flags and every client command to root.
 func addClientCommands(root *cobra.Command, e *env) {
-	c := &clientCLI{e: e}
+	c := &clientCLI{e: e, root: root}
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.host, "host", "", "Gatehouse server URL, e.g. https://gatehouse.example.com (default $GATEHOUSE_HOST, else the profile's host)")
 	pf.StringVar(&c.profile, "profile", "", `profile in the config file (default $GATEHOUSE_PROFILE, else "DEFAULT")`)
@@ -56,7 +56,7 @@ func addClientCommands(root *cobra.Command, e *env) {
 		cmd.GroupID = "govern"
 		root.AddCommand(cmd)
 	}
-	for _, cmd := range []*cobra.Command{c.tokensCommand(), c.usersCommand(), c.servicePrincipalsCommand(), c.groupsCommand(), c.whoamiCommand()} {
+	for _, cmd := range []*cobra.Command{c.tokensCommand(), c.usersCommand(), c.servicePrincipalsCommand(), c.groupsCommand(), c.whoamiCommand(), c.authCommand()} {
 		cmd.GroupID = "identity"
 		root.AddCommand(cmd)
 	}
@@ -74,7 +74,8 @@ of the config file $HOME/.gatehouse/config (GATEHOUSE_CONFIG_FILE names another 
   host  = https://gatehouse.example.com
   token = <a personal access token>
 
-Keep the file private (chmod 600). Output is a table for people; -o json prints the
+"gatehouse auth login" writes such a profile for you, signing in through the browser,
+with a token that renews itself. Keep the file private (chmod 600). Output is a table for people; -o json prints the
 API's JSON for programs.`
 }
 
@@ -96,19 +97,7 @@ func (c *clientCLI) resolve() (cliTarget, error) {
 	}
 	t.token = c.getenv("GATEHOUSE_TOKEN")
 
-	profile, explicit := c.profile, true
-	if profile == "" {
-		profile = c.getenv("GATEHOUSE_PROFILE")
-	}
-	if profile == "" {
-		profile, explicit = cliDefaultProfile, false
-	}
-	path := c.getenv("GATEHOUSE_CONFIG_FILE")
-	if path == "" {
-		if home := c.getenv("HOME"); home != "" {
-			path = filepath.Join(home, ".gatehouse", "config")
-		}
-	}
+	profile, explicit, path := c.configRef()
 	where := fmt.Sprintf("profile [%s] of %s", profile, path)
 	if path == "" {
 		where = fmt.Sprintf("profile [%s] of $HOME/.gatehouse/config (HOME is not set)", profile)
@@ -136,6 +125,13 @@ func (c *clientCLI) resolve() (cliTarget, error) {
 			}
 			if t.token == "" {
 				t.token = p["token"]
+				// issue 12: a token of `gatehouse auth login` renews itself; a token
+				// from GATEHOUSE_TOKEN never is.
+				if p[cliKeyRefreshToken] != "" {
+					if t.token, err = c.renewProfileToken(path, profile, p); err != nil {
+						return t, err
+					}
+				}
 			}
 		}
 	}

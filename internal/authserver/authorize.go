@@ -82,6 +82,7 @@ type AuthorizeRequest struct {
 	CodeChallenge string
 	Resource      string
 	Connection    string // the connection the resource names
+	CLI           bool   // the Gatehouse CLI, signing in as the user to the whole API
 }
 
 // AuthorizeError is a refused authorization request. Without RedirectURI (the redirect
@@ -148,7 +149,11 @@ func (a *Authorizer) Check(ctx context.Context, q url.Values) (*AuthorizeRequest
 		a.opts.Log.Info("client metadata document refused", "client_id", truncateStr(clientID, 256), "err", err)
 		return nil, &AuthorizeError{Code: "invalid_client", Description: "the client's metadata document could not be fetched"}
 	}
-	if !redirectAllowed(doc.RedirectURIs, redirectURI) {
+	cli := clientID == CLIClientID // issue 12: the CLI, a built-in client (cliclient.go)
+	if cli && !CLIRedirectOK(redirectURI) {
+		return nil, cliRedirectErr()
+	}
+	if !cli && !redirectAllowed(doc.RedirectURIs, redirectURI) {
 		return nil, &AuthorizeError{Code: "invalid_request", Description: "redirect_uri is not one of the client's registered redirect URIs"}
 	}
 	state := q.Get("state")
@@ -170,6 +175,9 @@ func (a *Authorizer) Check(ctx context.Context, q url.Values) (*AuthorizeRequest
 		return refuse("invalid_request", "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]")
 	}
 	resource := q.Get("resource")
+	if cli {
+		return cliRequest(redirectURI, state, ch, resource)
+	}
 	if resource == "" {
 		return refuse("invalid_target", "resource is required: the MCP connection's URL")
 	}

@@ -185,7 +185,7 @@ func (a *Authorizer) issue(ctx context.Context, p *catalog.Principal, clientID, 
 	now := a.opts.Now()
 	value := identity.NewTokenValue()
 	t := &catalog.Token{ID: catalog.NewID(), PrincipalID: p.ID, Hash: identity.HashToken(value),
-		Comment: "MCP client " + truncateStr(clientID, 200), CreatedBy: p.ID, CreatedAt: now, ExpiresAt: now.Add(AccessTTL), Audience: resource}
+		Comment: tokenComment(clientID), CreatedBy: p.ID, CreatedAt: now, ExpiresAt: now.Add(AccessTTL), Audience: resource}
 	if err := a.st.CreateToken(ctx, t); err != nil {
 		return nil, "", [sha256.Size]byte{}, fmt.Errorf("store token: %w", err)
 	}

@@ -72,7 +72,10 @@ func (u *UI) authorizePage(w http.ResponseWriter, r *http.Request) {
 // consentPage asks the user whether the client may act as them at the connection.
 func (u *UI) consentPage(w http.ResponseWriter, r *http.Request, cur *current, q url.Values, req *authserver.AuthorizeRequest) {
 	v := &view{Title: "Authorize application", User: cur.principal.Name, Connection: req.Connection, CSRF: cur.sess.csrf,
-		Action: AuthorizePath, Client: req.ClientName, ClientID: req.ClientID, RedirectURI: req.RedirectURI}
+		Action: AuthorizePath, Client: req.ClientName, ClientID: req.ClientID, RedirectURI: req.RedirectURI, CLI: req.CLI}
+	if req.CLI {
+		v.Title = "Sign in the Gatehouse CLI"
+	}
 	if v.Client == "" {
 		v.Client = req.ClientID
 	}

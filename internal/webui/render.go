@@ -69,6 +69,7 @@ type view struct {
 	Client   string
 	ClientID string
 	Hidden   []hiddenField
+	CLI      bool // the Gatehouse CLI asks to act as the user everywhere (issue 12)
 
 	// Error pages.
 	Heading     string
