@@ -2,61 +2,26 @@ package console
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
-// fakeSessions signs in the request that carries the cookie "s=ok"; its CSRF token is
-// fixed, and FormOK compares the posted field with it (the real check is webui's).
-type fakeSessions struct{ p *catalog.Principal }
-
-const fakeCSRF = "csrf-token-of-the-fake-session"
-
-func (f fakeSessions) Viewer(r *http.Request) (*catalog.Principal, string, bool) {
-	if c, err := r.Cookie("s"); err == nil && c.Value == "ok" {
-		return f.p, fakeCSRF, true
-	}
-	return nil, "", false
-}
-
-func (f fakeSessions) FormOK(r *http.Request, csrf string) bool {
-	return r.PostFormValue("csrf") == csrf
-}
-
+// TestShell checks what every console request passes: sign-in first (303 to
+// /login?next=), then for a POST the CSRF check before the handler runs, and the
+// security headers on every page.
 func TestShell(t *testing.T) {
 	ran := 0
 	addRoutesForTest(t, route{"POST /test-shell-form", func(c *Console, w http.ResponseWriter, r *http.Request, v *viewer) {
 		ran++
 		w.WriteHeader(http.StatusNoContent)
 	}})
-	c := New(Deps{Sessions: fakeSessions{p: &catalog.Principal{Name: "alice@example.com"}}})
-	do := func(method, target string, signedIn bool, form url.Values) *httptest.ResponseRecorder {
-		var body *strings.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		} else {
-			body = strings.NewReader("")
-		}
-		req := httptest.NewRequest(method, target, body)
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		if signedIn {
-			req.AddCookie(&http.Cookie{Name: "s", Value: "ok"})
-		}
-		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
-		return w
-	}
+	w := newWorld(t)
 	tests := []struct {
 		name     string
 		method   string
 		target   string
-		signedIn bool
+		who      string
 		form     url.Values
 		status   int
 		location string
@@ -64,40 +29,43 @@ func TestShell(t *testing.T) {
 		contains string
 	}{
 		{name: "home signed out goes to sign-in", method: "GET", target: "/", status: 303, location: "/login?next=%2F"},
-		{name: "next keeps the query", method: "GET", target: "/?a=b", status: 303, location: "/login?next=%2F%3Fa%3Db"},
-		{name: "home signed in", method: "GET", target: "/", signedIn: true, status: 200, contains: `id="nav-connections"`},
-		{name: "viewer named with sign-out", method: "GET", target: "/", signedIn: true, status: 200, contains: `name="csrf" value="` + fakeCSRF + `"`},
-		{name: "post signed out", method: "POST", target: "/test-shell-form", form: url.Values{"csrf": {fakeCSRF}}, status: 303, location: "/login?next=%2Ftest-shell-form"},
-		{name: "post without csrf refused", method: "POST", target: "/test-shell-form", signedIn: true, form: url.Values{"x": {"1"}}, status: 403, contains: "Form refused"},
-		{name: "post with wrong csrf refused", method: "POST", target: "/test-shell-form", signedIn: true, form: url.Values{"csrf": {"nope"}}, status: 403},
-		{name: "post with csrf runs", method: "POST", target: "/test-shell-form", signedIn: true, form: url.Values{"csrf": {fakeCSRF}}, status: 204, ran: 1},
+		{name: "next keeps the query", method: "GET", target: "/connections?q=b", status: 303, location: "/login?next=%2Fconnections%3Fq%3Db"},
+		{name: "home signed in", method: "GET", target: "/", who: "mike", status: 200, contains: `id="nav-connections"`},
+		{name: "viewer named with sign-out", method: "GET", target: "/", who: "mike", status: 200, contains: `name="csrf" value="` + csrfOf("mike") + `"`},
+		{name: "post signed out", method: "POST", target: "/test-shell-form", form: url.Values{"csrf": {csrfOf("mike")}}, status: 303, location: "/login?next=%2Ftest-shell-form"},
+		{name: "post without csrf refused", method: "POST", target: "/test-shell-form", who: "mike", form: url.Values{"x": {"1"}}, status: 403, contains: "Form refused"},
+		{name: "post with another session's csrf refused", method: "POST", target: "/test-shell-form", who: "mike", form: url.Values{"csrf": {csrfOf("root")}}, status: 403},
+		{name: "post with csrf runs", method: "POST", target: "/test-shell-form", who: "mike", form: url.Values{"csrf": {csrfOf("mike")}}, status: 204, ran: 1},
 		{name: "asset css", method: "GET", target: "/console/assets/console.css", status: 200, contains: ".badge"},
+		{name: "asset js", method: "GET", target: "/console/assets/console.js", status: 200, contains: "data-copy"},
 		{name: "asset missing", method: "GET", target: "/console/assets/nope.js", status: 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ran = 0
-			w := do(tt.method, tt.target, tt.signedIn, tt.form)
-			if w.Code != tt.status {
-				t.Fatalf("status %d, want %d; body %s", w.Code, tt.status, w.Body)
+			req := strings.NewReader(tt.form.Encode())
+			r := newRequest(tt.method, tt.target, req, tt.form != nil, tt.who)
+			rec := serve(w.c, r)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
 			}
-			if got := w.Header().Get("Location"); got != tt.location {
+			if got := rec.Header().Get("Location"); got != tt.location {
 				t.Errorf("Location %q, want %q", got, tt.location)
 			}
 			if ran != tt.ran {
 				t.Errorf("handler ran %d times, want %d", ran, tt.ran)
 			}
-			if !strings.Contains(w.Body.String(), tt.contains) {
-				t.Errorf("body lacks %q:\n%s", tt.contains, w.Body)
+			if !strings.Contains(rec.Body.String(), tt.contains) {
+				t.Errorf("body lacks %q:\n%s", tt.contains, rec.Body)
 			}
 			for h, v := range map[string]string{"Content-Security-Policy": ContentSecurityPolicy, "Cache-Control": "no-store",
 				"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
-				if tt.status != 404 && !strings.HasPrefix(tt.target, AssetPrefix) && w.Header().Get(h) != v {
-					t.Errorf("%s = %q, want %q", h, w.Header().Get(h), v)
+				if !strings.HasPrefix(tt.target, AssetPrefix) && rec.Header().Get(h) != v {
+					t.Errorf("%s = %q, want %q", h, rec.Header().Get(h), v)
 				}
 			}
-			if strings.Contains(w.Body.String(), "<script>") || strings.Contains(w.Body.String(), " style=") {
-				t.Errorf("inline script or style in the page:\n%s", w.Body)
+			if b := rec.Body.String(); strings.Contains(b, "<script>") || strings.Contains(b, " style=") || strings.Contains(b, " onclick=") {
+				t.Errorf("inline script or style in the page:\n%s", b)
 			}
 		})
 	}

@@ -18,6 +18,8 @@
 //     (the current refresh token and access token included).
 //   - The user of an authorization is the query parameter test_user of the
 //     authorization request, which is auto-consented with every requested scope.
+//     With Options.SignInPage, a request without it shows a sign-in page that asks
+//     for it (for browser tests).
 package oauthtest
 
 import (
@@ -74,6 +76,9 @@ type Options struct {
 	// NoMetadata makes the metadata endpoint answer 404, as servers that publish no
 	// RFC 8414 or OpenID Connect metadata do.
 	NoMetadata bool
+	// SignInPage makes an authorization request without test_user show a sign-in
+	// page (SignInPage) instead of answering login_required, for browser tests.
+	SignInPage bool
 }
 
 // Client is a registered OAuth client.
@@ -460,6 +465,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.URL.Query().Get("test_user")
+	if user == "" && s.opts.SignInPage {
+		SignInPage(w, r, "the test authorization server")
+		return
+	}
 	if user == "" {
 		s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired.WithHint("oauthtest: add the query parameter test_user to log in."))
 		return

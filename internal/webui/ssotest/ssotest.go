@@ -6,7 +6,9 @@
 // client (SetTamper), to test that tampered tokens are refused.
 //
 // The user of an authorization is the query parameter test_user of the authorization
-// request (SetUser declares one); it is auto-consented with every requested scope.
+// request (SetUser declares one); it is auto-consented with every requested scope. A
+// request without test_user shows the provider's sign-in page, which asks for the user
+// name and sends the request again with it (for browser tests).
 package ssotest
 
 import (
@@ -33,6 +35,8 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
 	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/internal/oauth/oauthtest"
 )
 
 // The provider's one client, and the key id of its signing key.
@@ -165,6 +169,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := r.URL.Query().Get("test_user")
+	if !r.URL.Query().Has("test_user") {
+		oauthtest.SignInPage(w, r, "the test identity provider")
+		return
+	}
 	extra, ok := p.claims[user]
 	if !ok {
 		p.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("unknown test_user"))
