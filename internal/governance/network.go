@@ -349,8 +349,15 @@ func (s *Service) recentDestinations(ctx context.Context, since time.Time, conns
 		}
 		for _, e := range page {
 			switch {
-			case e.ActionName == catalog.ActionUseConnection && e.Decision == catalog.DecisionAllow && hostOf[e.Connection] != "":
-				add(catalog.SourceProxy, e.Connection, hostOf[e.Connection], "", e.Principal, e.EventTime)
+			case e.ActionName == catalog.ActionUseConnection && e.Decision == catalog.DecisionAllow:
+				// The call's record names where it went; older records only the connection.
+				dest := e.Params["upstream_host"]
+				if _, _, err := net.SplitHostPort(dest); err != nil {
+					dest = hostOf[e.Connection]
+				}
+				if dest != "" {
+					add(catalog.SourceProxy, e.Connection, dest, "", e.Principal, e.EventTime)
+				}
 			case e.ActionName == catalog.ActionEgressTunnel && e.Params["destination"] != "":
 				add(catalog.SourceEgress, "", e.Params["destination"], "", e.Principal, e.EventTime)
 			}
