@@ -535,7 +535,7 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		SSO: ssoConfig(cfg, oc, st, log), Audit: rec}) // issue 12: single sign-on
 	gov := governance.New(governance.Deps{Store: st, Keyring: kr, Access: az, Broker: broker, OAuth: oc, // shared by the API and the console
 		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP}, Log: log, Audit: rec,
-		AuditChainKey: chainKey, NormalizePolicy: egress.NormalizePolicy, DevIPRanges: devRanges})
+		AuditChainKey: chainKey, NormalizePolicy: egress.NormalizePolicy, DevIPRanges: devRanges}) // audit verify and the network policy (issue 13)
 	tokenEndpoint := newTokenEndpoint(st, rec, log, fedClient, cfg.BodyTimeout, time.Now, mcpAuthz.Grants()...) // issue 12
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,

@@ -57,9 +57,8 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, v *viewer)
 	}
 	needle := strings.ToLower(d.Q)
 	res, err := c.d.Gov.ListConnections(r.Context(), v.P, governance.ListConnectionsRequest{MaxResults: listPageSize, PageToken: q.Get("page"),
-		Keep: func(cv *governance.ConnectionView) bool {
-			return strings.Contains(cv.Connection.Name, needle) && (d.State == "" || string(cv.Status.State) == d.State)
-		}})
+		Match: func(c *catalog.Connection) bool { return strings.Contains(c.Name, needle) },
+		Keep:  func(cv *governance.ConnectionView) bool { return d.State == "" || string(cv.Status.State) == d.State }})
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
@@ -67,7 +66,7 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, v *viewer)
 	for _, cv := range res.Connections {
 		d.Rows = append(d.Rows, connRow{Name: cv.Connection.Name, Type: string(cv.Connection.CredentialType), Owner: cv.Owner,
 			State: string(cv.Status.State), Reason: cv.Status.Reason, Enabled: cv.Connection.Enabled,
-			Expires: c.when(expiry(cv.Status)), LastUsed: c.when(cv.Status.LastUsedAt)})
+			Expires: c.when(statusExpiry(cv.Status)), LastUsed: c.when(cv.Status.LastUsedAt)})
 	}
 	if res.NextPageToken != "" {
 		nq := url.Values{"page": {res.NextPageToken}}
@@ -86,13 +85,10 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, v *viewer)
 	c.render(w, r, http.StatusOK, v, "connections.html", p)
 }
 
-// expiry is when the credential next needs something: its refresh token's expiry when
-// it has one, else its access token's.
-func expiry(st governance.CredentialStatus) time.Time {
-	if !st.RefreshExpiresAt.IsZero() {
-		return st.RefreshExpiresAt
-	}
-	return st.AccessExpiresAt
+// statusExpiry is when a credential next needs something, as the inventory counts it
+// (expiry): its refresh token's expiry when it has one, else its access token's.
+func statusExpiry(st governance.CredentialStatus) time.Time {
+	return expiry(governance.InventoryItem{RefreshExpiresAt: st.RefreshExpiresAt, AccessExpiresAt: st.AccessExpiresAt})
 }
 
 // detailData is the detail page of one connection.
@@ -159,7 +155,7 @@ func (c *Console) showConnection(w http.ResponseWriter, r *http.Request, v *view
 	}
 	conn := cv.Connection
 	d := &detailData{C: conn, View: cv, URL: conn.Options[catalog.OptHost] + portOf(conn) + conn.Options[catalog.OptBasePath],
-		Status: cv.Status, Expires: c.when(expiry(cv.Status)), Refreshed: c.when(cv.Status.LastRefreshedAt), LastUsed: c.when(cv.Status.LastUsedAt),
+		Status: cv.Status, Expires: c.when(statusExpiry(cv.Status)), Refreshed: c.when(cv.Status.LastRefreshedAt), LastUsed: c.when(cv.Status.LastUsedAt),
 		CanManage: cv.Privileges.Has(catalog.Manage), PerUser: conn.CredentialType == catalog.OAuthU2MPerUser,
 		SharedU2M: conn.CredentialType == catalog.OAuthU2M, IsOAuth: conn.CredentialType.IsOAuth(),
 		LoginPath: "/connections/" + url.PathEscape(conn.Name) + "/login", Privileges: catalog.Privileges(catalog.SecurableConnection),

@@ -30,7 +30,7 @@ type stateCount struct {
 	Link  string
 }
 
-type eventRow struct {
+type homeEvent struct {
 	When                                     when
 	Principal, Action, Connection, Code, Why string
 }
@@ -43,8 +43,8 @@ type homeData struct {
 	Total     int
 	Attention int
 	Truncated bool
-	Denials   []eventRow
-	Failures  []eventRow
+	Denials   []homeEvent
+	Failures  []homeEvent
 	DenyErr   string
 	FailErr   string
 }
@@ -106,13 +106,13 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, v *viewer) {
 
 // recent lists the newest audit events of q (read at most scan), those keep accepts,
 // at most homeRows.
-func (c *Console) recent(r *http.Request, v *viewer, q governance.AuditQuery, scan int, keep func(*catalog.AuditEvent) bool) ([]eventRow, string) {
+func (c *Console) recent(r *http.Request, v *viewer, q governance.AuditQuery, scan int, keep func(*catalog.AuditEvent) bool) ([]homeEvent, string) {
 	q.Order, q.MaxResults = governance.AuditOrderDesc, scan
 	res, err := c.d.Gov.ListAudit(r.Context(), v.P, q)
 	if err != nil {
 		return nil, c.errMessage(r, err)
 	}
-	var out []eventRow
+	var out []homeEvent
 	for _, e := range res.Events {
 		if keep != nil && !keep(e) {
 			continue
@@ -121,7 +121,7 @@ func (c *Console) recent(r *http.Request, v *viewer, q governance.AuditQuery, sc
 		if e.ActionName == catalog.ActionCredentialState {
 			why = e.Params["from"] + " → " + e.Params["to"] + ": " + why
 		}
-		out = append(out, eventRow{When: c.when(e.EventTime), Principal: e.Principal, Action: e.ActionName, Connection: e.Connection, Code: e.ErrorCode, Why: why})
+		out = append(out, homeEvent{When: c.when(e.EventTime), Principal: e.Principal, Action: e.ActionName, Connection: e.Connection, Code: e.ErrorCode, Why: why})
 		if len(out) == homeRows {
 			break
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
-	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/governance"
 )
 
@@ -59,9 +58,13 @@ type inventoryData struct {
 	Ticks                []timelineBar // X and Day only
 }
 
-// itemExpiry is when a credential next needs its holder (the connection pages' rule).
-func itemExpiry(it governance.InventoryItem) time.Time {
-	return expiry(governance.CredentialStatus{Status: credential.Status{AccessExpiresAt: it.AccessExpiresAt, RefreshExpiresAt: it.RefreshExpiresAt}})
+// expiry is when a credential next needs its holder: the refresh token's end if it
+// has one (access tokens are refreshed without anyone), else the access token's.
+func expiry(it governance.InventoryItem) time.Time {
+	if !it.RefreshExpiresAt.IsZero() {
+		return it.RefreshExpiresAt
+	}
+	return it.AccessExpiresAt
 }
 
 // inventory lists every credential held (admins only, as in the API): those that need
@@ -80,14 +83,14 @@ func (c *Console) inventory(w http.ResponseWriter, r *http.Request, v *viewer) {
 	perDay := make([]int, timelineDays)
 	humanDay := make([]bool, timelineDays)
 	for i, it := range items {
-		row := inventoryRow{InventoryItem: it, Expires: c.when(itemExpiry(it)), LastUsed: c.when(it.LastUsedAt)}
+		row := inventoryRow{InventoryItem: it, Expires: c.when(expiry(it)), LastUsed: c.when(it.LastUsedAt)}
 		if needsHuman(it.State) {
 			d.Human = append(d.Human, row)
 		}
 		if i >= (d.Page-1)*inventoryPage && i < d.Page*inventoryPage {
 			d.Rows = append(d.Rows, row)
 		}
-		if e := itemExpiry(it); !e.IsZero() && !e.Before(now) && e.Before(now.Add(timelineDays*24*time.Hour)) {
+		if e := expiry(it); !e.IsZero() && !e.Before(now) && e.Before(now.Add(timelineDays*24*time.Hour)) {
 			day := int(e.Sub(now) / (24 * time.Hour))
 			perDay[day]++
 			humanDay[day] = humanDay[day] || needsHuman(it.State)
@@ -133,7 +136,7 @@ func (d *inventoryData) timeline(perDay []int, human []bool, now time.Time) {
 }
 
 func sortByExpiry(rows []inventoryRow) {
-	slices.SortStableFunc(rows, func(a, b inventoryRow) int { return itemExpiry(a.InventoryItem).Compare(itemExpiry(b.InventoryItem)) })
+	slices.SortStableFunc(rows, func(a, b inventoryRow) int { return expiry(a.InventoryItem).Compare(expiry(b.InventoryItem)) })
 }
 
 // plural count of things, for headings.

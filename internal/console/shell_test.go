@@ -7,6 +7,9 @@ import (
 	"testing"
 )
 
+// fakeCSRF is the CSRF token of the fake sessions of i13-ops's tests (ops_test.go).
+const fakeCSRF = "csrf-token-of-the-fake-session"
+
 // TestShell checks what every console request passes: sign-in first (303 to
 // /login?next=), then for a POST the CSRF check before the handler runs, and the
 // security headers on every page.

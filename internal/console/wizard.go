@@ -37,7 +37,7 @@ type field struct {
 
 var (
 	fHost     = field{Name: catalog.OptHost, Label: "Host", Hint: "The API's base, e.g. https://api.example.com", Required: true}
-	fBasePath = field{Name: catalog.OptBasePath, Label: "Base path", Hint: "Optional: a path every call is under, e.g. /v1"}
+	fBasePath = field{Name: catalog.OptBasePath, Label: "Base path", Hint: "A path every call is under, e.g. /v1"}
 	fMCP      = field{Name: catalog.OptIsMCP, Label: "This is an MCP server", Checkbox: true, Hint: "Calls go to the MCP proxy; its tools are listed and can be pinned"}
 	fClientID = field{Name: catalog.OptClientID, Label: "Client ID", Required: true}
 	fSecret   = field{Name: catalog.OptClientSecret, Label: "Client secret", Required: true, Secret: true, Hint: "Write-only: sealed at rest, never shown again"}

@@ -116,11 +116,7 @@ func (s *Service) lookup(ctx context.Context, raw string) (*catalog.Connection, 
 // or admin), else RESOURCE_DOES_NOT_EXIST or PERMISSION_DENIED. Surfaces call it before
 // they read a request body; the operations call it again themselves.
 func (s *Service) ManagedConnection(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, error) {
-	c, err := s.lookup(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	privs, err := s.d.Access.Connection(ctx, who, c)
+	c, privs, err := s.privsOn(ctx, who, name)
 	if err != nil {
 		return nil, err
 	}

@@ -229,18 +229,8 @@ type MCPTools struct {
 // visibleConnection returns the named connection if who may see it: any privilege on
 // it, the rule of the get-connection API.
 func (s *Service) visibleConnection(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, error) {
-	c, err := s.lookup(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	privs, err := s.d.Access.Connection(ctx, who, c)
-	if err != nil {
-		return nil, err
-	}
-	if privs == 0 {
-		return nil, catalog.Errorf(catalog.PermissionDenied, "User %s does not have any privilege on connection %s", who.Name, c.Name)
-	}
-	return c, nil
+	c, _, err := s.visible(ctx, who, name)
+	return c, err
 }
 
 // MCPConnection returns the named MCP connection if who may see it (any privilege, as

@@ -41,11 +41,24 @@ type CredentialStatus struct {
 	AuthorizedByName string
 }
 
-// ViewConnection is the view of c for who, whose privileges on it are privs.
+// ViewConnection is the view of c for who, whose privileges on it are privs (0 when
+// the caller does not need them).
 func (s *Service) ViewConnection(ctx context.Context, who *catalog.Principal, c *catalog.Connection, privs access.PrivSet) (*ConnectionView, error) {
-	names, err := s.PrincipalNames(ctx, c.OwnerID, c.CreatedBy, c.UpdatedBy)
-	if err != nil {
-		return nil, err
+	return s.viewConnection(ctx, who, c, privs, s.names())
+}
+
+// viewConnection is ViewConnection with the names cache of the operation.
+func (s *Service) viewConnection(ctx context.Context, who *catalog.Principal, c *catalog.Connection, privs access.PrivSet, n *names) (*ConnectionView, error) {
+	var names [3]string
+	for i, id := range []string{c.OwnerID, c.CreatedBy, c.UpdatedBy} {
+		if id == "" {
+			continue
+		}
+		v, err := n.of(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = v
 	}
 	opts := make(map[string]string, len(c.Options))
 	for k, v := range c.Options {
@@ -59,9 +72,11 @@ func (s *Service) ViewConnection(ctx context.Context, who *catalog.Principal, c 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.credentialStatus(ctx, st)
-	if err != nil {
-		return nil, err
+	cs := CredentialStatus{Status: st}
+	if st.AuthorizedBy != "" {
+		if cs.AuthorizedByName, err = n.of(ctx, st.AuthorizedBy); err != nil {
+			return nil, err
+		}
 	}
 	return &ConnectionView{Connection: &row, Options: opts, Owner: names[0], CreatedBy: names[1], UpdatedBy: names[2], Privileges: privs, Status: cs}, nil
 }
@@ -81,18 +96,36 @@ func (s *Service) credentialStatus(ctx context.Context, st credential.Status) (C
 // GetConnection returns the named connection for who, who needs some privilege on it
 // (any: the rule of the get-connection API).
 func (s *Service) GetConnection(ctx context.Context, who *catalog.Principal, name string) (*ConnectionView, error) {
-	c, err := s.lookup(ctx, name)
+	c, privs, err := s.visible(ctx, who, name)
 	if err != nil {
 		return nil, err
+	}
+	return s.ViewConnection(ctx, who, c, privs)
+}
+
+// privsOn returns the named connection and who's privileges on it.
+func (s *Service) privsOn(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, access.PrivSet, error) {
+	c, err := s.lookup(ctx, name)
+	if err != nil {
+		return nil, 0, err
 	}
 	privs, err := s.d.Access.Connection(ctx, who, c)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	return c, privs, nil
+}
+
+// visible is privsOn for a connection who must hold some privilege on.
+func (s *Service) visible(ctx context.Context, who *catalog.Principal, name string) (*catalog.Connection, access.PrivSet, error) {
+	c, privs, err := s.privsOn(ctx, who, name)
+	if err != nil {
+		return nil, 0, err
 	}
 	if privs == 0 {
-		return nil, catalog.Errorf(catalog.PermissionDenied, "User %s does not have any privilege on connection %s", who.Name, c.Name)
+		return nil, 0, catalog.Errorf(catalog.PermissionDenied, "User %s does not have any privilege on connection %s", who.Name, c.Name)
 	}
-	return s.ViewConnection(ctx, who, c, privs)
+	return c, privs, nil
 }
 
 // ListConnectionsRequest asks for one page of the connections a viewer may see.
@@ -102,9 +135,12 @@ type ListConnectionsRequest struct {
 	MaxResults int
 	// PageToken continues after the previous page (its NextPageToken).
 	PageToken string
-	// Keep, when set, keeps only the connections it accepts (a surface's search or
-	// filter); the page still fills up to MaxResults.
-	Keep func(*ConnectionView) bool
+	// Match, when set, keeps only the connections it accepts, before their view is
+	// made (a surface's search by name: cheap); Keep, when set, then keeps only the
+	// views it accepts (a filter by credential state). The page still fills up to
+	// MaxResults.
+	Match func(*catalog.Connection) bool
+	Keep  func(*ConnectionView) bool
 }
 
 // ConnectionPage is one page of ListConnections, ordered by name.
@@ -133,6 +169,7 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 		after = string(b)
 	}
 	out := &ConnectionPage{Connections: []*ConnectionView{}}
+	n := s.names()
 	batch := max(limit, 100)
 	for len(out.Connections) < limit {
 		cs, err := s.d.Store.ListConnections(ctx, after, batch)
@@ -141,6 +178,9 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 		}
 		for i, c := range cs {
 			after = c.Name
+			if req.Match != nil && !req.Match(c) {
+				continue
+			}
 			privs, err := s.d.Access.Connection(ctx, who, c)
 			if err != nil {
 				return nil, err
@@ -148,7 +188,7 @@ func (s *Service) ListConnections(ctx context.Context, who *catalog.Principal, r
 			if privs == 0 {
 				continue
 			}
-			v, err := s.ViewConnection(ctx, who, c, privs)
+			v, err := s.viewConnection(ctx, who, c, privs, n)
 			if err != nil {
 				return nil, err
 			}
