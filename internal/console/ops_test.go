@@ -371,3 +371,25 @@ func BenchmarkOpsPages(b *testing.B) {
 		}
 	})
 }
+
+// FuzzOpsForms: the network policy form and the audit page's time fields take any
+// input without a panic; a policy's lists hold only trimmed, non-empty entries, and a
+// time that parses is UTC.
+func FuzzOpsForms(f *testing.F) {
+	f.Add("a.example\n\n *.b.example \r\n", "2026-03-14T15:09")
+	f.Add("", "2026-03-14T15:09:26Z")
+	f.Add("\x00\n\t", "not a time")
+	f.Fuzz(func(t *testing.T, list, when string) {
+		p := policyForm{Restricted: true, Allowed: list, Blocked: list, Ranges: list}.policy()
+		for _, l := range [][]string{p.AllowedDestinations, p.BlockedDestinations, p.AllowedIPRanges} {
+			for _, e := range l {
+				if e == "" || strings.TrimSpace(e) != e {
+					t.Fatalf("policy entry %q from %q", e, list)
+				}
+			}
+		}
+		if tm, err := parseFormTime("From", when); err == nil && !tm.IsZero() && tm.Location() != time.UTC {
+			t.Fatalf("parseFormTime(%q) = %v, not UTC", when, tm)
+		}
+	})
+}

@@ -228,8 +228,9 @@ type NetworkImpact struct {
 	Destinations int
 	Events       int
 	// NowBlocked went through under the current policy and would be refused;
-	// NowAllowed were refused and would go through; Other changed otherwise (a denial
-	// that becomes, or stops being, a dry-run denial).
+	// NowAllowed were refused and would go through (a dry-run denial goes through);
+	// Other would move between allowed and dry-run denial: no call changes, but it
+	// would start, or stop, being recorded.
 	NowBlocked, NowAllowed, Other []ImpactedDestination
 }
 
