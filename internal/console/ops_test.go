@@ -353,17 +353,21 @@ func BenchmarkOpsPages(b *testing.B) {
 	if err := w.st.AppendNetworkEvents(ctx, events); err != nil {
 		b.Fatal(err)
 	}
-	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/inventory", "/network"} {
+	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/audit?verify=1", "/inventory", "/network", "/principals", "/tokens"} {
 		b.Run(path, func(b *testing.B) {
+			cpu0 := cpuTime(b)
 			for b.Loop() {
 				if rw := w.req(b, "root", "GET", path, nil); rw.Code != 200 {
 					b.Fatalf("GET %s = %d", path, rw.Code)
 				}
 			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op") // as BenchmarkPages
 		})
 	}
 	b.Run("network preview", func(b *testing.B) {
 		form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"api1.example.test"}}
+		cpu0 := cpuTime(b)
+		defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op") }()
 		for b.Loop() {
 			if rw := w.req(b, "root", "POST", "/network/preview", form); rw.Code != 200 {
 				b.Fatalf("preview = %d", rw.Code)
