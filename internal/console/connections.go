@@ -243,11 +243,11 @@ func (c *Console) grants(w http.ResponseWriter, r *http.Request, v *viewer) {
 	back(w, r.PathValue("name"), "granted")
 }
 
-// formFailed shows the detail page again with err next to the form, or the error page
-// when the connection itself is out of reach.
+// formFailed shows the detail page again with err next to the form (or, when the
+// connection itself is out of the viewer's reach now, the error page that says so).
 func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, v *viewer, form string, err error) {
 	var ce *catalog.Error
-	if !errors.As(err, &ce) || ce.Code == catalog.ResourceDoesNotExist && strings.Contains(ce.Message, "Connection '") {
+	if !errors.As(err, &ce) {
 		c.fail(w, r, v, err)
 		return
 	}

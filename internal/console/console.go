@@ -203,7 +203,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // wrap authenticates every request before anything else: no session sends the
-// browser to sign in (303 /login?next=this page). A POST then has its form read,
+// browser to sign in (303 /login?next=this page, or home for a form). A POST then has its form read,
 // bounded in size and time, and checked (FormOK) before the handler runs; a failed
 // check answers 403 and changes nothing.
 func (c *Console) wrap(rt route) http.Handler {
@@ -212,9 +212,14 @@ func (c *Console) wrap(rt route) http.Handler {
 		p, csrf, ok := c.d.Sessions.Viewer(r)
 		if !ok {
 			refuseUnread(w, r)
-			next := r.URL.EscapedPath()
-			if !post && r.URL.RawQuery != "" {
-				next += "?" + r.URL.RawQuery
+			// A form's own path answers only POST: after signing in, the browser goes
+			// home instead.
+			next := "/"
+			if !post {
+				next = r.URL.EscapedPath()
+				if r.URL.RawQuery != "" {
+					next += "?" + r.URL.RawQuery
+				}
 			}
 			redirect(w, "/login?next="+url.QueryEscape(next))
 			return

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -143,7 +144,8 @@ func (c *Console) wizardPost(w http.ResponseWriter, r *http.Request, v *viewer) 
 
 // statusOf is the HTTP status of an error: a *catalog.Error's, else 500.
 func statusOf(err error) int {
-	if ce, ok := err.(*catalog.Error); ok {
+	var ce *catalog.Error
+	if errors.As(err, &ce) {
 		return ce.HTTPStatus()
 	}
 	return http.StatusInternalServerError

@@ -201,6 +201,10 @@ func TestConsolePerUserSignIn(t *testing.T) {
 // run their own script and no inline one.
 func TestConsoleCSRFAndCSP(t *testing.T) {
 	srv := gatehousetest.Start(t, gatehousetest.Options{Args: []string{"--insecure-http-upstreams"}})
+	// The console owns / and its own pages; every other path keeps the API's JSON 404.
+	if status, body := srv.Do("GET", "/no-such-page", "", nil); status != 404 || !strings.Contains(string(body), `"error_code":"RESOURCE_DOES_NOT_EXIST"`) {
+		t.Errorf("GET /no-such-page = %d %s", status, body)
+	}
 	srv.MakeConnection("target", "", map[string]string{"host": "http://127.0.0.1:9", "bearer_token": canary})
 	b := newBrowser(t, srv)
 	b.signIn(srv.Admin, "/connections/target")
