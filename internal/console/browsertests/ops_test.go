@@ -97,6 +97,7 @@ func TestOpsAuditPage(t *testing.T) {
 	b.open("/audit?verify=1")
 	b.do(chromedp.Click(chromedp.CSS("details.audit-row summary")), chromedp.WaitVisible(chromedp.CSS("details.audit-row[open] dl")))
 	b.shot("audit", 1280)
+	b.shot("audit-phone", 390)
 }
 
 func TestOpsInventoryPage(t *testing.T) {
