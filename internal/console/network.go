@@ -37,12 +37,12 @@ type networkData struct {
 	View      governance.NetworkPolicyView
 	Form      policyForm
 	Preview   *governance.NetworkImpact
-	Events    []eventRow
+	Events    []netEventRow
 	NextURL   string
 	FormError string
 }
 
-type eventRow struct {
+type netEventRow struct {
 	E    *catalog.NetworkEvent
 	Time string
 }
@@ -97,7 +97,7 @@ func (c *Console) networkPage(r *http.Request, v *viewer, d *networkData) error 
 		return err
 	}
 	for _, e := range ev.Events {
-		d.Events = append(d.Events, eventRow{E: e, Time: e.Time.UTC().Format("2006-01-02 15:04:05 UTC")})
+		d.Events = append(d.Events, netEventRow{E: e, Time: e.Time.UTC().Format("2006-01-02 15:04:05 UTC")})
 	}
 	if ev.NextPageToken != "" {
 		d.NextURL = "/network?page_token=" + ev.NextPageToken

@@ -3,12 +3,11 @@ package console
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,103 +18,49 @@ import (
 	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/seal"
-	"github.com/gatehouse/gatehouse/internal/store/sqlite"
 )
 
-// opsSessions signs in the principal named by the cookie "who".
-type opsSessions struct{ by map[string]*catalog.Principal }
-
-func (s opsSessions) Viewer(r *http.Request) (*catalog.Principal, string, bool) {
-	c, err := r.Cookie("who")
-	if err != nil || s.by[c.Value] == nil {
-		return nil, "", false
-	}
-	return s.by[c.Value], fakeCSRF, true
-}
-
-func (s opsSessions) FormOK(r *http.Request, csrf string) bool {
-	return r.PostFormValue("csrf") == csrf
-}
-
-// memRecorder keeps the audit events the console writes.
-type memRecorder struct {
-	mu sync.Mutex
-	es []*catalog.AuditEvent
-}
-
-func (m *memRecorder) Record(_ context.Context, e *catalog.AuditEvent) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.es = append(m.es, e)
-}
-
-func (m *memRecorder) last() *catalog.AuditEvent {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.es) == 0 {
-		return nil
-	}
-	return m.es[len(m.es)-1]
-}
-
-// opsWorld is the console over a real SQLite store: admin "root" and user "mike".
+// opsWorld is the console world (world_test.go) with a fixed clock, the egress
+// package's policy rules and an audit chain key: root is an admin, mike a user.
 type opsWorld struct {
-	st  *sqlite.DB
-	gov *governance.Service
-	c   *Console
-	rec *memRecorder
-	p   map[string]*catalog.Principal
-	now time.Time
+	*world
 }
 
 func newOpsWorld(tb testing.TB) *opsWorld {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "c.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	w := &opsWorld{newWorld(tb)}
+	w.now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return w.now }
 	kr, err := seal.NewKeyring()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &opsWorld{st: st, rec: &memRecorder{}, p: map[string]*catalog.Principal{}, now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return w.now }
 	oc := oauth.NewClient(oauth.ClientOptions{AllowHTTP: true})
-	w.gov = governance.New(governance.Deps{Store: st, Keyring: kr, Access: access.New(st), Broker: credential.New(kr, st, oc, credential.Options{}), OAuth: oc,
+	w.gov = governance.New(governance.Deps{Store: w.st, Keyring: kr, Access: access.New(w.st), Broker: credential.New(kr, w.st, oc, credential.Options{}), OAuth: oc,
 		Validation: catalog.ValidationPolicy{AllowHTTP: true}, Now: clock, NormalizePolicy: egress.NormalizePolicy, AuditChainKey: []byte("0123456789abcdef0123456789abcdef")})
-	for _, p := range []struct {
-		name string
-		kind catalog.PrincipalKind
-	}{{catalog.AdminsGroup, catalog.KindGroup}, {catalog.UsersGroup, catalog.KindGroup}, {"root", catalog.KindUser}, {"mike", catalog.KindUser}} {
-		pr := &catalog.Principal{ID: catalog.NewID(), Kind: p.kind, Name: p.name, DisplayName: p.name, Active: true, CreatedAt: w.now, UpdatedAt: w.now}
-		if err := st.CreatePrincipal(ctx, pr); err != nil {
-			tb.Fatal(err)
-		}
-		w.p[p.name] = pr
-	}
-	if err := st.AddMember(ctx, w.p[catalog.AdminsGroup].ID, w.p["root"].ID); err != nil {
-		tb.Fatal(err)
-	}
-	w.c = New(Deps{Gov: w.gov, Sessions: opsSessions{by: w.p}, Audit: w.rec, Now: clock})
+	w.c = New(Deps{Gov: w.gov, Sessions: worldSessions{w.world}, Audit: w.audit, Now: clock})
 	return w
 }
 
-func (w *opsWorld) do(tb testing.TB, who, method, target string, form url.Values) *httptest.ResponseRecorder {
+// req sends a request as who; a form gets who's CSRF token.
+func (w *opsWorld) req(tb testing.TB, who, method, target string, form url.Values) *httptest.ResponseRecorder {
 	tb.Helper()
-	var req *http.Request
+	var body io.Reader = http.NoBody
 	if form != nil {
-		form.Set("csrf", fakeCSRF)
-		req = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		req = httptest.NewRequest(method, target, nil)
+		form.Set("csrf", csrfOf(who))
+		body = strings.NewReader(form.Encode())
 	}
-	req.AddCookie(&http.Cookie{Name: "who", Value: who})
-	rw := httptest.NewRecorder()
-	w.c.ServeHTTP(rw, req)
-	return rw
+	return serve(w.c, newRequest(method, target, body, form != nil, who))
+}
+
+// lastEvent is the newest audit event the console recorded.
+func (w *opsWorld) lastEvent() *catalog.AuditEvent {
+	w.audit.mu.Lock()
+	defer w.audit.mu.Unlock()
+	if len(w.audit.events) == 0 {
+		return &catalog.AuditEvent{}
+	}
+	return w.audit.events[len(w.audit.events)-1]
 }
 
 func (w *opsWorld) connection(tb testing.TB, name, host string) {
@@ -127,7 +72,7 @@ func (w *opsWorld) connection(tb testing.TB, name, host string) {
 	}
 }
 
-func (w *opsWorld) audit(tb testing.TB, es ...*catalog.AuditEvent) {
+func (w *opsWorld) appendAudit(tb testing.TB, es ...*catalog.AuditEvent) {
 	tb.Helper()
 	for i, e := range es {
 		e.EventID = catalog.NewID()
@@ -147,7 +92,7 @@ func (w *opsWorld) audit(tb testing.TB, es ...*catalog.AuditEvent) {
 func TestOpsPagesVisibility(t *testing.T) {
 	w := newOpsWorld(t)
 	w.connection(t, "github", "https://api.github.test")
-	w.audit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
+	w.appendAudit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
 	tests := []struct {
 		name, who, path string
 		status          int
@@ -166,7 +111,7 @@ func TestOpsPagesVisibility(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rw := w.do(t, tt.who, "GET", tt.path, nil)
+			rw := w.req(t, tt.who, "GET", tt.path, nil)
 			body := rw.Body.String()
 			if rw.Code != tt.status {
 				t.Fatalf("GET %s as %s = %d, want %d:\n%s", tt.path, tt.who, rw.Code, tt.status, body)
@@ -190,7 +135,7 @@ func TestOpsPagesVisibility(t *testing.T) {
 
 func TestTokenShownOnce(t *testing.T) {
 	w := newOpsWorld(t)
-	rw := w.do(t, "mike", "POST", "/tokens/create", url.Values{"comment": {"ci job"}, "lifetime_days": {"7"}})
+	rw := w.req(t, "mike", "POST", "/tokens/create", url.Values{"comment": {"ci job"}, "lifetime_days": {"7"}})
 	if rw.Code != 200 {
 		t.Fatalf("create = %d:\n%s", rw.Code, rw.Body)
 	}
@@ -204,13 +149,13 @@ func TestTokenShownOnce(t *testing.T) {
 	if len(value) < 20 {
 		t.Fatalf("token value %q looks wrong", value)
 	}
-	if e := w.rec.last(); e == nil || e.ActionName != catalog.ActionTokenCreate || e.Principal != "mike" || e.Params["token_principal"] != "mike" || e.Decision != catalog.DecisionAllow {
+	if e := w.lastEvent(); e.ActionName != catalog.ActionTokenCreate || e.Principal != "mike" || e.Params["token_principal"] != "mike" || e.Decision != catalog.DecisionAllow {
 		t.Errorf("audit record = %+v, want tokenCreate by mike for mike", e)
 	}
-	if strings.Contains(fmt.Sprint(w.rec.last().Params), value) {
+	if strings.Contains(fmt.Sprint(w.lastEvent().Params), value) {
 		t.Error("the audit record holds the token value")
 	}
-	again := w.do(t, "mike", "GET", "/tokens", nil).Body.String()
+	again := w.req(t, "mike", "GET", "/tokens", nil).Body.String()
 	if strings.Contains(again, value) {
 		t.Error("the token list shows the value again")
 	}
@@ -218,17 +163,17 @@ func TestTokenShownOnce(t *testing.T) {
 		t.Error("the token list lacks the new token")
 	}
 	for _, who := range []string{"mike", "root"} {
-		if strings.Contains(w.do(t, who, "GET", "/tokens", nil).Body.String(), value) {
+		if strings.Contains(w.req(t, who, "GET", "/tokens", nil).Body.String(), value) {
 			t.Errorf("%s's token page shows the value", who)
 		}
 	}
 	// A user cannot mint for someone else: the operation refuses, and the refusal is a
 	// DENY record.
-	rw = w.do(t, "mike", "POST", "/tokens/create", url.Values{"user_name": {"root"}})
+	rw = w.req(t, "mike", "POST", "/tokens/create", url.Values{"user_name": {"root"}})
 	if rw.Code != 400 || !strings.Contains(rw.Body.String(), "not a metastore admin") {
 		t.Errorf("on-behalf-of create by a user = %d, want the permission error", rw.Code)
 	}
-	if e := w.rec.last(); e.Decision != catalog.DecisionDeny {
+	if e := w.lastEvent(); e.Decision != catalog.DecisionDeny {
 		t.Errorf("refused create recorded as %s, want DENY", e.Decision)
 	}
 	// Revoke the token: it is gone from the list.
@@ -236,7 +181,7 @@ func TestTokenShownOnce(t *testing.T) {
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("ListTokens = %d, %v", len(ts), err)
 	}
-	if rw := w.do(t, "mike", "POST", "/tokens/"+ts[0].Token.ID+"/revoke", url.Values{}); rw.Code != 303 {
+	if rw := w.req(t, "mike", "POST", "/tokens/"+ts[0].Token.ID+"/revoke", url.Values{}); rw.Code != 303 {
 		t.Fatalf("revoke = %d:\n%s", rw.Code, rw.Body)
 	}
 	if ts, _ := w.gov.ListTokens(context.Background(), w.p["mike"]); len(ts) != 0 {
@@ -246,7 +191,7 @@ func TestTokenShownOnce(t *testing.T) {
 
 func TestAuditFilters(t *testing.T) {
 	w := newOpsWorld(t)
-	w.audit(t,
+	w.appendAudit(t,
 		&catalog.AuditEvent{ActionName: catalog.ActionTokenCreate, Principal: "root", RequestID: "req-token", EventTime: w.now.Add(-48 * time.Hour)},
 		&catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github", RequestID: "req-allowed"},
 		&catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "slack", Decision: catalog.DecisionDeny, RequestID: "req-denied"},
@@ -266,7 +211,7 @@ func TestAuditFilters(t *testing.T) {
 	all := []string{"req-denied", "req-allowed", "req-token"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body := w.do(t, "root", "GET", "/audit?"+tt.query, nil).Body.String()
+			body := w.req(t, "root", "GET", "/audit?"+tt.query, nil).Body.String()
 			last := -1
 			for _, id := range tt.want {
 				i := strings.Index(body, id)
@@ -285,10 +230,10 @@ func TestAuditFilters(t *testing.T) {
 			}
 		})
 	}
-	if body := w.do(t, "root", "GET", "/audit?action=nope", nil).Body.String(); !strings.Contains(body, `id="page-error"`) {
+	if body := w.req(t, "root", "GET", "/audit?action=nope", nil).Body.String(); !strings.Contains(body, `id="page-error"`) {
 		t.Error("a bad action filter shows no error")
 	}
-	if body := w.do(t, "root", "GET", "/audit?verify=1", nil).Body.String(); !strings.Contains(body, `id="verify-result"`) {
+	if body := w.req(t, "root", "GET", "/audit?verify=1", nil).Body.String(); !strings.Contains(body, `id="verify-result"`) {
 		t.Errorf("verify shows no result:\n%s", body)
 	}
 }
@@ -297,7 +242,7 @@ func TestNetworkPreviewThenSave(t *testing.T) {
 	w := newOpsWorld(t)
 	ctx := context.Background()
 	w.connection(t, "github", "https://api.github.test")
-	w.audit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
+	w.appendAudit(t, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: "github"})
 	if err := w.st.AppendNetworkEvents(ctx, []*catalog.NetworkEvent{{Time: w.now.Add(-time.Minute), Destination: "partner.test:443", Source: catalog.SourceEgress,
 		Principal: "mike", Reason: "partner.test is blocked", AccessType: catalog.AccessDrop}}); err != nil {
 		t.Fatal(err)
@@ -308,7 +253,7 @@ func TestNetworkPreviewThenSave(t *testing.T) {
 	// Restricted to partner.test only: the github calls would be blocked, the partner
 	// calls allowed.
 	form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"partner.test\n"}, "version": {"1"}}
-	rw := w.do(t, "root", "POST", "/network/preview", form)
+	rw := w.req(t, "root", "POST", "/network/preview", form)
 	body := rw.Body.String()
 	if rw.Code != 200 {
 		t.Fatalf("preview = %d:\n%s", rw.Code, body)
@@ -323,26 +268,26 @@ func TestNetworkPreviewThenSave(t *testing.T) {
 	}
 	// The same change in dry run blocks nothing.
 	form.Set("dry_run", "on")
-	if body := w.do(t, "root", "POST", "/network/preview", form).Body.String(); strings.Contains(body, `id="impact-blocked"`) || !strings.Contains(body, "dry-run denial") {
+	if body := w.req(t, "root", "POST", "/network/preview", form).Body.String(); strings.Contains(body, `id="impact-blocked"`) || !strings.Contains(body, "dry-run denial") {
 		t.Error("a dry-run preview shows blocked destinations, or no dry-run denials")
 	}
 	form.Del("dry_run")
-	if rw := w.do(t, "root", "POST", "/network", form); rw.Code != 303 {
+	if rw := w.req(t, "root", "POST", "/network", form); rw.Code != 303 {
 		t.Fatalf("save = %d:\n%s", rw.Code, rw.Body)
 	}
 	p, err := w.st.GetNetworkPolicy(ctx)
 	if err != nil || p.RestrictionMode != catalog.RestrictedAccess || len(p.AllowedDestinations) != 1 || p.UpdatedBy != w.p["root"].ID {
 		t.Fatalf("stored policy = %+v, %v", p, err)
 	}
-	if e := w.rec.last(); e.ActionName != catalog.ActionUpdateNetworkPolicy || !strings.Contains(e.Params["policy"], "RESTRICTED_ACCESS") {
+	if e := w.lastEvent(); e.ActionName != catalog.ActionUpdateNetworkPolicy || !strings.Contains(e.Params["policy"], "RESTRICTED_ACCESS") {
 		t.Errorf("audit record = %+v", e)
 	}
 	// Saving the stale version again is refused and changes nothing.
-	if rw := w.do(t, "root", "POST", "/network", url.Values{"version": {"1"}}); rw.Code != 409 || !strings.Contains(rw.Body.String(), "Another admin changed") {
+	if rw := w.req(t, "root", "POST", "/network", url.Values{"version": {"1"}}); rw.Code != 409 || !strings.Contains(rw.Body.String(), "Another admin changed") {
 		t.Errorf("stale save = %d", rw.Code)
 	}
 	// A non-admin cannot preview or save.
-	if rw := w.do(t, "mike", "POST", "/network", form); rw.Code != 403 {
+	if rw := w.req(t, "mike", "POST", "/network", form); rw.Code != 403 {
 		t.Errorf("save by a user = %d, want 403", rw.Code)
 	}
 }
@@ -365,7 +310,7 @@ func TestPrincipalActions(t *testing.T) {
 		{"delete needs confirmation", "/principals/" + w.p["mike"].ID + "/delete", url.Values{"kind": {"USER"}}, 400},
 	}
 	for _, s := range steps {
-		if rw := w.do(t, "root", "POST", s.path, s.form); rw.Code != s.status {
+		if rw := w.req(t, "root", "POST", s.path, s.form); rw.Code != s.status {
 			t.Errorf("%s = %d, want %d:\n%s", s.name, rw.Code, s.status, rw.Body)
 		}
 	}
@@ -378,7 +323,7 @@ func TestPrincipalActions(t *testing.T) {
 	if ms, _ := w.st.ListMembers(ctx, w.p["admins"].ID); len(ms) != 2 {
 		t.Errorf("admins has %d members, want root and mike", len(ms))
 	}
-	if e := w.rec.last(); e.ActionName != catalog.ActionPrincipalChange || e.ErrorCode != string(catalog.InvalidParameterValue) {
+	if e := w.lastEvent(); e.ActionName != catalog.ActionPrincipalChange || e.ErrorCode != string(catalog.InvalidParameterValue) {
 		t.Errorf("last record = %+v", e)
 	}
 }
@@ -396,7 +341,7 @@ func BenchmarkOpsPages(b *testing.B) {
 		batch = append(batch, &catalog.AuditEvent{ActionName: catalog.ActionUseConnection, Principal: "mike", Connection: fmt.Sprintf("conn-%04d", i%1000),
 			EventTime: w.now.Add(-time.Duration(100_000-i) * time.Second), Params: map[string]string{"method": "GET", "path": "/v1/items"}})
 		if len(batch) == cap(batch) {
-			w.audit(b, batch...)
+			w.appendAudit(b, batch...)
 			batch = batch[:0]
 		}
 	}
@@ -408,21 +353,47 @@ func BenchmarkOpsPages(b *testing.B) {
 	if err := w.st.AppendNetworkEvents(ctx, events); err != nil {
 		b.Fatal(err)
 	}
-	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/inventory", "/network"} {
+	for _, path := range []string{"/audit", "/audit?decision=DENY", "/audit?connection=conn-0042", "/audit?verify=1", "/inventory", "/network", "/principals", "/tokens"} {
 		b.Run(path, func(b *testing.B) {
+			cpu0 := cpuTime(b)
 			for b.Loop() {
-				if rw := w.do(b, "root", "GET", path, nil); rw.Code != 200 {
+				if rw := w.req(b, "root", "GET", path, nil); rw.Code != 200 {
 					b.Fatalf("GET %s = %d", path, rw.Code)
 				}
 			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op") // as BenchmarkPages
 		})
 	}
 	b.Run("network preview", func(b *testing.B) {
 		form := url.Values{"restriction_mode": {catalog.RestrictedAccess}, "allowed": {"api1.example.test"}}
+		cpu0 := cpuTime(b)
+		defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N)/1e6, "cpu-ms/op") }()
 		for b.Loop() {
-			if rw := w.do(b, "root", "POST", "/network/preview", form); rw.Code != 200 {
+			if rw := w.req(b, "root", "POST", "/network/preview", form); rw.Code != 200 {
 				b.Fatalf("preview = %d", rw.Code)
 			}
+		}
+	})
+}
+
+// FuzzOpsForms: the network policy form and the audit page's time fields take any
+// input without a panic; a policy's lists hold only trimmed, non-empty entries, and a
+// time that parses is UTC.
+func FuzzOpsForms(f *testing.F) {
+	f.Add("a.example\n\n *.b.example \r\n", "2026-03-14T15:09")
+	f.Add("", "2026-03-14T15:09:26Z")
+	f.Add("\x00\n\t", "not a time")
+	f.Fuzz(func(t *testing.T, list, when string) {
+		p := policyForm{Restricted: true, Allowed: list, Blocked: list, Ranges: list}.policy()
+		for _, l := range [][]string{p.AllowedDestinations, p.BlockedDestinations, p.AllowedIPRanges} {
+			for _, e := range l {
+				if e == "" || strings.TrimSpace(e) != e {
+					t.Fatalf("policy entry %q from %q", e, list)
+				}
+			}
+		}
+		if tm, err := parseFormTime("From", when); err == nil && !tm.IsZero() && tm.Location() != time.UTC {
+			t.Fatalf("parseFormTime(%q) = %v, not UTC", when, tm)
 		}
 	})
 }

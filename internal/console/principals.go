@@ -31,8 +31,9 @@ var principalDone = map[string]string{
 type principalsData struct {
 	Dir  *governance.Directory
 	Self string // the viewer's id: no deactivate or delete button for oneself
-	// Candidates may be added to groups (everyone but the users group).
-	Candidates []*catalog.Principal
+	// AddOptions are, per group id, the principals that may be added to it: not the
+	// group itself, not its members, never the users group.
+	AddOptions map[string][]*catalog.Principal
 }
 
 // principals lists users, groups with their members, and service principals, with the
@@ -47,11 +48,17 @@ func (c *Console) principalsPage(w http.ResponseWriter, r *http.Request, v *view
 		c.fail(w, r, v, err)
 		return
 	}
-	d := &principalsData{Dir: dir, Self: v.P.ID}
-	for _, list := range [][]*catalog.Principal{dir.Users, dir.Groups, dir.ServicePrincipals} {
-		for _, p := range list {
-			if !(p.Kind == catalog.KindGroup && strings.EqualFold(p.Name, catalog.UsersGroup)) {
-				d.Candidates = append(d.Candidates, p)
+	d := &principalsData{Dir: dir, Self: v.P.ID, AddOptions: map[string][]*catalog.Principal{}}
+	for _, g := range dir.Groups {
+		member := map[string]bool{g.ID: true}
+		for _, m := range dir.Members[g.ID] {
+			member[m.ID] = true
+		}
+		for _, list := range [][]*catalog.Principal{dir.Users, dir.Groups, dir.ServicePrincipals} {
+			for _, p := range list {
+				if !member[p.ID] && !(p.Kind == catalog.KindGroup && strings.EqualFold(p.Name, catalog.UsersGroup)) {
+					d.AddOptions[g.ID] = append(d.AddOptions[g.ID], p)
+				}
 			}
 		}
 	}

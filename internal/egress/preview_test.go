@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -75,4 +76,19 @@ func TestVerdictUnknownAddressIsJudgedByName(t *testing.T) {
 			t.Errorf("Verdict(%q) allowed an invalid destination", dest)
 		}
 	}
+}
+
+// FuzzVerdict: any recorded destination and address is judged without a panic, and one
+// that is not a valid host:port is never let through.
+func FuzzVerdict(f *testing.F) {
+	for _, s := range [][2]string{{"api.example:443", "1.2.3.4"}, {"[::1]:80", ""}, {"x.partner.test:8443", "10.1.2.3"}, {"bad host:1", "zz"}, {":443", ""}} {
+		f.Add(s[0], s[1])
+	}
+	p := &catalog.NetworkPolicy{RestrictionMode: catalog.RestrictedAccess, AllowedDestinations: []string{"*.partner.test"}, AllowedIPRanges: []string{"10.0.0.0/8"}}
+	f.Fuzz(func(t *testing.T, dest, resolved string) {
+		got := Verdict(p, nil, Source{Kind: catalog.SourceEgress}, dest, resolved)
+		if _, _, err := net.SplitHostPort(dest); err != nil && got == "" {
+			t.Fatalf("Verdict(%q) allowed a destination that is not host:port", dest)
+		}
+	})
 }

@@ -228,8 +228,9 @@ type NetworkImpact struct {
 	Destinations int
 	Events       int
 	// NowBlocked went through under the current policy and would be refused;
-	// NowAllowed were refused and would go through; Other changed otherwise (a denial
-	// that becomes, or stops being, a dry-run denial).
+	// NowAllowed were refused and would go through (a dry-run denial goes through);
+	// Other would move between allowed and dry-run denial: no call changes, but it
+	// would start, or stop, being recorded.
 	NowBlocked, NowAllowed, Other []ImpactedDestination
 }
 
@@ -349,8 +350,15 @@ func (s *Service) recentDestinations(ctx context.Context, since time.Time, conns
 		}
 		for _, e := range page {
 			switch {
-			case e.ActionName == catalog.ActionUseConnection && e.Decision == catalog.DecisionAllow && hostOf[e.Connection] != "":
-				add(catalog.SourceProxy, e.Connection, hostOf[e.Connection], "", e.Principal, e.EventTime)
+			case e.ActionName == catalog.ActionUseConnection && e.Decision == catalog.DecisionAllow:
+				// The call's record names where it went; older records only the connection.
+				dest := e.Params["upstream_host"]
+				if _, _, err := net.SplitHostPort(dest); err != nil {
+					dest = hostOf[e.Connection]
+				}
+				if dest != "" {
+					add(catalog.SourceProxy, e.Connection, dest, "", e.Principal, e.EventTime)
+				}
 			case e.ActionName == catalog.ActionEgressTunnel && e.Params["destination"] != "":
 				add(catalog.SourceEgress, "", e.Params["destination"], "", e.Principal, e.EventTime)
 			}

@@ -476,3 +476,37 @@ func TestVerifyAudit(t *testing.T) {
 		})
 	}
 }
+
+// TestListAuditDecisionFilter: decision=ALLOW or DENY selects by outcome (the console's
+// audit filter, issue 13); another value is a 400 that names the valid ones.
+func TestListAuditDecisionFilter(t *testing.T) {
+	a := newAuditAPI(t)
+	denied := auditEvent(1, catalog.ActionUseConnection, "bob@example.com", "github")
+	denied.Decision, denied.StatusCode, denied.ErrorCode = catalog.DecisionDeny, 403, string(catalog.PermissionDenied)
+	a.record(t, auditEvent(0, catalog.ActionUseConnection, "alice@example.com", "github"), denied, auditEvent(2, catalog.ActionTokenCreate, "alice@example.com", ""))
+	tests := []struct {
+		name, query string
+		want        []int
+	}{
+		{"deny", "decision=DENY", []int{1}},
+		{"allow", "decision=ALLOW", []int{0, 2}},
+		{"deny and principal", "decision=DENY&principal=alice@example.com", nil},
+		{"newest first", "decision=ALLOW&order=desc", []int{2, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got ListAuditResponse
+			q, _ := url.ParseQuery(tt.query)
+			if err := a.admin.do(t.Context(), http.MethodGet, clientAuditPath, q, nil, &got); err != nil {
+				t.Fatalf("GET ?%s: %v", tt.query, err)
+			}
+			if d := cmp.Diff(recordedIDs(a.events, tt.want...), eventIDs(got.Events)); d != "" {
+				t.Errorf("GET ?%s event ids (-want +got):\n%s", tt.query, d)
+			}
+		})
+	}
+	err := a.admin.do(t.Context(), http.MethodGet, clientAuditPath, url.Values{"decision": {"deny"}}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "INVALID_PARAMETER_VALUE") || !strings.Contains(err.Error(), "ALLOW, DENY") {
+		t.Errorf("decision=deny: %v, want INVALID_PARAMETER_VALUE naming ALLOW and DENY", err)
+	}
+}

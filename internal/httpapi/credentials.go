@@ -1,26 +1,12 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
-	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
-
-func (s *Server) statusJSON(ctx context.Context, st credential.Status) (CredentialStatus, error) {
-	out := statusJSONOf(governance.CredentialStatus{Status: st})
-	if st.AuthorizedBy != "" {
-		n, err := s.principalNames(ctx, st.AuthorizedBy)
-		if err != nil {
-			return out, err
-		}
-		out.AuthorizedBy = n[0]
-	}
-	return out, nil
-}
 
 // statusJSONOf is the API JSON of a credential status.
 func statusJSONOf(st governance.CredentialStatus) CredentialStatus {
