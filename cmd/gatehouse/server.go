@@ -24,9 +24,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/egress"
 	"github.com/gatehouse/gatehouse/internal/egress/tunnel"
+	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/httpapi"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -531,6 +533,8 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 	web := webui.New(webui.Deps{Authorize: mcpAuthz, Auth: auth, Principals: st, Logins: loginService{b: broker, az: loginAuthorizer{az}}, PublicURL: cfg.PublicURL, Log: log,
 		FormTimeout: cfg.BodyTimeout, Sessions: st, // sessions: browser sessions in the store
 		SSO: ssoConfig(cfg, oc, st, log), Audit: rec}) // issue 12: single sign-on
+	gov := governance.New(governance.Deps{Store: st, Keyring: kr, Access: az, Broker: broker, OAuth: oc, // shared by the API and the console
+		Validation: catalog.ValidationPolicy{AllowHTTP: cfg.InsecureHTTP}, Log: log, Audit: rec})
 	tokenEndpoint := newTokenEndpoint(st, rec, log, fedClient, cfg.BodyTimeout, time.Now, mcpAuthz.Grants()...) // issue 12
 	api := httpapi.NewServer(httpapi.Deps{
 		Store: st, Keyring: kr, Auth: auth, Access: az, Log: log,
@@ -546,6 +550,11 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		NetworkCounts:   dialer.Counts,
 		DevIPRanges:     devRanges,
 		Revoke:          revokes,
+
+		// The web console (issue 13): pages over the same governance operations.
+		Console:         console.New(console.Deps{Gov: gov, Sessions: web, Audit: rec, Log: log, PublicURL: cfg.PublicURL, FormTimeout: cfg.BodyTimeout}),
+		ConsolePatterns: console.Patterns,
+		Governance:      gov,
 
 		// Workload identity federation (issue 12): POST /oidc/v1/token.
 		TokenEndpoint: tokenEndpoint,

@@ -52,23 +52,11 @@ func (s *Server) audited(action string, h handler) handler {
 		n := &auditNote{connection: r.PathValue("name"), params: map[string]string{"method": r.Method, "path": r.URL.Path}}
 		r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, n))
 		err := h(w, r, who)
-		e := &catalog.AuditEvent{
-			ActionName: action, Principal: who.Principal.Name, SourceIP: catalog.RequestInfoFrom(r.Context()).SourceIP, RequestID: RequestID(r.Context()),
-			Connection: n.connection, Params: n.params, Decision: catalog.DecisionAllow, StatusCode: http.StatusOK,
+		status := 0
+		if rec, ok := w.(*statusRecorder); ok {
+			status = rec.status
 		}
-		if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
-			e.StatusCode = rec.status
-		}
-		if err != nil {
-			e.ErrorCode = string(catalog.CodeOf(err))
-			e.StatusCode = catalog.InternalError.HTTPStatus()
-			if ce, ok := err.(*catalog.Error); ok {
-				e.StatusCode = ce.HTTPStatus()
-			}
-			if e.ErrorCode == string(catalog.PermissionDenied) {
-				e.Decision = catalog.DecisionDeny
-			}
-		}
+		e := governance.Event(action, who.Principal, catalog.RequestInfoFrom(r.Context()), &governance.Record{Connection: n.connection, Params: n.params}, status, err)
 		if s.Audit != nil {
 			s.Audit.Record(context.WithoutCancel(r.Context()), e)
 		}

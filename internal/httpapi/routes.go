@@ -87,6 +87,11 @@ func (s *Server) routes() {
 			m.Handle(p, s.Web)
 		}
 	}
+	if s.Console != nil { // the web console (issue 13): its pages, forms and assets
+		for _, p := range s.ConsolePatterns {
+			m.Handle(p, s.Console)
+		}
+	}
 
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

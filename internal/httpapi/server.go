@@ -65,6 +65,10 @@ type Deps struct {
 	OAuth *oauth.Client
 	// Web serves the browser pages (sign-in, OAuth login); nil serves none.
 	Web http.Handler
+	// Console serves the web console (internal/console; issue 13) for each of
+	// ConsolePatterns; nil serves none, and / stays the API's JSON 404.
+	Console         http.Handler
+	ConsolePatterns []string
 	// TokenEndpoint serves POST /oidc/v1/token, Gatehouse's own authorization server
 	// (internal/authserver; issue 12); nil serves none.
 	TokenEndpoint http.Handler
