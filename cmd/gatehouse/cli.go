@@ -52,7 +52,9 @@ func addClientCommands(root *cobra.Command, e *env) {
 		&cobra.Group{ID: "govern", Title: "Connections and grants:"},
 		&cobra.Group{ID: "identity", Title: "Identity and tokens:"},
 	)
-	for _, cmd := range []*cobra.Command{c.connectionsCommand(), c.grantsCommand(), c.callCommand(), c.loginCommand(), c.inventoryCommand(), c.networkCommand(), c.auditCommand(), c.mcpCommand()} {
+	for _, cmd := range []*cobra.Command{c.connectionsCommand(), c.grantsCommand(), c.callCommand(), c.loginCommand(), c.inventoryCommand(), c.networkCommand(), c.auditCommand(), c.mcpCommand(),
+		c.sqlCommand(), // SQL governance statements (issue 14)
+	} {
 		cmd.GroupID = "govern"
 		root.AddCommand(cmd)
 	}
