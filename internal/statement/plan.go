@@ -144,9 +144,9 @@ type liveConn struct {
 	name     string
 	liveName string // the name it has now, before the script's renames
 	fresh    bool
-	conn  *catalog.Connection // nil when fresh
-	owner string
-	plan  *planned
+	conn     *catalog.Connection // nil when fresh
+	owner    string
+	plan     *planned
 }
 
 func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string, error) {
