@@ -1,11 +1,142 @@
 package statement
 
-// RedactedText is Text with every secret value printed as '***': the values of secret
-// options (catalog.SecretOptions, keys in any case), and the header values and the json
-// body of http_request, which can carry credentials. It is what an audit record keeps.
-func RedactedText(s Statement) string { return "" }
+import "strings"
 
-// Redact returns src with the same values RedactedText hides replaced by '***', for
-// source that may not parse: it works on tokens, and what follows a token it cannot read
-// (an unterminated string, say) is dropped.
-func Redact(src string) string { return "" }
+// unreadable ends what Redact returns of a source it cannot read to the end.
+const unreadable = "/* rest removed: unreadable */"
+
+// Redact returns src with the values RedactedText hides replaced by '***' and its
+// comments removed (a comment may hold anything), for source that may not parse: it
+// works on tokens, and whatever follows the first token it cannot read (an unterminated
+// string, say) is dropped. Inside parentheses it hides everything up to the next ',' or
+// ')' after a secret option's name (catalog.SecretOptions, in any case, bare, quoted or in
+// single quotes) or after the json argument, and every header value of a headers =>
+// map(...) argument: everything there but the keys, so that a missing quote or comma
+// cannot shift a value into a key's place.
+func Redact(src string) string {
+	lx := newLexer(src)
+	lx.record = true
+	var (
+		b     strings.Builder
+		prev  int // where the last token ended
+		depth int // parentheses open
+		// run, when >= 0, is the depth at which a hidden value ends (at ',' or ')').
+		run = -1
+		// pending is set after a secret's name (or json =>), pendingHeaders after
+		// headers (=>): the next value starts a run, or a map.
+		pending, pendingHeaders bool
+		// mapDepth, when > 0, is the depth inside a headers map(...); mapFirst is set
+		// after its '(' or a ',' at that depth, while a key may come; mapCommas counts
+		// those commas and mapTokens the other tokens at that depth. A token is shown as
+		// a key only if both counts put it in a key's place.
+		mapDepth, mapCommas, mapTokens int
+		mapFirst, mapNext              bool // mapNext: the next token should be the map's '('
+		// hidden is set while the last token written was hidden: a run of hidden
+		// tokens prints as one '***'.
+		hidden bool
+	)
+	c := 0 // next comment of lx.comments
+	gap := func(end int) {
+		for prev < end {
+			for c < len(lx.comments) && lx.comments[c][1] <= prev {
+				c++
+			}
+			if c < len(lx.comments) && lx.comments[c][0] < end {
+				b.WriteString(src[prev:lx.comments[c][0]])
+				b.WriteByte(' ')
+				prev = lx.comments[c][1]
+				continue
+			}
+			b.WriteString(src[prev:end])
+			prev = end
+		}
+	}
+	for {
+		t := lx.next()
+		if t.kind == tokError {
+			gap(t.pos.Offset)
+			if s := b.String(); s != "" && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\n") {
+				b.WriteByte(' ')
+			}
+			b.WriteString(unreadable)
+			return b.String()
+		}
+		if t.kind == tokEOF {
+			gap(t.pos.Offset)
+			return b.String()
+		}
+		hide := false
+		switch {
+		case t.kind == tokSemi:
+			depth, run, mapDepth = 0, -1, 0
+			pending, pendingHeaders, mapNext = false, false, false
+		case mapNext:
+			mapNext = false
+			if t.kind == tokLParen {
+				mapDepth, mapCommas, mapTokens, mapFirst = depth+1, 0, 0, true
+			} else {
+				run, hide = depth, true
+			}
+		case mapDepth > 0:
+			switch {
+			case t.kind == tokRParen && depth == mapDepth:
+				mapDepth = 0
+			case t.kind == tokComma && depth == mapDepth:
+				mapCommas++
+				mapFirst = true
+			default:
+				key := mapFirst && mapCommas%2 == 0 && mapTokens%2 == 0 && t.kind == tokString && depth == mapDepth
+				hide = !key
+				mapFirst = false
+				if depth == mapDepth {
+					mapTokens++
+				}
+			}
+		case run >= 0:
+			if (t.kind == tokComma || t.kind == tokRParen) && depth == run {
+				run = -1
+			} else {
+				hide = true
+			}
+		case pending || pendingHeaders:
+			switch t.kind {
+			case tokArrow:
+			case tokComma, tokRParen:
+				pending, pendingHeaders = false, false
+			default:
+				if pendingHeaders && isKw(t, "map") {
+					mapNext = true
+				} else {
+					run, hide = depth, true
+				}
+				pending, pendingHeaders = false, false
+			}
+		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted || t.kind == tokString) && isSecretOption(t.value):
+			pending = true
+		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "json"):
+			pending = true
+		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "headers"):
+			pendingHeaders = true
+		}
+		switch t.kind {
+		case tokLParen:
+			depth++
+		case tokRParen:
+			if depth > 0 {
+				depth--
+			}
+		}
+		switch {
+		case hide && hidden:
+			// Part of the value just hidden: the gap before it goes too.
+		case hide:
+			gap(t.pos.Offset)
+			b.WriteString(redacted)
+		default:
+			gap(t.pos.Offset)
+			b.WriteString(t.text)
+		}
+		hidden = hide
+		prev = t.end
+	}
+}
