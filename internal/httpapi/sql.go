@@ -210,6 +210,9 @@ func (s *Server) runStatement(w http.ResponseWriter, r *http.Request, who *ident
 	var res *statement.Result
 	err = s.audited(action, func(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 		note(r, "statement", text)
+		if action != catalog.ActionCreateConnection {
+			noteConnection(r, statement.ConnectionOf(st)) // the API's path names it
+		}
 		rec := &governance.Record{}
 		defer noteRecord(r, rec)
 		var err error

@@ -65,6 +65,25 @@ func Action(s Statement) string {
 	return ""
 }
 
+// ConnectionOf is the connection a statement is about, as written ("" for none): what
+// the path of its API call names, and so its audit record's connection until the
+// operation names it.
+func ConnectionOf(s Statement) string {
+	switch s := s.(type) {
+	case *CreateConnection:
+		return s.Name.Value
+	case *AlterConnection:
+		return s.Name.Value
+	case *DropConnection:
+		return s.Name.Value
+	case *Grant:
+		return s.Securable.Name.Value
+	case *Revoke:
+		return s.Securable.Name.Value
+	}
+	return ""
+}
+
 // Exec runs one statement as who; rec collects the audit parameters of a statement
 // that changes state. Errors a caller may see are *catalog.Error, with the code the
 // API's call would answer.

@@ -117,11 +117,6 @@ func (b *Bound) SourcePos(p Pos) Pos {
 	return offsetPos(b.src, min(max(off, 0), len(b.src)))
 }
 
-// quoteString is v as a string literal.
-func quoteString(v string) string {
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
-}
-
 // Span is one statement of a script: its text (without the separating ';') and where
 // it starts in the script.
 type Span struct {

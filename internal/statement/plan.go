@@ -48,6 +48,8 @@ type planned struct {
 	// liveName is the name the live connection has now (it differs after a rename
 	// earlier in the script).
 	liveName string
+	owner    string              // the owner the script gave it ("" : unchanged)
+	enabled  *bool               // the state the script left it in (nil: unchanged)
 	grants   map[string][]string // principal (lower-case) → privileges granted since
 	revoked  map[string][]string // principal (lower-case) → privileges revoked since
 }
@@ -262,9 +264,17 @@ func (p *plan) alter(ctx context.Context, s *AlterConnection) (string, string, e
 	}
 	switch {
 	case s.OwnerTo != nil:
-		if !c.fresh && strings.EqualFold(c.owner, s.OwnerTo.Value) {
-			return PlanNoChange, "owner is " + c.owner, nil
+		owner := c.owner
+		switch {
+		case c.plan.owner != "":
+			owner = c.plan.owner
+		case c.fresh:
+			owner = p.who.Name // its creator, the caller
 		}
+		if strings.EqualFold(owner, s.OwnerTo.Value) {
+			return PlanNoChange, "owner is " + owner, nil
+		}
+		c.plan.owner = s.OwnerTo.Value
 		return PlanAlter, "owner to " + s.OwnerTo.Value, nil
 	case s.RenameTo != nil:
 		n, err := normalized(s.RenameTo.Value)
@@ -285,9 +295,15 @@ func (p *plan) alter(ctx context.Context, s *AlterConnection) (string, string, e
 		}
 		return PlanAlter, "rename to " + n, nil
 	case s.Enabled != nil:
-		if !c.fresh && c.conn.Enabled == *s.Enabled {
+		// A connection is created enabled.
+		enabled := c.fresh || c.conn.Enabled
+		if c.plan.enabled != nil {
+			enabled = *c.plan.enabled
+		}
+		if enabled == *s.Enabled {
 			return PlanNoChange, map[bool]string{true: "enabled", false: "disabled"}[*s.Enabled], nil
 		}
+		c.plan.enabled = s.Enabled
 		return PlanAlter, map[bool]string{true: "enable", false: "disable"}[*s.Enabled], nil
 	}
 	if c.fresh {
