@@ -110,12 +110,23 @@ func (w *sqlWorld) fails(user, stmt, code string, params ...string) string {
 	return resp.Status.Error.Message
 }
 
-// audit returns the audit events of a connection, oldest first.
+// audit returns the audit events the query selects, oldest first.
 func (w *sqlWorld) audit(query string) []httpapi.AuditEventInfo {
 	w.t.Helper()
 	var out httpapi.ListAuditResponse
 	w.ts.must("GET", "/api/2.0/gatehouse/audit?max_results=1000&"+query, w.ts.Admin, nil, &out)
 	return out.Events
+}
+
+// waitAudit returns the events once there are n (records are written asynchronously),
+// or what there is after 5 seconds.
+func (w *sqlWorld) waitAudit(query string, n int) []httpapi.AuditEventInfo {
+	w.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if events := w.audit(query); len(events) >= n || time.Now().After(deadline) {
+			return events
+		}
+	}
 }
 
 // echoed decodes the echo upstream's answer in an http_request row.
@@ -186,7 +197,7 @@ func TestSQLSeedExamples(t *testing.T) {
 	}
 
 	// The audit: each statement as its operation, with the statement, secrets as '***'.
-	events := w.audit("connection=github")
+	events := w.waitAudit("connection=github", 7)
 	var actions []string
 	for _, ev := range events {
 		actions = append(actions, ev.ActionName+"/"+ev.Decision)
@@ -636,6 +647,7 @@ func TestSQLSecretsNeverLeak(t *testing.T) {
 	if out, err := w.cli("admin", "", "SHOW CONNECTIONS", "-o", "json"); err != nil {
 		t.Fatal(err, out)
 	}
+	w.waitAudit("action=useConnection", 2) // the two http_request calls
 	auditJSON, _ := json.Marshal(w.audit(""))
 	if !bytes.Contains(auditJSON, []byte("'***'")) {
 		t.Fatalf("no statement with '***' in the audit; the scan would prove little: %s", auditJSON)
@@ -661,4 +673,136 @@ func TestSQLSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSQLAuthorizationMatrix: every statement fails exactly when its API call fails,
+// with the same error_code, and leaves the same audit record (action, decision,
+// status, error code), for the owner, a MANAGE holder, a USE_CONNECTION holder, a
+// principal with nothing and an admin. Each role works on a pair of identical
+// connections, one through the API and one through SQL.
+func TestSQLAuthorizationMatrix(t *testing.T) {
+	w := newSQLWorld(t, "owner@example.com", "manager@example.com", "user@example.com", "none@example.com", "other@example.com")
+	w.ts.grant("metastore", "default", "owner@example.com", "CREATE_CONNECTION")
+	const uc = "/api/2.1/unity-catalog"
+	type op struct {
+		name string
+		api  func(conn string) (method, path string, body any)
+		sql  string // {c} is the connection
+	}
+	ops := []op{
+		{"describe", func(c string) (string, string, any) { return "GET", uc + "/connections/" + c, nil }, "DESCRIBE CONNECTION {c}"},
+		{"show grants", func(c string) (string, string, any) { return "GET", uc + "/permissions/connection/" + c, nil }, "SHOW GRANTS ON CONNECTION {c}"},
+		{"call", func(c string) (string, string, any) {
+			return "POST", "/api/2.0/external-function", map[string]any{"connection_name": c, "method": "GET", "path": "/x"}
+		}, "SELECT http_request(conn => '{c}', method => 'GET', path => '/x')"},
+		{"grant", func(c string) (string, string, any) {
+			return "PATCH", uc + "/permissions/connection/" + c, map[string]any{"changes": []map[string]any{{"principal": "other@example.com", "add": []string{"USE_CONNECTION"}}}}
+		}, "GRANT USE CONNECTION ON CONNECTION {c} TO `other@example.com`"},
+		{"revoke", func(c string) (string, string, any) {
+			return "PATCH", uc + "/permissions/connection/" + c, map[string]any{"changes": []map[string]any{{"principal": "other@example.com", "remove": []string{"USE_CONNECTION"}}}}
+		}, "REVOKE USE CONNECTION ON CONNECTION {c} FROM `other@example.com`"},
+		{"disable", func(c string) (string, string, any) {
+			return "PATCH", uc + "/connections/" + c, map[string]any{"enabled": false}
+		}, "ALTER CONNECTION {c} DISABLE"},
+		{"enable", func(c string) (string, string, any) {
+			return "PATCH", uc + "/connections/" + c, map[string]any{"enabled": true}
+		}, "ALTER CONNECTION {c} ENABLE"},
+		{"options", func(c string) (string, string, any) {
+			return "PATCH", uc + "/connections/" + c, map[string]any{"options": map[string]string{"host": w.echo.URL, "base_path": "/v2"}}
+		}, "ALTER CONNECTION {c} OPTIONS (host '" + w.echo.URL + "', base_path '/v2')"},
+		{"create", func(c string) (string, string, any) {
+			return "POST", uc + "/connections", map[string]any{"name": c + "-new", "options": map[string]string{"host": "https://n.example.com", "bearer_token": "t"}}
+		}, "CREATE CONNECTION `{c}-new` TYPE HTTP OPTIONS (host 'https://n.example.com', bearer_token 't')"},
+		{"grant on metastore", func(c string) (string, string, any) {
+			return "PATCH", uc + "/permissions/metastore/default", map[string]any{"changes": []map[string]any{{"principal": "other@example.com", "add": []string{"CREATE_CONNECTION"}}}}
+		}, "GRANT CREATE CONNECTION ON METASTORE TO `other@example.com`"},
+		{"owner", func(c string) (string, string, any) {
+			return "PATCH", uc + "/connections/" + c, map[string]any{"owner": "owner@example.com"}
+		}, "ALTER CONNECTION {c} OWNER TO `owner@example.com`"},
+		{"drop", func(c string) (string, string, any) { return "DELETE", uc + "/connections/" + c, nil }, "DROP CONNECTION {c}"},
+	}
+	// The outcomes the matrix must show, so that it cannot pass by everything failing
+	// alike: "" is success.
+	want := map[string]map[string]string{
+		"owner":   {"describe": "", "call": "", "grant": "", "create": "", "grant on metastore": "PERMISSION_DENIED", "drop": ""},
+		"manager": {"describe": "", "call": "PERMISSION_DENIED", "grant": "", "create": "PERMISSION_DENIED", "drop": ""},
+		"user":    {"describe": "", "show grants": "", "call": "", "grant": "PERMISSION_DENIED", "disable": "PERMISSION_DENIED", "drop": "PERMISSION_DENIED"},
+		"none":    {"describe": "PERMISSION_DENIED", "show grants": "PERMISSION_DENIED", "call": "PERMISSION_DENIED", "drop": "PERMISSION_DENIED"},
+		"admin":   {"describe": "", "grant": "", "grant on metastore": "", "create": "", "drop": ""},
+	}
+	users := map[string]string{"owner": "owner@example.com", "manager": "manager@example.com", "user": "user@example.com", "none": "none@example.com", "admin": "admin"}
+	for _, role := range []string{"owner", "manager", "user", "none", "admin"} {
+		t.Run(role, func(t *testing.T) {
+			pair := map[string]string{"api": "api-" + role, "sql": "sql-" + role}
+			for _, c := range pair {
+				w.ts.must("POST", uc+"/connections", w.tokens["owner@example.com"], map[string]any{"name": c, "options": map[string]string{"host": w.echo.URL, "bearer_token": "t"}}, nil)
+				w.ts.must("PATCH", uc+"/permissions/connection/"+c, w.tokens["owner@example.com"], map[string]any{"changes": []map[string]any{
+					{"principal": "manager@example.com", "add": []string{"MANAGE"}}, {"principal": "user@example.com", "add": []string{"USE_CONNECTION"}}}}, nil)
+			}
+			who := users[role]
+			for _, o := range ops {
+				method, path, body := o.api(pair["api"])
+				status, b := w.ts.do(method, path, w.tokens[who], body)
+				apiCode := ""
+				if status/100 != 2 && !(o.name == "call" && status == 418) {
+					apiCode = decodeErr(t, b).ErrorCode
+				}
+				resp := w.sql(who, strings.ReplaceAll(o.sql, "{c}", pair["sql"]))
+				sqlCode := ""
+				if resp.Status.State != httpapi.StatementSucceeded {
+					sqlCode = resp.Status.Error.ErrorCode
+				}
+				if sqlCode != apiCode {
+					t.Errorf("%s as %s: SQL answered %q, the API %q (%d %s)", o.name, role, sqlCode, apiCode, status, b)
+				}
+				if exp, ok := want[role][o.name]; ok && apiCode != exp {
+					t.Errorf("%s as %s: API answered %q, want %q", o.name, role, apiCode, exp)
+				}
+			}
+			// The same audit records, connection by connection. Records are written
+			// asynchronously: wait (bounded) until both sides have them.
+			for _, suffix := range []string{"", "-new"} {
+				var a, s []httpapi.AuditEventInfo
+				for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					a, s = w.audit("connection="+pair["api"]+suffix), w.audit("connection="+pair["sql"]+suffix)
+					if summary(a) == summary(s) || time.Now().After(deadline) {
+						break
+					}
+				}
+				if summary(a) != summary(s) {
+					t.Errorf("audit of %s%s:\n API %s\n SQL %s", role, suffix, summary(a), summary(s))
+				}
+			}
+		})
+	}
+	// The metastore's records: one per GRANT ... ON METASTORE of each role, the API's
+	// and SQL's alike.
+	var api, sql []httpapi.AuditEventInfo
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		api, sql = nil, nil
+		for _, e := range w.audit("action=updatePermissions") {
+			switch {
+			case e.RequestParams["path"] == uc+"/permissions/metastore/default" && !strings.Contains(e.RequestParams["changes"], "owner@example.com"): // not the setup's
+				api = append(api, e)
+			case strings.Contains(e.RequestParams["statement"], "ON METASTORE"):
+				sql = append(sql, e)
+			}
+		}
+		if len(api) == 5 && len(sql) == 5 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(api) != 5 || summary(api) != summary(sql) {
+		t.Errorf("metastore grant records:\n API %s\n SQL %s", summary(api), summary(sql))
+	}
+}
+
+// summary is the outcome part of audit records: what must be alike whichever surface
+// served the request.
+func summary(events []httpapi.AuditEventInfo) string {
+	var parts []string
+	for _, e := range events {
+		parts = append(parts, fmt.Sprintf("%s/%s/%s/%d/%s", e.ActionName, e.Principal, e.Decision, e.Response.StatusCode, e.Response.ErrorCode))
+	}
+	return strings.Join(parts, " ")
 }
