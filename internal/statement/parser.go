@@ -221,7 +221,7 @@ func (p *parser) statement() (Statement, error) {
 	return nil, p.fail(t, "expected a statement (CREATE, ALTER, DROP, DESCRIBE, SHOW, GRANT, REVOKE or SELECT), found %s", p.describe(t))
 }
 
-// end checks that the statement that began at start ends here: ';' or end of input.
+// end checks that statement s ends here, at ';' or the end of input, and is not too large.
 func (p *parser) end(s Statement) (Statement, error) {
 	t := p.peek(0)
 	if t.kind != tokSemi && t.kind != tokEOF {

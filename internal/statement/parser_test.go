@@ -3,6 +3,7 @@ package statement
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -125,17 +126,12 @@ func TestParseValid(t *testing.T) {
 			if d := cmp.Diff(tc.want, got, ignorePos); d != "" {
 				t.Errorf("Parse(%q) (-want +got):\n%s", tc.src, d)
 			}
-			// The canonical text reads back as the same statement, and is canonical.
-			text := Text(got)
-			again, err := Parse(text)
-			if err != nil {
-				t.Fatalf("Parse(Text) of %q = %v", text, err)
-			}
-			if d := cmp.Diff(got, again, ignorePos); d != "" {
-				t.Errorf("Parse(%q) (-first +again):\n%s", text, d)
-			}
-			if t2 := Text(again); t2 != text {
-				t.Errorf("Text not stable: %q then %q", text, t2)
+			// The canonical text reads back as the same statement, its redacted text
+			// hides the secrets, and the canonical text is stable.
+			checkRoundTrip(t, got)
+			again, _ := Parse(Text(got))
+			if t2 := Text(again); t2 != Text(got) {
+				t.Errorf("Text not stable: %q then %q", Text(got), t2)
 			}
 		})
 	}
@@ -165,8 +161,9 @@ func TestText(t *testing.T) {
 	}
 }
 
-// TestPositions checks the positions parsed nodes carry: bytes for Offset, characters
-// for Col, on several lines.
+// TestPositions checks the positions parsed nodes carry (bytes for Offset, characters
+// for Col, on several lines) against hand-counted values and against the text found
+// there.
 func TestPositions(t *testing.T) {
 	src := "/* é */ CREATE CONNECTION\n  `日本` TYPE HTTP OPTIONS (\n\thost 'é', bearer_token 't')"
 	s, err := Parse(src)
@@ -174,44 +171,30 @@ func TestPositions(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.(*CreateConnection)
-	for _, tc := range []struct {
-		what string
-		got  Pos
-		want Pos
-	}{
-		{"statement", c.Pos, Pos{Offset: 9, Line: 1, Col: 9}},
-		{"name", c.Name.Pos, Pos{Offset: 29, Line: 2, Col: 3}},
-		{"first option", c.Options[0].Pos, Pos{Offset: 59, Line: 3, Col: 2}},
-		{"second option", c.Options[1].Pos, Pos{Offset: 70, Line: 3, Col: 12}},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s at %+v, want %+v", tc.what, tc.got, tc.want)
-		}
-	}
-	for _, o := range []struct {
-		at   Pos
-		text string
-	}{{c.Pos, "CREATE"}, {c.Name.Pos, "`日本`"}, {c.Options[0].Pos, "host"}, {c.Options[1].Pos, "bearer_token"}} {
-		checkPos(t, src, o.at, o.text)
-	}
-	h, err := Parse("SELECT http_request(conn => 'c', method => 'GET',\n path => '/p', headers => map('A', 'b'))")
+	src2 := "SELECT http_request(conn => 'c', method => 'GET',\n path => '/p', headers => map('A', 'b'))"
+	s2, err := Parse(src2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.(*SelectHTTPRequest)
+	r := s2.(*SelectHTTPRequest)
 	for _, tc := range []struct {
-		what string
-		got  Pos
-		want Pos
+		what, src string
+		got, want Pos
+		text      string
 	}{
-		{"conn", r.Conn.Pos, Pos{Offset: 28, Line: 1, Col: 29}},
-		{"path", r.Path.Pos, Pos{Offset: 59, Line: 2, Col: 10}},
-		{"headers map", r.Headers.Pos, Pos{Offset: 76, Line: 2, Col: 27}},
-		{"header entry", r.Headers.Entries[0].Pos, Pos{Offset: 80, Line: 2, Col: 31}},
+		{"statement", src, c.Pos, Pos{Offset: 9, Line: 1, Col: 9}, "CREATE"},
+		{"name", src, c.Name.Pos, Pos{Offset: 29, Line: 2, Col: 3}, "`日本`"},
+		{"first option", src, c.Options[0].Pos, Pos{Offset: 59, Line: 3, Col: 2}, "host"},
+		{"second option", src, c.Options[1].Pos, Pos{Offset: 70, Line: 3, Col: 12}, "bearer_token"},
+		{"conn", src2, r.Conn.Pos, Pos{Offset: 28, Line: 1, Col: 29}, "'c'"},
+		{"path", src2, r.Path.Pos, Pos{Offset: 59, Line: 2, Col: 10}, "'/p'"},
+		{"headers map", src2, r.Headers.Pos, Pos{Offset: 76, Line: 2, Col: 27}, "map("},
+		{"header entry", src2, r.Headers.Entries[0].Pos, Pos{Offset: 80, Line: 2, Col: 31}, "'A'"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s at %+v, want %+v", tc.what, tc.got, tc.want)
 		}
+		checkPos(t, tc.src, tc.got, tc.text)
 	}
 }
 
@@ -460,5 +443,42 @@ func checkPos(t *testing.T, src string, at Pos, text string) {
 	}
 	if lc := lineCol(src, at.Offset); lc != [2]int{at.Line, at.Col} {
 		t.Errorf("offset %d is at %v, the position says %d:%d", at.Offset, lc, at.Line, at.Col)
+	}
+}
+
+// TestDocsExamples parses the examples of docs/sql.md, so that the page shows only
+// statements that parse, and checks its error examples against the parser.
+func TestDocsExamples(t *testing.T) {
+	b, err := os.ReadFile("../../docs/sql.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, rest, ok := strings.Cut(doc, "```sql\n")
+	if !ok {
+		t.Fatal("docs/sql.md has no ```sql example")
+	}
+	script, _, _ := strings.Cut(rest, "```")
+	stmts, err := ParseScript(script)
+	if err != nil {
+		t.Fatalf("docs/sql.md example: %v", err)
+	}
+	if len(stmts) < 15 {
+		t.Errorf("docs/sql.md example: %d statements, want every form", len(stmts))
+	}
+	known := map[string]bool{}
+	for _, tc := range invalidStatements {
+		known[fmt.Sprintf("line %d, column %d: %s", tc.line, tc.col, tc.msg)] = true
+	}
+	_, errs, ok := strings.Cut(doc, "### Errors")
+	if !ok {
+		t.Fatal("docs/sql.md has no Errors section")
+	}
+	_, errs, _ = strings.Cut(errs, "```\n")
+	errs, _, _ = strings.Cut(errs, "```")
+	for _, line := range strings.Split(strings.TrimSpace(errs), "\n") {
+		if !known[line] {
+			t.Errorf("docs/sql.md shows the error %q, which no case of invalidStatements gives", line)
+		}
 	}
 }

@@ -8,11 +8,13 @@ const unreadable = "/* rest removed: unreadable */"
 // Redact returns src with the values RedactedText hides replaced by '***' and its
 // comments removed (a comment may hold anything), for source that may not parse: it
 // works on tokens, and whatever follows the first token it cannot read (an unterminated
-// string, say) is dropped. Inside parentheses it hides everything up to the next ',' or
-// ')' after a secret option's name (catalog.SecretOptions, in any case, bare, quoted or in
-// single quotes) or after the json argument, and every header value of a headers =>
-// map(...) argument: everything there but the keys, so that a missing quote or comma
-// cannot shift a value into a key's place.
+// string, say) is dropped. It hides everything up to the next ',' or ')' after a secret
+// option's name (catalog.SecretOptions, in any case, bare, quoted or in single quotes)
+// or after the json argument, and every header value of a headers => map(...)
+// argument: everything there but the keys, so that a missing quote or comma cannot
+// shift a value into a key's place (a key is a string in a key's place by its count of
+// both commas and tokens, followed by a ','). Outside parentheses (OPTIONS written without them)
+// it does so where a string or => follows the name.
 func Redact(src string) string {
 	lx := newLexer(src)
 	lx.record = true
@@ -25,6 +27,8 @@ func Redact(src string) string {
 		// pending is set after a secret's name (or json =>), pendingHeaders after
 		// headers (=>): the next value starts a run, or a map.
 		pending, pendingHeaders bool
+		// loose is set when the name came outside parentheses; arrow after its =>.
+		loose, arrow bool
 		// mapDepth, when > 0, is the depth inside a headers map(...); mapFirst is set
 		// after its '(' or a ',' at that depth, while a key may come; mapCommas counts
 		// those commas and mapTokens the other tokens at that depth. A token is shown as
@@ -34,6 +38,9 @@ func Redact(src string) string {
 		// hidden is set while the last token written was hidden: a run of hidden
 		// tokens prints as one '***'.
 		hidden bool
+		// held is a map key not yet written: it is shown only if a ',' follows it, so
+		// that a lone string (map('Authorization: Bearer x')) is hidden.
+		held *token
 	)
 	c := 0 // next comment of lx.comments
 	gap := func(end int) {
@@ -51,8 +58,26 @@ func Redact(src string) string {
 			prev = end
 		}
 	}
+	emit := func(t token, hide bool) {
+		switch {
+		case hide && hidden:
+			// Part of the value just hidden: the gap before it goes too.
+		case hide:
+			gap(t.pos.Offset)
+			b.WriteString(redacted)
+		default:
+			gap(t.pos.Offset)
+			b.WriteString(t.text)
+		}
+		hidden = hide
+		prev = t.end
+	}
 	for {
 		t := lx.next()
+		if held != nil {
+			emit(*held, !(t.kind == tokComma && depth == mapDepth))
+			held = nil
+		}
 		if t.kind == tokError {
 			gap(t.pos.Offset)
 			if s := b.String(); s != "" && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\n") {
@@ -69,7 +94,7 @@ func Redact(src string) string {
 		switch {
 		case t.kind == tokSemi:
 			depth, run, mapDepth = 0, -1, 0
-			pending, pendingHeaders, mapNext = false, false, false
+			pending, pendingHeaders, mapNext, arrow = false, false, false, false
 		case mapNext:
 			mapNext = false
 			if t.kind == tokLParen {
@@ -91,6 +116,9 @@ func Redact(src string) string {
 				if depth == mapDepth {
 					mapTokens++
 				}
+				if key {
+					held = &t
+				}
 			}
 		case run >= 0:
 			if (t.kind == tokComma || t.kind == tokRParen) && depth == run {
@@ -99,24 +127,27 @@ func Redact(src string) string {
 				hide = true
 			}
 		case pending || pendingHeaders:
-			switch t.kind {
-			case tokArrow:
-			case tokComma, tokRParen:
-				pending, pendingHeaders = false, false
+			switch {
+			case t.kind == tokArrow:
+				arrow = true
+			case t.kind == tokComma || t.kind == tokRParen:
+			case loose && !arrow && t.kind != tokString:
+				// Outside parentheses a name is a secret's only when a string or
+				// => follows it (a principal named bearer_token stays shown).
+			case pendingHeaders && isKw(t, "map"):
+				mapNext = true
 			default:
-				if pendingHeaders && isKw(t, "map") {
-					mapNext = true
-				} else {
-					run, hide = depth, true
-				}
-				pending, pendingHeaders = false, false
+				run, hide = depth, true
 			}
-		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted || t.kind == tokString) && isSecretOption(t.value):
-			pending = true
-		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "json"):
-			pending = true
-		case depth > 0 && (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "headers"):
-			pendingHeaders = true
+			if t.kind != tokArrow {
+				pending, pendingHeaders, arrow = false, false, false
+			}
+		case (t.kind == tokWord || t.kind == tokQuoted || t.kind == tokString) && isSecretOption(t.value):
+			pending, loose = true, depth == 0
+		case (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "json"):
+			pending, loose = true, depth == 0
+		case (t.kind == tokWord || t.kind == tokQuoted) && strings.EqualFold(strings.TrimSpace(t.value), "headers"):
+			pendingHeaders, loose = true, depth == 0
 		}
 		switch t.kind {
 		case tokLParen:
@@ -126,17 +157,8 @@ func Redact(src string) string {
 				depth--
 			}
 		}
-		switch {
-		case hide && hidden:
-			// Part of the value just hidden: the gap before it goes too.
-		case hide:
-			gap(t.pos.Offset)
-			b.WriteString(redacted)
-		default:
-			gap(t.pos.Offset)
-			b.WriteString(t.text)
+		if held == nil {
+			emit(t, hide)
 		}
-		hidden = hide
-		prev = t.end
 	}
 }
