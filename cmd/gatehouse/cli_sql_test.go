@@ -604,6 +604,7 @@ DROP CONNECTION IF EXISTS renamed`, "ERIN", "`erin@example.com`"))
 		{"no CREATE_CONNECTION", "erin@example.com", "CREATE CONNECTION mine TYPE HTTP OPTIONS (host 'https://x.example.com', bearer_token 'y')", "PERMISSION_DENIED", 1, 1},
 		{"not an admin", "erin@example.com", "GRANT CREATE CONNECTION ON METASTORE TO `erin@example.com`", "PERMISSION_DENIED", 1, 1},
 		{"bad option", "admin", "ALTER CONNECTION live OPTIONS (host 'ftp://x')", "INVALID_PARAMETER_VALUE", 1, 1},
+		{"secrets follow their destination", "admin", "SHOW CONNECTIONS;ALTER CONNECTION live OPTIONS (host 'https://elsewhere.example.com')", "INVALID_PARAMETER_VALUE", 1, 18},
 		{"unknown principal", "admin", "GRANT MANAGE ON CONNECTION live TO nobody", "INVALID_PARAMETER_VALUE", 1, 1},
 		{"syntax", "admin", "SHOW CONNECTIONS;\nSHOW GRANT", "INVALID_PARAMETER_VALUE", 2, 6},
 	} {

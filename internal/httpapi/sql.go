@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -110,6 +111,9 @@ type StatementResult struct {
 	DataArray [][]string `json:"data_array"`
 }
 
+// sqlAuditStatementLimit bounds the statement an audit record keeps.
+const sqlAuditStatementLimit = 4096
+
 // sqlStatementResultLimit bounds the text of an http_request answer held in a result.
 const sqlStatementResultLimit = 4 << 20
 
@@ -201,7 +205,9 @@ func (s *Server) runStatement(w http.ResponseWriter, r *http.Request, who *ident
 	if err != nil {
 		return nil, syntaxError(b, err)
 	}
-	text := statement.RedactedText(st)
+	// The statement as the audit keeps it: secrets as '***', bounded (options may be
+	// long, and a record is not the place for a megabyte).
+	text := bound.Truncate(statement.RedactedText(st), sqlAuditStatementLimit)
 	ex.Calls = &sqlCaller{s: s, r: r, statement: text}
 	action := statement.Action(st)
 	if action == "" {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
-	"github.com/gatehouse/gatehouse/internal/governance"
 )
 
 // Plan mode (configuration as code): what a script would change against the live
@@ -105,19 +104,10 @@ func (p *plan) statement(ctx context.Context, s Statement) (action, detail strin
 	return PlanNoChange, "reads only", nil
 }
 
-// normalized is the name a connection is known by, or an error as the operations word it.
-func normalized(raw string) (string, error) {
-	n, err := catalog.NormalizeConnectionName(raw)
-	if err != nil {
-		return "", err
-	}
-	return n, nil
-}
-
 // live returns the connection as who sees it, with what the script did to it: ok is
 // false when it does not exist (then, or now).
 func (p *plan) live(ctx context.Context, name string) (v *liveConn, ok bool, err error) {
-	n, err := normalized(name)
+	n, err := catalog.NormalizeConnectionName(name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -156,16 +146,9 @@ func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string,
 		return "", "", err
 	}
 	req := createRequest(s)
-	n, err := normalized(req.Name)
+	// Checked as the create operation checks it, whether the connection exists or not.
+	n, credType, opts, err := p.e.Gov.ValidateCreate(req)
 	if err != nil {
-		return "", "", err
-	}
-	// The options are checked as the create operation checks them, whatever happens.
-	credType, opts, err := p.e.createOptions(req.CredentialType, req.Options)
-	if err != nil {
-		return "", "", err
-	}
-	if err := catalog.ValidateComment(req.Comment); err != nil {
 		return "", "", err
 	}
 	c, exists, err := p.live(ctx, n)
@@ -182,7 +165,7 @@ func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string,
 	if c.fresh {
 		return PlanNoChange, "created earlier in the script (IF NOT EXISTS)", nil
 	}
-	diffs := optionDiffs(c.conn.Options, opts, nil)
+	diffs := optionDiffs(c.conn.Options, opts)
 	if c.conn.CredentialType != credType {
 		diffs = append([]string{"credential_type"}, diffs...)
 	}
@@ -195,33 +178,11 @@ func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string,
 	return PlanNoChange, fmt.Sprintf("exists and differs in %s; IF NOT EXISTS leaves it as it is (ALTER it to change it)", strings.Join(diffs, ", ")), nil
 }
 
-// createOptions validates options as CreateConnection does and returns the credential
-// type and the normalized options.
-func (e *Executor) createOptions(credentialType string, opts map[string]string) (catalog.CredentialType, map[string]string, error) {
-	if err := catalog.CheckOptionNames(opts); err != nil {
-		return "", nil, err
-	}
-	var (
-		t   catalog.CredentialType
-		err error
-	)
-	if credentialType != "" {
-		t, err = catalog.ParseCredentialType(credentialType)
-	} else {
-		t, err = catalog.InferCredentialType(opts)
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	norm, err := catalog.ValidateOptions(t, opts, e.Validation)
-	return t, norm, err
-}
-
 // optionDiffs names the non-secret options whose normalized values differ between the
 // stored set and the declared one, and the secrets declared (a secret given is a
 // change: its stored value is sealed and not compared). An option the server chooses
 // when it is not given (oauth_credential_exchange_method) is compared only when given.
-func optionDiffs(stored, declared map[string]string, secretsStored map[string][]byte) []string {
+func optionDiffs(stored, declared map[string]string) []string {
 	keys := map[string]bool{}
 	for k := range stored {
 		keys[k] = true
@@ -277,7 +238,7 @@ func (p *plan) alter(ctx context.Context, s *AlterConnection) (string, string, e
 		c.plan.owner = s.OwnerTo.Value
 		return PlanAlter, "owner to " + s.OwnerTo.Value, nil
 	case s.RenameTo != nil:
-		n, err := normalized(s.RenameTo.Value)
+		n, err := catalog.NormalizeConnectionName(s.RenameTo.Value)
 		if err != nil {
 			return "", "", err
 		}
@@ -309,46 +270,14 @@ func (p *plan) alter(ctx context.Context, s *AlterConnection) (string, string, e
 	if c.fresh {
 		return PlanAlter, "options", nil
 	}
-	opts := optionMap(s.Options)
-	// As the update operation checks them: secrets left out keep their stored value.
-	check := make(map[string]string, len(opts)+2)
-	for k, v := range opts {
-		check[k] = v
-	}
-	if _, given := check[catalog.OptIsMCP]; !given {
-		if v, ok := c.conn.Options[catalog.OptIsMCP]; ok {
-			check[catalog.OptIsMCP] = v
-		}
-	}
-	if err := catalog.CheckOptionNames(opts); err != nil {
-		return "", "", err
-	}
-	norm, err := catalog.ValidateOptions(c.conn.CredentialType, withStoredSecrets(check, c.conn), p.e.Validation)
+	current, next, err := p.e.Gov.PlanOptions(ctx, p.who, c.liveName, optionMap(s.Options))
 	if err != nil {
 		return "", "", err
 	}
-	for k := range catalog.SecretOptions {
-		if _, given := opts[k]; !given {
-			delete(norm, k)
-		}
-	}
-	if diffs := optionDiffs(c.conn.Options, norm, nil); len(diffs) > 0 {
+	if diffs := optionDiffs(current, next); len(diffs) > 0 {
 		return PlanAlter, "changes " + strings.Join(diffs, ", "), nil
 	}
 	return PlanNoChange, "options as declared", nil
-}
-
-// withStoredSecrets fills in a stand-in for each secret the connection stores and the
-// options leave out, so that validation knows it is there (as the update does). The
-// plan reads no secret: GetConnection's row has none, so the credential type's secrets
-// stand in.
-func withStoredSecrets(opts map[string]string, c *catalog.Connection) map[string]string {
-	for _, k := range governance.SecretsOf(c.CredentialType) {
-		if _, given := opts[k]; !given {
-			opts[k] = "stored"
-		}
-	}
-	return opts
 }
 
 func (p *plan) drop(ctx context.Context, s *DropConnection) (string, string, error) {
