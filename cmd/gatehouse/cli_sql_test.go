@@ -33,8 +33,14 @@ type sqlWorld struct {
 
 func newSQLWorld(t *testing.T, users ...string) *sqlWorld {
 	t.Helper()
+	return newSQLWorldWith(t, nil, users...)
+}
+
+// newSQLWorldWith is newSQLWorld with h serving the echo upstream's requests.
+func newSQLWorldWith(t *testing.T, h http.HandlerFunc, users ...string) *sqlWorld {
+	t.Helper()
 	w := &sqlWorld{t: t, tokens: map[string]string{}, ids: map[string]string{}}
-	w.echo = newUpstream(t, nil)
+	w.echo = newUpstream(t, h)
 	w.as = oauthtest.New(t, oauthtest.Options{AccessTokenLifespan: time.Hour, Clients: []oauthtest.Client{basicClient}})
 	w.oauth = httptest.NewUnstartedServer(w.as.UpstreamHandler())
 	w.oauth.StartTLS()
@@ -806,4 +812,26 @@ func summary(events []httpapi.AuditEventInfo) string {
 		parts = append(parts, fmt.Sprintf("%s/%s/%s/%d/%s", e.ActionName, e.Principal, e.Decision, e.Response.StatusCode, e.Response.ErrorCode))
 	}
 	return strings.Join(parts, " ")
+}
+
+// TestSQLHTTPRequestBounded: an upstream answer larger than http_request returns is
+// UPSTREAM_ERROR, not a result held in memory whole; one within the bound is returned
+// as it is, status included.
+func TestSQLHTTPRequestBounded(t *testing.T) {
+	w := newSQLWorldWith(t, func(rw http.ResponseWriter, r *http.Request) {
+		n := 4 << 20
+		if r.URL.Path == "/big" {
+			n++
+		}
+		rw.WriteHeader(http.StatusCreated)
+		_, _ = rw.Write(bytes.Repeat([]byte("x"), n))
+	})
+	w.ok("admin", "CREATE CONNECTION big TYPE HTTP OPTIONS (host :h, bearer_token 't')", "h", w.echo.URL)
+	if msg := w.fails("admin", "SELECT http_request(conn => 'big', method => 'GET', path => '/big')", "UPSTREAM_ERROR"); !strings.Contains(msg, "4 MiB") {
+		t.Errorf("too large an answer: %q", msg)
+	}
+	rows := w.ok("admin", "SELECT http_request(conn => 'big', method => 'GET', path => '/fits')")
+	if rows[0][0] != "201" || len(rows[0][1]) != 4<<20 {
+		t.Errorf("an answer of 4 MiB: status %s, %d bytes", rows[0][0], len(rows[0][1]))
+	}
 }

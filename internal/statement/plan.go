@@ -311,8 +311,8 @@ func (p *plan) grants(ctx context.Context, sec Securable, principal Ident, privs
 		}
 	}
 	key := strings.ToLower(principal.Value)
-	var held []string
-	var pl *planned
+	typ, name, live := "metastore", catalog.MetastoreID, true
+	pl := p.conns[""] // the metastore's entry: no connection has an empty name
 	if t == catalog.SecurableConnection {
 		c, exists, err := p.live(ctx, sec.Name.Value)
 		if err != nil {
@@ -321,34 +321,22 @@ func (p *plan) grants(ctx context.Context, sec Securable, principal Ident, privs
 		if !exists {
 			return "", "", catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", sec.Name.Value)
 		}
-		pl = c.plan
-		if !c.fresh {
-			if _, err := p.e.Gov.ManagedSecurable(ctx, p.who, "connection", c.liveName); err != nil {
-				return "", "", err
-			}
-			list, err := p.e.Gov.Permissions(ctx, p.who, "connection", c.liveName, principal.Value)
-			if err != nil {
-				return "", "", err
-			}
-			for _, a := range list {
-				held = append(held, a.Privileges...)
-			}
-		}
-	} else {
-		if _, err := p.e.Gov.ManagedSecurable(ctx, p.who, "metastore", catalog.MetastoreID); err != nil {
+		typ, name, live, pl = "connection", c.liveName, !c.fresh, c.plan
+	} else if pl == nil {
+		pl = &planned{exists: true}
+		p.conns[""] = pl
+	}
+	var held []string
+	if live {
+		if _, err := p.e.Gov.ManagedSecurable(ctx, p.who, typ, name); err != nil {
 			return "", "", err
 		}
-		list, err := p.e.Gov.Permissions(ctx, p.who, "metastore", catalog.MetastoreID, principal.Value)
+		list, err := p.e.Gov.Permissions(ctx, p.who, typ, name, principal.Value)
 		if err != nil {
 			return "", "", err
 		}
 		for _, a := range list {
 			held = append(held, a.Privileges...)
-		}
-		pl = p.conns[""]
-		if pl == nil {
-			pl = &planned{exists: true}
-			p.conns[""] = pl // the metastore's entry: no connection has an empty name
 		}
 	}
 	// What the script did before this statement.
