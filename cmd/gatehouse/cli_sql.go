@@ -133,7 +133,7 @@ func (c *clientCLI) sqlParams(flags []string) ([]httpapi.StatementParameter, err
 }
 
 // sqlApply checks the whole script's syntax, then sends its statements one by one and
-// stops at the first that fails. inFile says that positions are a file's.
+// stops at the first that fails. inFile says that src is a file's.
 func (c *clientCLI) sqlApply(cmd *cobra.Command, api *httpapi.Client, src string, ps []httpapi.StatementParameter, inFile bool) error {
 	spans, err := sqlCheck(src, ps)
 	if err != nil {
@@ -146,23 +146,28 @@ func (c *clientCLI) sqlApply(cmd *cobra.Command, api *httpapi.Client, src string
 			return err
 		}
 		all = append(all, resp)
-		if resp.Status.State != httpapi.StatementSucceeded {
-			if c.output == "json" {
-				_ = c.printJSON(all)
-			}
-			return sqlFailure(resp.Status.Error, sp, i, len(spans), inFile)
-		}
-		if c.output != "json" {
+		failed := resp.Status.State != httpapi.StatementSucceeded
+		if c.output != "json" && !failed {
 			if err := c.sqlPrint(resp, i > 0); err != nil {
 				return err
 			}
 		}
-	}
-	if c.output == "json" {
-		if !inFile && len(all) == 1 {
-			return c.printJSON(all[0])
+		if failed || i == len(spans)-1 {
+			if c.output == "json" {
+				// One statement given as an argument prints its answer; a script, an
+				// array of the answers up to the one that failed.
+				var v any = all
+				if !inFile && len(spans) == 1 {
+					v = resp
+				}
+				if err := c.printJSON(v); err != nil {
+					return err
+				}
+			}
+			if failed {
+				return sqlFailure(resp.Status.Error, sp, i, len(spans), inFile || len(spans) > 1)
+			}
 		}
-		return c.printJSON(all)
 	}
 	return nil
 }
@@ -193,8 +198,9 @@ func sqlCheck(src string, ps []httpapi.StatementParameter) ([]statement.Span, er
 	return spans, nil
 }
 
-// sqlFailure words a failed statement: its code and message, and where it is.
-func sqlFailure(e *httpapi.StatementError, sp statement.Span, i, n int, inFile bool) error {
+// sqlFailure words a failed statement: its code and message, and (located) which
+// statement of the script it is and where.
+func sqlFailure(e *httpapi.StatementError, sp statement.Span, i, n int, located bool) error {
 	if e == nil {
 		e = &httpapi.StatementError{ErrorCode: "UNKNOWN", Message: "the statement did not succeed"}
 	}
@@ -203,7 +209,7 @@ func sqlFailure(e *httpapi.StatementError, sp statement.Span, i, n int, inFile b
 		at = sp.InFile(statement.Pos{Line: e.Position.Line, Col: e.Position.Column, Offset: e.Position.Offset})
 	}
 	msg := e.ErrorCode + ": " + e.Message
-	if inFile {
+	if located {
 		msg = fmt.Sprintf("statement %d of %d (line %d, column %d) failed: %s", i+1, n, at.Line, at.Col, msg)
 		if i > 0 {
 			msg += fmt.Sprintf("; the %d statement(s) before it were applied, the rest were not run", i)

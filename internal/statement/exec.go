@@ -111,8 +111,8 @@ func (e *Executor) Exec(ctx context.Context, who *catalog.Principal, s Statement
 	return nil, catalog.Errorf(catalog.InvalidParameterValue, "this statement cannot be executed")
 }
 
-// status is the one-row answer of a statement that changes state (or skips a change).
-func status(format string, args ...any) *Result {
+// statusRow is the one-row answer of a statement that changes state (or skips a change).
+func statusRow(format string, args ...any) *Result {
 	return &Result{Columns: []Column{{Name: "status", Type: "STRING"}}, Rows: [][]string{{fmt.Sprintf(format, args...)}}}
 }
 
@@ -154,18 +154,18 @@ func (e *Executor) create(ctx context.Context, who *catalog.Principal, s *Create
 		}
 		if v, err := e.Gov.GetConnection(ctx, who, req.Name); err == nil {
 			rec.Set("skipped", "exists")
-			return status("connection %s exists; nothing done (IF NOT EXISTS)", v.Connection.Name), nil
+			return statusRow("connection %s exists; nothing done (IF NOT EXISTS)", v.Connection.Name), nil
 		}
 	}
 	c, err := e.Gov.CreateConnection(ctx, who, req, rec)
 	if s.IfNotExists && catalog.CodeOf(err) == catalog.ResourceAlreadyExists {
 		rec.Set("skipped", "exists")
-		return status("connection %s exists; nothing done (IF NOT EXISTS)", req.Name), nil
+		return statusRow("connection %s exists; nothing done (IF NOT EXISTS)", req.Name), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return status("created connection %s (%s)", c.Name, c.CredentialType), nil
+	return statusRow("created connection %s (%s)", c.Name, c.CredentialType), nil
 }
 
 // updateRequest is the API's update request for s.
@@ -189,19 +189,19 @@ func (e *Executor) alter(ctx context.Context, who *catalog.Principal, s *AlterCo
 	if err != nil {
 		return nil, err
 	}
-	return status("altered connection %s", c.Name), nil
+	return statusRow("altered connection %s", c.Name), nil
 }
 
 func (e *Executor) drop(ctx context.Context, who *catalog.Principal, s *DropConnection, rec *governance.Record) (*Result, error) {
 	err := e.Gov.DeleteConnection(ctx, who, s.Name.Value, rec)
 	if s.IfExists && catalog.CodeOf(err) == catalog.ResourceDoesNotExist {
 		rec.Set("skipped", "does not exist")
-		return status("connection %s does not exist; nothing done (IF EXISTS)", s.Name.Value), nil
+		return statusRow("connection %s does not exist; nothing done (IF EXISTS)", s.Name.Value), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return status("dropped connection %s", s.Name.Value), nil
+	return statusRow("dropped connection %s", s.Name.Value), nil
 }
 
 // httpRequest builds the body of POST /api/2.0/external-function from the arguments

@@ -153,9 +153,9 @@ func (e *Executor) changeGrants(ctx context.Context, who *catalog.Principal, sec
 		on = "connection " + sec.Name.Value
 	}
 	if len(add) > 0 {
-		return status("granted %s on %s to %s", strings.Join(add, ", "), on, principal.Value), nil
+		return statusRow("granted %s on %s to %s", strings.Join(add, ", "), on, principal.Value), nil
 	}
-	return status("revoked %s on %s from %s", strings.Join(remove, ", "), on, principal.Value), nil
+	return statusRow("revoked %s on %s from %s", strings.Join(remove, ", "), on, principal.Value), nil
 }
 
 func (e *Executor) showGrants(ctx context.Context, who *catalog.Principal, s *ShowGrants) (*Result, error) {
