@@ -38,7 +38,7 @@ func (c *clientCLI) sqlCommand() *cobra.Command {
 		params       []string
 	)
 	cmd := &cobra.Command{
-		Use:   `sql "STATEMENT" | sql -f FILE`,
+		Use:   `sql ["STATEMENT" | -f FILE]`,
 		Short: "Run governance statements: CREATE CONNECTION, GRANT USE CONNECTION, http_request, ...",
 		Long: `Run governance statements (docs/sql.md) on the server, as the caller.
 
@@ -79,6 +79,9 @@ the value from a file and @- from stdin, which keeps secrets out of the script.`
 			ps, err := c.sqlParams(params)
 			if err != nil {
 				return err
+			}
+			if file == "" {
+				c.sqlWarnSecrets(src)
 			}
 			api, err := c.api()
 			if err != nil {
@@ -307,4 +310,22 @@ func cliReadLimitedN(r io.Reader, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("more than %d bytes", n)
 	}
 	return b, nil
+}
+
+// sqlWarnSecrets warns when a connection statement given on the command line holds a
+// secret option's value (its redacted text differs): it stays in the shell's history.
+func (c *clientCLI) sqlWarnSecrets(src string) {
+	stmts, err := statement.ParseScript(src)
+	if err != nil {
+		return // the syntax check says what is wrong
+	}
+	for _, s := range stmts {
+		switch s.(type) {
+		case *statement.CreateConnection, *statement.AlterConnection:
+			if statement.Text(s) != statement.RedactedText(s) {
+				c.warnf("a secret given on the command line stays in shell history; write it as :name and pass --param name=@FILE or --param name=@- (stdin)")
+				return
+			}
+		}
+	}
 }

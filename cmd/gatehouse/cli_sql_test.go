@@ -244,6 +244,18 @@ func TestSQLStatements(t *testing.T) {
 		t.Errorf("ambiguous credential type: %q", msg)
 	}
 	w.fails("admin", "CREATE CONNECTION bad TYPE HTTP OPTIONS (host 'https://x.example.com', bearer_tokn 'y')", "INVALID_PARAMETER_VALUE")
+	// A per-user connection without the caller's token: the API's error, login URL included.
+	w.ok("admin", "GRANT USE CONNECTION ON CONNECTION u2m TO `bob@example.com`")
+	status, b := w.ts.do("POST", "/api/2.0/external-function", w.tokens[bob], map[string]any{"connection_name": "u2m", "method": "GET", "path": "/x"})
+	var apiErr httpapi.ErrorBody
+	if err := json.Unmarshal(b, &apiErr); err != nil || status != 401 || apiErr.LoginURL == "" {
+		t.Fatalf("external-function on u2m = %d %s", status, b)
+	}
+	resp := w.sql(bob, "SELECT http_request(conn => 'u2m', method => 'GET', path => '/x')")
+	if e := resp.Status.Error; e == nil || e.ErrorCode != apiErr.ErrorCode || e.LoginURL != apiErr.LoginURL || e.Message != apiErr.Message {
+		t.Errorf("http_request on u2m = %+v, want the API's %+v", e, apiErr)
+	}
+	w.ok("admin", "REVOKE USE CONNECTION ON CONNECTION u2m FROM `bob@example.com`")
 
 	rows := w.ok("admin", "DESCRIBE CONNECTION svc_a")
 	info := map[string]string{}
@@ -378,6 +390,15 @@ func TestSQLCLI(t *testing.T) {
 	out, err := w.cli("admin", "a-token-from-stdin\n", "CREATE CONNECTION one TYPE HTTP OPTIONS (host 'https://one.example.com', bearer_token :t)", "--param", "t=@-")
 	if err != nil || !strings.Contains(out, "created connection one") {
 		t.Fatalf("sql CREATE: %v %s", err, out)
+	}
+	if strings.Contains(w.ts.responses.String(), "stays in shell history") {
+		t.Error("a secret passed with --param drew the shell-history warning")
+	}
+	if _, err := w.cli("admin", "", "CREATE CONNECTION two TYPE HTTP OPTIONS (host 'https://two.example.com', bearer_token 'inline')"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.ts.responses.String(), "stays in shell history") {
+		t.Error("a secret written in a statement on the command line drew no warning")
 	}
 	out, err = w.cli("admin", "", "SHOW CONNECTIONS")
 	if err != nil || !strings.Contains(out, "name") || !strings.Contains(out, "one") || !strings.Contains(out, "BEARER_TOKEN") {

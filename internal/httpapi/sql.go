@@ -68,12 +68,14 @@ type StatementStatus struct {
 }
 
 // StatementError is why a statement failed: the error_code its API call would answer
-// and the message. Position is set for an error at a place in the statement text (a
+// and the message (and the login URL where the API's error has one). Position is set for an error at a place in the statement text (a
 // syntax error): 1-based line and column (in characters), and the byte offset.
 type StatementError struct {
 	ErrorCode string             `json:"error_code"`
 	Message   string             `json:"message"`
 	Position  *StatementPosition `json:"position,omitempty"`
+	// LoginURL is set with OAUTH_LOGIN_REQUIRED, as in the API's error.
+	LoginURL string `json:"login_url,omitempty"`
 }
 
 // StatementPosition is a place in a statement's text.
@@ -162,7 +164,7 @@ func statementError(err error) (*StatementError, bool) {
 	if !errors.As(err, &ce) {
 		return nil, false
 	}
-	out := &StatementError{ErrorCode: string(ce.Code), Message: ce.Message}
+	out := &StatementError{ErrorCode: string(ce.Code), Message: ce.Message, LoginURL: ce.LoginURL}
 	var pe *statement.PosError
 	if errors.As(err, &pe) {
 		out.Message = fmt.Sprintf("line %d, column %d: %s", pe.Pos.Line, pe.Pos.Col, ce.Message)
