@@ -234,6 +234,9 @@ func TestSQLStatements(t *testing.T) {
 	if rows := w.ok("admin", "CREATE CONNECTION IF NOT EXISTS svc_a TYPE HTTP OPTIONS (host 'https://other.example.com', bearer_token 'y')"); !strings.Contains(rows[0][0], "nothing done") {
 		t.Errorf("IF NOT EXISTS on an existing connection = %q", rows)
 	}
+	if ev := w.waitAudit("connection=svc_a&action=createConnection", 2); len(ev) != 2 || ev[1].RequestParams["skipped"] != "exists" || ev[1].Decision != "ALLOW" {
+		t.Errorf("audit of a skipped create: %+v", ev)
+	}
 	// Without IF NOT EXISTS: the API's 409 code.
 	w.fails("admin", "CREATE CONNECTION svc_a TYPE HTTP OPTIONS (host 'https://other.example.com', bearer_token 'y')", "RESOURCE_ALREADY_EXISTS")
 	// The credential type given as an option, and one the options cannot decide.

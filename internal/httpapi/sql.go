@@ -238,8 +238,8 @@ type sqlCaller struct {
 	statement string
 }
 
-// ExternalFunction runs body through externalCall, as the endpoint does after reading
-// it, and returns the upstream's status and body.
+// ExternalFunction runs body through call.external, as the endpoint does once it has
+// read its body, and returns the upstream's status and body.
 func (sc *sqlCaller) ExternalFunction(ctx context.Context, body []byte) (int, string, error) {
 	buf := &bufferedResponse{header: http.Header{}, limit: sqlStatementResultLimit}
 	// The caller is authenticated again from the request, as the endpoint does: the

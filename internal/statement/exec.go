@@ -153,19 +153,28 @@ func (e *Executor) create(ctx context.Context, who *catalog.Principal, s *Create
 			return nil, err
 		}
 		if v, err := e.Gov.GetConnection(ctx, who, req.Name); err == nil {
-			rec.Set("skipped", "exists")
-			return statusRow("connection %s exists; nothing done (IF NOT EXISTS)", v.Connection.Name), nil
+			return skipped(rec, v.Connection.Name, "exists", "connection %s exists; nothing done (IF NOT EXISTS)"), nil
 		}
 	}
 	c, err := e.Gov.CreateConnection(ctx, who, req, rec)
 	if s.IfNotExists && catalog.CodeOf(err) == catalog.ResourceAlreadyExists {
-		rec.Set("skipped", "exists")
-		return statusRow("connection %s exists; nothing done (IF NOT EXISTS)", req.Name), nil
+		name, _ := catalog.NormalizeConnectionName(req.Name) // it got as far as the store
+		return skipped(rec, name, "exists", "connection %s exists; nothing done (IF NOT EXISTS)"), nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	return statusRow("created connection %s (%s)", c.Name, c.CredentialType), nil
+}
+
+// skipped is the answer of IF [NOT] EXISTS that skips the operation: the record names
+// the connection and why (skipped), the row says so (format takes the name).
+func skipped(rec *governance.Record, name, why, format string) *Result {
+	if rec != nil {
+		rec.Connection = name
+		rec.Set("skipped", why)
+	}
+	return statusRow(format, name)
 }
 
 // updateRequest is the API's update request for s.
@@ -195,8 +204,7 @@ func (e *Executor) alter(ctx context.Context, who *catalog.Principal, s *AlterCo
 func (e *Executor) drop(ctx context.Context, who *catalog.Principal, s *DropConnection, rec *governance.Record) (*Result, error) {
 	err := e.Gov.DeleteConnection(ctx, who, s.Name.Value, rec)
 	if s.IfExists && catalog.CodeOf(err) == catalog.ResourceDoesNotExist {
-		rec.Set("skipped", "does not exist")
-		return statusRow("connection %s does not exist; nothing done (IF EXISTS)", s.Name.Value), nil
+		return skipped(rec, s.Name.Value, "does not exist", "connection %s does not exist; nothing done (IF EXISTS)"), nil
 	}
 	if err != nil {
 		return nil, err
