@@ -59,6 +59,11 @@ the value from a file and @- from stdin, which keeps secrets out of the script.`
   gatehouse sql --plan -f connections.sql --detailed-exitcode`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var src string
+			for _, p := range params {
+				if file == "-" && strings.HasSuffix(p, "=@-") {
+					return errors.New("-f - and --param NAME=@- both read stdin; read one from a file")
+				}
+			}
 			switch {
 			case file != "" && len(args) > 0:
 				return errors.New("give a STATEMENT or -f FILE, not both")

@@ -1,8 +1,10 @@
 package statement
 
 import (
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -69,4 +71,41 @@ func TestOptionDiffs(t *testing.T) {
 			t.Errorf("%s: optionDiffs = %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// FuzzLike checks the LIKE matcher against a regular expression built from the same
+// pattern: the same answer, for any pattern and name.
+func FuzzLike(f *testing.F) {
+	for _, s := range [][2]string{{"git%", "github"}, {"%a%b%", "xaxbx"}, {"a\\_b", "a_b"}, {"_%_", "ab"}, {"%\\", "x\\"}, {"é_", "éa"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 64 || len(name) > 256 || !utf8.ValidString(pattern) || !utf8.ValidString(name) {
+			return
+		}
+		var re strings.Builder
+		re.WriteString("^(?s)")
+		p := []rune(strings.ToLower(pattern))
+		for i := 0; i < len(p); i++ {
+			switch {
+			case p[i] == '%':
+				re.WriteString(".*")
+			case p[i] == '_':
+				re.WriteString(".")
+			case p[i] == '\\' && i+1 < len(p):
+				i++
+				re.WriteString(regexp.QuoteMeta(string(p[i])))
+			case p[i] == '\\':
+				// A trailing backslash escapes nothing and matches nothing.
+				re.WriteString("[^\\x00-\\x{10FFFF}]")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(p[i])))
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(strings.ToLower(name))
+		if got := likeMatcher(pattern)(name); got != want {
+			t.Fatalf("LIKE %q on %q = %v, the regexp %s says %v", pattern, name, got, re.String(), want)
+		}
+	})
 }
