@@ -543,6 +543,9 @@ func TestSQLFileAppliesThenPlansNoChange(t *testing.T) {
 	if counts := planCounts(t, plan); counts["no change"] != 200 {
 		t.Errorf("plan after applying = %v, want 200 no change", counts)
 	}
+	if d := plan.Result.DataArray[0][4]; d != "exists as declared" {
+		t.Errorf("plan of an applied CREATE IF NOT EXISTS says %q", d)
+	}
 	if w.ts.snapshot() != after {
 		t.Error("--plan changed the state")
 	}
@@ -617,6 +620,11 @@ DROP CONNECTION IF EXISTS renamed`, "ERIN", "`erin@example.com`"))
 	}
 	if d := resp.Result.DataArray[3][4]; d != "MANAGE to erin@example.com" {
 		t.Errorf("grant detail = %q, want only the privilege erin lacks", d)
+	}
+	// IF NOT EXISTS of a connection that differs: no change, and the detail says how.
+	resp = plan("admin", "CREATE CONNECTION IF NOT EXISTS LIVE TYPE HTTP OPTIONS (host 'https://live.example.com', base_path '/v9', bearer_token 'other')")
+	if r := resp.Result.DataArray[0]; r[2] != "no change" || !strings.Contains(r[4], "differs in options.base_path;") {
+		t.Errorf("plan of CREATE IF NOT EXISTS of a different connection = %q", r)
 	}
 	// Nothing of it happened.
 	if rows := w.ok("admin", "SHOW CONNECTIONS"); len(rows) != 1 || rows[0][0] != "live" {

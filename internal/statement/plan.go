@@ -165,7 +165,14 @@ func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string,
 	if c.fresh {
 		return PlanNoChange, "created earlier in the script (IF NOT EXISTS)", nil
 	}
-	diffs := optionDiffs(c.conn.Options, opts)
+	// Secrets are sealed and never compared: IF NOT EXISTS would not set them anyway.
+	plain := make(map[string]string, len(opts))
+	for k, v := range opts {
+		if !catalog.SecretOptions[k] {
+			plain[k] = v
+		}
+	}
+	diffs := optionDiffs(c.conn.Options, plain)
 	if c.conn.CredentialType != credType {
 		diffs = append([]string{"credential_type"}, diffs...)
 	}
