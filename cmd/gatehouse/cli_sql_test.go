@@ -623,6 +623,23 @@ DROP CONNECTION IF EXISTS renamed`, "ERIN", "`erin@example.com`"))
 	if d := resp.Result.DataArray[3][4]; d != "MANAGE to erin@example.com" {
 		t.Errorf("grant detail = %q, want only the privilege erin lacks", d)
 	}
+	// Someone who may create connections but holds nothing on this one: as when applied,
+	// IF NOT EXISTS skips it, and a plain CREATE is RESOURCE_ALREADY_EXISTS.
+	w.ok("admin", "GRANT CREATE CONNECTION ON METASTORE TO `erin@example.com`")
+	w.ok("admin", "CREATE CONNECTION hidden TYPE HTTP OPTIONS (host 'https://h.example.com', bearer_token 'x')")
+	create := "CREATE CONNECTION IF NOT EXISTS hidden TYPE HTTP OPTIONS (host 'https://h.example.com', bearer_token 'x')"
+	if r := plan("erin@example.com", create); r.Status.State != "SUCCEEDED" || r.Result.DataArray[0][2] != "no change" {
+		t.Errorf("plan of IF NOT EXISTS of a connection erin cannot see = %+v %+v", r.Status, r.Result)
+	}
+	if rows := w.ok("erin@example.com", create); !strings.Contains(rows[0][0], "nothing done") {
+		t.Errorf("applied: %q", rows)
+	}
+	if r := plan("erin@example.com", strings.Replace(create, " IF NOT EXISTS", "", 1)); r.Status.Error == nil || r.Status.Error.ErrorCode != "RESOURCE_ALREADY_EXISTS" {
+		t.Errorf("plan of CREATE of a connection erin cannot see = %+v", r.Status)
+	}
+	w.fails("erin@example.com", strings.Replace(create, " IF NOT EXISTS", "", 1), "RESOURCE_ALREADY_EXISTS")
+	w.ok("admin", "DROP CONNECTION hidden")
+	w.ok("admin", "REVOKE CREATE CONNECTION ON METASTORE FROM `erin@example.com`")
 	// IF NOT EXISTS of a connection that differs: no change, and the detail says how.
 	resp = plan("admin", "CREATE CONNECTION IF NOT EXISTS LIVE TYPE HTTP OPTIONS (host 'https://live.example.com', base_path '/v9', bearer_token 'other')")
 	if r := resp.Result.DataArray[0]; r[2] != "no change" || !strings.Contains(r[4], "differs in options.base_path;") {

@@ -152,6 +152,14 @@ func (p *plan) create(ctx context.Context, s *CreateConnection) (string, string,
 		return "", "", err
 	}
 	c, exists, err := p.live(ctx, n)
+	if catalog.CodeOf(err) == catalog.PermissionDenied {
+		// It exists, and the caller holds nothing on it: the create would answer
+		// RESOURCE_ALREADY_EXISTS, or skip it (IF NOT EXISTS), as the API's create does.
+		if !s.IfNotExists {
+			return "", "", catalog.Errorf(catalog.ResourceAlreadyExists, "Connection '%s' already exists.", n)
+		}
+		return PlanNoChange, "exists (IF NOT EXISTS); you hold no privilege on it", nil
+	}
 	if err != nil {
 		return "", "", err
 	}
