@@ -100,6 +100,46 @@ func (p *plan) statement(ctx context.Context, s Statement) (action, detail strin
 		return p.grants(ctx, s.Securable, s.Principal, s.Privileges, false)
 	case *SelectHTTPRequest:
 		return PlanNoChange, "http_request is not called in a plan", nil
+	case *DescribeConnection:
+		return p.read(ctx, s, s.Name.Value)
+	case *ShowGrants:
+		return p.read(ctx, s, s.Connection.Value)
+	}
+	return p.read(ctx, s, "")
+}
+
+// read plans a read: no change, but it is made (against the live state, unless the
+// script created or dropped its connection), so that a read the caller may not make
+// fails the plan as it would fail when applied.
+func (p *plan) read(ctx context.Context, s Statement, conn string) (string, string, error) {
+	if conn != "" {
+		c, exists, err := p.live(ctx, conn)
+		switch {
+		case catalog.CodeOf(err) == catalog.PermissionDenied:
+		case err != nil:
+			return "", "", err
+		case !exists:
+			return "", "", catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", conn)
+		case c.fresh:
+			return PlanNoChange, "reads only", nil
+		default:
+			conn = c.liveName
+		}
+	}
+	// The connection by the name it has now, before the script's renames.
+	read := s
+	switch x := s.(type) {
+	case *DescribeConnection:
+		r := *x
+		r.Name.Value = conn
+		read = &r
+	case *ShowGrants:
+		r := *x
+		r.Connection.Value = conn
+		read = &r
+	}
+	if _, err := p.e.Exec(ctx, p.who, read, nil); err != nil {
+		return "", "", err
 	}
 	return PlanNoChange, "reads only", nil
 }
