@@ -162,7 +162,10 @@ func TestSQLSeedExamples(t *testing.T) {
 	}
 	// Before the grant alice may not call it, as through the API.
 	w.fails(alice, "SELECT http_request(conn => 'github', method => 'GET', path => '/user')", "PERMISSION_DENIED")
-	w.ok("admin", "GRANT USE CONNECTION ON CONNECTION github TO data-eng")
+	// As the seed writes it, through the CLI.
+	if out, err := w.cli("admin", "", "GRANT USE CONNECTION ON CONNECTION github TO data-eng"); err != nil || !strings.Contains(out, "granted USE_CONNECTION on connection github to data-eng") {
+		t.Fatalf("gatehouse sql GRANT: %v %s", err, out)
+	}
 	rows := w.ok("admin", "SHOW GRANTS ON CONNECTION github")
 	if len(rows) != 1 || strings.Join(rows[0], " ") != "data-eng USE_CONNECTION CONNECTION github" {
 		t.Fatalf("SHOW GRANTS = %q", rows)
@@ -189,7 +192,9 @@ func TestSQLSeedExamples(t *testing.T) {
 		t.Errorf("upstream saw %s body %q type %q", e.Method, e.Body, http.Header(e.Header).Get("Content-Type"))
 	}
 
-	w.ok("admin", "REVOKE USE CONNECTION ON CONNECTION github FROM data-eng")
+	if out, err := w.cli("admin", "", "REVOKE USE CONNECTION ON CONNECTION github FROM data-eng"); err != nil {
+		t.Fatalf("gatehouse sql REVOKE: %v %s", err, out)
+	}
 	msg := w.fails(alice, "SELECT http_request(conn => 'github', method => 'GET', path => '/user')", "PERMISSION_DENIED")
 	if !strings.Contains(msg, "USE_CONNECTION") {
 		t.Errorf("refusal says %q", msg)
