@@ -340,15 +340,20 @@ func cliReadFile(path string) ([]byte, error) {
 }
 
 func cliReadLimited(r io.Reader) ([]byte, error) {
+	return cliReadLimitedN(r, cliMaxSecretFile)
+}
+
+// cliReadLimitedN reads r to its end, refusing more than n bytes.
+func cliReadLimitedN(r io.Reader, n int64) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("no input")
 	}
-	b, err := io.ReadAll(io.LimitReader(r, cliMaxSecretFile+1))
+	b, err := io.ReadAll(io.LimitReader(r, n+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > cliMaxSecretFile {
-		return nil, fmt.Errorf("more than %d bytes", cliMaxSecretFile)
+	if int64(len(b)) > n {
+		return nil, fmt.Errorf("more than %d bytes", n)
 	}
 	return b, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -300,21 +299,6 @@ func (c *clientCLI) sqlPlan(cmd *cobra.Command, api *httpapi.Client, src string,
 		return &exitCodeError{code: 2}
 	}
 	return nil
-}
-
-// cliReadLimitedN reads r to its end, refusing more than n bytes.
-func cliReadLimitedN(r io.Reader, n int64) ([]byte, error) {
-	if r == nil {
-		return nil, errors.New("no input")
-	}
-	b, err := io.ReadAll(io.LimitReader(r, n+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > n {
-		return nil, fmt.Errorf("more than %d bytes", n)
-	}
-	return b, nil
 }
 
 // sqlWarnSecrets warns when a connection statement given on the command line holds a
