@@ -52,7 +52,9 @@ func addClientCommands(root *cobra.Command, e *env) {
 		&cobra.Group{ID: "govern", Title: "Connections and grants:"},
 		&cobra.Group{ID: "identity", Title: "Identity and tokens:"},
 	)
-	for _, cmd := range []*cobra.Command{c.connectionsCommand(), c.grantsCommand(), c.callCommand(), c.loginCommand(), c.inventoryCommand(), c.networkCommand(), c.auditCommand(), c.mcpCommand()} {
+	for _, cmd := range []*cobra.Command{c.connectionsCommand(), c.grantsCommand(), c.callCommand(), c.loginCommand(), c.inventoryCommand(), c.networkCommand(), c.auditCommand(), c.mcpCommand(),
+		c.sqlCommand(), // SQL governance statements (issue 14)
+	} {
 		cmd.GroupID = "govern"
 		root.AddCommand(cmd)
 	}
@@ -334,15 +336,20 @@ func cliReadFile(path string) ([]byte, error) {
 }
 
 func cliReadLimited(r io.Reader) ([]byte, error) {
+	return cliReadLimitedN(r, cliMaxSecretFile)
+}
+
+// cliReadLimitedN reads r to its end, refusing more than n bytes.
+func cliReadLimitedN(r io.Reader, n int64) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("no input")
 	}
-	b, err := io.ReadAll(io.LimitReader(r, cliMaxSecretFile+1))
+	b, err := io.ReadAll(io.LimitReader(r, n+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > cliMaxSecretFile {
-		return nil, fmt.Errorf("more than %d bytes", cliMaxSecretFile)
+	if int64(len(b)) > n {
+		return nil, fmt.Errorf("more than %d bytes", n)
 	}
 	return b, nil
 }

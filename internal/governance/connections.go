@@ -45,34 +45,12 @@ func (s *Service) CreateConnection(ctx context.Context, who *catalog.Principal, 
 	if err := s.CanCreateConnection(ctx, who); err != nil {
 		return nil, err
 	}
-	name, err := catalog.NormalizeConnectionName(req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if ct := strings.ToUpper(req.ConnectionType); ct != "" && ct != catalog.ConnectionTypeHTTP {
-		return nil, catalog.Errorf(catalog.InvalidParameterValue, "connection_type must be HTTP")
-	}
-	// A misspelt option name is the error to report, before anything that the options
-	// would decide (the credential type, when it is not given).
-	if err := catalog.CheckOptionNames(req.Options); err != nil {
-		return nil, err
-	}
-	var credType catalog.CredentialType
-	if req.CredentialType != "" {
-		credType, err = catalog.ParseCredentialType(req.CredentialType)
-	} else {
-		credType, err = catalog.InferCredentialType(req.Options)
+	name, credType, opts, err := s.ValidateCreate(req)
+	if credType != "" {
+		rec.setConnection(name)
+		rec.Set("credential_type", string(credType))
 	}
 	if err != nil {
-		return nil, err
-	}
-	rec.setConnection(name)
-	rec.Set("credential_type", string(credType))
-	opts, err := catalog.ValidateOptions(credType, req.Options, s.d.Validation)
-	if err != nil {
-		return nil, err
-	}
-	if err := catalog.ValidateComment(req.Comment); err != nil {
 		return nil, err
 	}
 	now := s.d.Now()
@@ -97,6 +75,41 @@ func (s *Service) CreateConnection(ctx context.Context, who *catalog.Principal, 
 		}
 	}
 	return c, nil
+}
+
+// ValidateCreate checks a create request as CreateConnection does, short of the
+// privilege check and of anything it would send or store: it returns the normalized
+// name, the credential type (given, or inferred from the options) and the normalized
+// options, secrets included. The name and the type are set as far as they were
+// decided when err is not nil. Plan mode (internal/statement) compares with these.
+func (s *Service) ValidateCreate(req CreateConnection) (name string, credType catalog.CredentialType, opts map[string]string, err error) {
+	name, err = catalog.NormalizeConnectionName(req.Name)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if ct := strings.ToUpper(req.ConnectionType); ct != "" && ct != catalog.ConnectionTypeHTTP {
+		return name, "", nil, catalog.Errorf(catalog.InvalidParameterValue, "connection_type must be HTTP")
+	}
+	// A misspelt option name is the error to report, before anything that the options
+	// would decide (the credential type, when it is not given).
+	if err := catalog.CheckOptionNames(req.Options); err != nil {
+		return name, "", nil, err
+	}
+	if req.CredentialType != "" {
+		credType, err = catalog.ParseCredentialType(req.CredentialType)
+	} else {
+		credType, err = catalog.InferCredentialType(req.Options)
+	}
+	if err != nil {
+		return name, "", nil, err
+	}
+	if opts, err = catalog.ValidateOptions(credType, req.Options, s.d.Validation); err != nil {
+		return name, credType, nil, err
+	}
+	if err := catalog.ValidateComment(req.Comment); err != nil {
+		return name, credType, nil, err
+	}
+	return name, credType, opts, nil
 }
 
 // UpdateConnection changes the named connection; who needs owner, MANAGE or admin.
@@ -138,47 +151,15 @@ func (s *Service) UpdateConnection(ctx context.Context, who *catalog.Principal, 
 			sort.Strings(replaced)
 			rec.Set("secrets_replaced", strings.Join(replaced, ","))
 		}
-		if v, given := req.Options[catalog.OptIsMCP]; given && !strings.EqualFold(v, c.Options[catalog.OptIsMCP]) {
-			return nil, errMCPImmutable
-		}
-		// Secrets left out keep their stored value; validation needs to know they are
-		// there, so it sees a stand-in that is dropped again below.
-		check := make(map[string]string, len(req.Options)+2)
-		for k, v := range req.Options {
-			check[k] = v
-		}
-		if _, given := check[catalog.OptIsMCP]; !given {
-			check[catalog.OptIsMCP] = c.Options[catalog.OptIsMCP]
-		}
-		for k := range c.Secrets {
-			if _, given := check[k]; !given {
-				check[k] = "stored"
-			}
-		}
-		opts, err := catalog.ValidateOptions(c.CredentialType, check, s.d.Validation)
-		if err != nil {
-			return nil, err
-		}
-		for k := range c.Secrets {
-			if _, given := req.Options[k]; !given {
-				delete(opts, k)
-			}
-		}
-		// The rule, before anything is sent anywhere or written.
-		if moved = DestinationChanges(c.Options, opts); len(moved) > 0 {
+		opts, movedTo, err := s.updateOptions(c, req.Options)
+		if moved = movedTo; len(moved) > 0 {
 			rec.Set("destination_changed", strings.Join(moved, ","))
-			var missing []string
-			for _, k := range SecretsOf(c.CredentialType) {
-				if _, given := req.Options[k]; !given {
-					missing = append(missing, k)
-				}
-			}
-			if len(missing) > 0 {
+		}
+		if err != nil {
+			if opts != nil {
 				noteOptionChanges(rec, c.Options, opts)
-				return nil, catalog.Errorf(catalog.InvalidParameterValue,
-					"options.%s changes where connection %s sends its credentials; supply options.%s in the same update (a stored secret only goes to the destination it was stored for)",
-					strings.Join(moved, ", options."), c.Name, strings.Join(missing, ", options."))
 			}
+			return nil, err
 		}
 		if err := s.sealSecrets(&next, opts, c.Secrets); err != nil {
 			return nil, err
@@ -285,6 +266,77 @@ func (s *Service) UpdateConnection(ctx context.Context, who *catalog.Principal, 
 		}
 	}
 	return &next, nil
+}
+
+// updateOptions checks the options of an update of c as UpdateConnection does and
+// returns them normalized, without the secrets left out (which keep their stored
+// values), and the destination options that change. The rule comes before anything is
+// sent anywhere or written: a destination change without every secret of the credential
+// type is refused (opts and moved are then set, for the audit record).
+func (s *Service) updateOptions(c *catalog.Connection, given map[string]string) (opts map[string]string, moved []string, err error) {
+	if v, ok := given[catalog.OptIsMCP]; ok && !strings.EqualFold(v, c.Options[catalog.OptIsMCP]) {
+		return nil, nil, errMCPImmutable
+	}
+	// Secrets left out keep their stored value; validation needs to know they are
+	// there, so it sees a stand-in that is dropped again below.
+	check := make(map[string]string, len(given)+2)
+	for k, v := range given {
+		check[k] = v
+	}
+	if _, ok := check[catalog.OptIsMCP]; !ok {
+		check[catalog.OptIsMCP] = c.Options[catalog.OptIsMCP]
+	}
+	for k := range c.Secrets {
+		if _, ok := check[k]; !ok {
+			check[k] = "stored"
+		}
+	}
+	opts, err = catalog.ValidateOptions(c.CredentialType, check, s.d.Validation)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k := range c.Secrets {
+		if _, ok := given[k]; !ok {
+			delete(opts, k)
+		}
+	}
+	if moved = DestinationChanges(c.Options, opts); len(moved) > 0 {
+		var missing []string
+		for _, k := range SecretsOf(c.CredentialType) {
+			if _, ok := given[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			return opts, moved, catalog.Errorf(catalog.InvalidParameterValue,
+				"options.%s changes where connection %s sends its credentials; supply options.%s in the same update (a stored secret only goes to the destination it was stored for)",
+				strings.Join(moved, ", options."), c.Name, strings.Join(missing, ", options."))
+		}
+	}
+	return opts, moved, nil
+}
+
+// PlanOptions checks an update of the named connection's options as UpdateConnection
+// would (who needs owner, MANAGE or admin; secrets follow their destination) without
+// changing anything, and returns the connection's current non-secret options and the
+// normalized new ones (secrets given included, secrets left out absent). Plan mode
+// (internal/statement) compares them.
+func (s *Service) PlanOptions(ctx context.Context, who *catalog.Principal, name string, options map[string]string) (current, next map[string]string, err error) {
+	c, err := s.ManagedConnection(ctx, who, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, _, err = s.updateOptions(c, options)
+	if err != nil {
+		return nil, nil, err
+	}
+	current = make(map[string]string, len(c.Options))
+	for k, v := range c.Options {
+		if !catalog.SecretOptions[k] {
+			current[k] = v
+		}
+	}
+	return current, next, nil
 }
 
 // DeleteConnection deletes the named connection; who needs owner, MANAGE or admin. Its

@@ -45,6 +45,8 @@ type call struct {
 	// target and pcall are a streamed call's, set by decide.
 	target proxy.Target
 	pcall  proxy.Call
+	// params are added to the audit record: the statement of a SQL http_request.
+	params map[string]string
 }
 
 // record writes the useConnection audit event for the call.
@@ -60,6 +62,9 @@ func (c *call) record(status int, err error) {
 			"method":      c.r.Method,
 			"duration_ms": strconv.FormatInt(c.s.Now().Sub(c.start).Milliseconds(), 10),
 		},
+	}
+	for k, v := range c.params {
+		e.Params[k] = v
 	}
 	if c.who != nil {
 		e.Principal = c.who.Principal.Name
@@ -366,14 +371,6 @@ func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
 		bodyDeadline(w, r, s.BodyTimeout)
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
 	}
-	var (
-		name string
-		pc   proxy.Call
-	)
-	if err == nil {
-		name, pc, err = proxy.ParseExternalFunction(body)
-	}
-	c.name = name
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -383,11 +380,26 @@ func (s *Server) externalFunction(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	c.external(body)
+}
+
+// external makes the call an external-function body describes, for an authenticated
+// caller: it parses the body, takes the decisions and forwards, answering c.w and
+// recording the call; the error is the one answered, or nil. SQL's http_request makes
+// its call here too (sqlCaller), so that both are one code.
+func (c *call) external(body []byte) error {
+	name, pc, err := proxy.ParseExternalFunction(body)
+	c.name = name
+	if err != nil {
+		c.record(0, err)
+		c.s.writeError(c.w, c.r, err)
+		return err
+	}
 	t, err := c.authorize()
 	if err != nil {
 		c.record(0, err)
-		s.writeError(w, r, err)
-		return
+		c.s.writeError(c.w, c.r, err)
+		return err
 	}
-	c.forward(w, &t, &pc)
+	return c.forward(c.w, &t, &pc)
 }

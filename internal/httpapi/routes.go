@@ -45,6 +45,8 @@ func (s *Server) routes() {
 	// the mux, which would clean (and redirect) the very paths the proxy must refuse.
 	// Neither uses the authed wrapper: a refused call is audited too.
 	m.HandleFunc("POST /api/2.0/external-function", s.externalFunction)
+	// SQL governance statements (issue 14): docs/sql.md.
+	m.Handle("POST /api/2.0/sql/statements", s.authed(s.executeStatement))
 	// The MCP proxy: the connection's endpoint itself, with no sub-path.
 	const mcp = "/api/2.0/mcp/external"
 	m.HandleFunc("POST "+mcp+"/{name}", s.mcpCall)
