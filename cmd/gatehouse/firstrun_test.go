@@ -230,3 +230,21 @@ func TestAdminRecover(t *testing.T) {
 		t.Fatalf("recovered token expires at %v, want in about 2h", exp)
 	}
 }
+
+// TestFirstRunBootstrapTokenNotEchoed: a first admin token the operator gave in
+// GATEHOUSE_BOOTSTRAP_TOKEN works, and the start says so without copying the secret to
+// stdout (which often ends up in a journal or a CI log) or to the log.
+func TestFirstRunBootstrapTokenNotEchoed(t *testing.T) {
+	tok := identity.NewTokenValue()
+	ts := launch(t, t.TempDir(), map[string]string{"GATEHOUSE_BOOTSTRAP_TOKEN": tok})
+	out := ts.Stdout.String()
+	if !strings.Contains(out, "Created user admin with the token in GATEHOUSE_BOOTSTRAP_TOKEN") {
+		t.Fatalf("the first start did not say it created the admin:\n%s", out)
+	}
+	if strings.Contains(out, tok) || strings.Contains(ts.Stderr.String(), tok) {
+		t.Fatalf("the start echoed the operator's bootstrap token")
+	}
+	if got, err := ts.cli(tok, "", "whoami"); err != nil || !strings.Contains(got, "admin") {
+		t.Fatalf("whoami with the bootstrap token = %q, %v", got, err)
+	}
+}

@@ -647,7 +647,13 @@ func serve(ctx context.Context, cfg *serverConfig, e *env) error {
 		}()
 		fmt.Fprintf(e.stdout, "Egress proxy is listening on http://%s\n", eln.Addr())
 	}
-	if token != "" {
+	switch {
+	case token != "" && cfg.BootstrapToken != "":
+		// The operator chose the token and holds it: echoing it would only copy a
+		// secret into wherever stdout goes (a journal, a CI log).
+		fmt.Fprintf(e.stdout, "Created user admin with the token in GATEHOUSE_BOOTSTRAP_TOKEN.\n")
+		fmt.Fprintf(e.stdout, "Try:  GATEHOUSE_HOST=%s GATEHOUSE_TOKEN=<token> gatehouse whoami\n", cfg.PublicURL)
+	case token != "":
 		fmt.Fprintf(e.stdout, "Created user admin. Admin token (shown once, keep it safe):\n\n    %s\n\n", token)
 		fmt.Fprintf(e.stdout, "Try:  GATEHOUSE_HOST=%s GATEHOUSE_TOKEN=<token> gatehouse whoami\n", cfg.PublicURL)
 	}
