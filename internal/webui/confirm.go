@@ -83,6 +83,21 @@ func leadsToLogin(next string) bool {
 	return strings.HasPrefix(p, "/connections/")
 }
 
+// startsLogin reports whether next is a connection's login start as the router matches
+// it (`/connections/{name}/login`, on the cleaned escaped path: an escaped slash stays in
+// the name, so `/connections/a%2Flogin` is the console's page of connection "a/login").
+// A sign-in that goes on to a login start answers with the continue page, since the
+// start redirects to the provider; to any other page, with a plain redirect. An
+// unparsable next counts as a login start (the continue page works for any target).
+func startsLogin(next string) bool {
+	pu, err := url.Parse(next)
+	if err != nil {
+		return true
+	}
+	segs := strings.Split(path.Clean("/"+pu.EscapedPath()), "/")
+	return len(segs) == 4 && segs[1] == "connections" && segs[2] != "" && segs[3] == "login"
+}
+
 // withConfirm adds the confirmation request to a next path.
 func withConfirm(next string) string {
 	pu, err := url.Parse(next)

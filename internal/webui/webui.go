@@ -478,7 +478,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	if next == "" {
 		next = "/login"
 	}
-	if leadsToLogin(next) {
+	if startsLogin(next) {
 		// The login start redirects to the provider: not as a redirect of this form.
 		u.continueTo(w, r, who.Principal.Name, next, "Signed in")
 		return

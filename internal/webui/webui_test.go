@@ -580,6 +580,7 @@ func TestOpenRedirect(t *testing.T) {
 		{"evil.com", "/login"},
 		{"", "/login"},
 		{"/connections/github/login", "/connections/github/login"},
+		{"/connections/github", "/connections/github"}, // the console's page: a plain redirect
 	} {
 		t.Run(tc.next, func(t *testing.T) {
 			e := newEnv(t, "http://127.0.0.1:8080")
@@ -589,7 +590,7 @@ func TestOpenRedirect(t *testing.T) {
 				t.Errorf("the sign-in page carries the unsafe next %q:\n%s", tc.next, page.Body)
 			}
 			rec := b.do("POST", "/login", url.Values{"token": {aliceToken}, "csrf": {b.jar["gatehouse_csrf"]}, "next": {tc.next}})
-			if leadsToLogin(tc.want) {
+			if startsLogin(tc.want) {
 				// A login start is reached through the continue page.
 				if got := continueTarget(t, rec); got != tc.want {
 					t.Errorf("next %q: continues to %q, want %q", tc.next, got, tc.want)
@@ -1155,5 +1156,26 @@ func TestRoutesMount(t *testing.T) {
 	}
 	if got := e.ui.RedirectURI(); got != "http://127.0.0.1:8080/login/oauth/http.html" {
 		t.Errorf("RedirectURI = %q", got)
+	}
+}
+
+// TestStartsLogin: the continue page is for a login start as the router matches it, and
+// for nothing else a sign-in may go on to.
+func TestStartsLogin(t *testing.T) {
+	for next, want := range map[string]bool{
+		"/connections/github/login":        true,
+		"/connections/github/login?x=1":    true,
+		"/connections/./github/login":      true,
+		"/connections/github":              false,
+		"/connections":                     false,
+		"/connections/a%2Flogin":           false,
+		"/connections/github/login/more":   false,
+		"/":                                false,
+		"/oidc/v1/authorize?client_id=abc": false,
+		"%zz":                              true,
+	} {
+		if got := startsLogin(next); got != want {
+			t.Errorf("startsLogin(%q) = %v, want %v", next, got, want)
+		}
 	}
 }
