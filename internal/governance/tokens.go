@@ -2,6 +2,7 @@ package governance
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -174,7 +175,32 @@ func (s *Service) DeleteToken(ctx context.Context, who *catalog.Principal, id st
 	if err != nil {
 		return err
 	}
-	return s.d.Store.DeleteToken(ctx, t.ID)
+	if err := s.d.Store.DeleteToken(ctx, t.ID); err != nil {
+		return err
+	}
+	return s.endFamilyOf(ctx, t, rec)
+}
+
+// endFamilyOf ends the OAuth refresh-token family whose live access token t was (a token
+// an MCP client or `gatehouse auth login` got from /oidc/v1/token), so that revoking the
+// token also stops the client from refreshing it into a new one. A personal access token
+// belongs to no family: nothing changes.
+func (s *Service) endFamilyOf(ctx context.Context, t *catalog.Token, rec *Record) error {
+	fams, err := s.d.Store.ListOAuthFamilies(ctx, t.PrincipalID, s.d.Now())
+	if err != nil {
+		return fmt.Errorf("revoke token: find its sign-in: %w", err)
+	}
+	for _, f := range fams {
+		if f.TokenID != t.ID {
+			continue
+		}
+		if _, err := s.d.Store.DeleteOAuthFamily(ctx, f.ID); err != nil && !catalog.IsNotFound(err) {
+			return fmt.Errorf("revoke token: end its sign-in: %w", err)
+		}
+		rec.Set("client_id", f.ClientID)
+		rec.Set("ended_refresh_family", "true")
+	}
+	return nil
 }
 
 // DeleteAnyToken revokes any principal's token; admins only.
@@ -183,11 +209,15 @@ func (s *Service) DeleteAnyToken(ctx context.Context, who *catalog.Principal, id
 		return err
 	}
 	rec.Set("token_id", id)
-	if err := s.d.Store.DeleteToken(ctx, id); err != nil {
+	t, err := s.d.Store.GetToken(ctx, id)
+	if err == nil {
+		err = s.d.Store.DeleteToken(ctx, id)
+	}
+	if err != nil {
 		if catalog.IsNotFound(err) {
 			return catalog.Errorf(catalog.ResourceDoesNotExist, "token %s does not exist", truncate(id, 64))
 		}
 		return err
 	}
-	return nil
+	return s.endFamilyOf(ctx, t, rec)
 }
