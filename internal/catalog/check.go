@@ -189,22 +189,30 @@ func CheckAuditEvent(i int, e *AuditEvent) error {
 func CheckMCPTools(connectionID string, tools []*MCPTool) error {
 	seen := make(map[string]bool, len(tools))
 	for _, t := range tools {
-		name := bound.Truncate(t.Name, 64)
-		switch {
-		case t.ConnectionID != connectionID:
-			return Errorf(InvalidParameterValue, "MCP tool %q belongs to connection %s, not %s", name, t.ConnectionID, connectionID)
-		case t.Name == "" || len(t.Name) > MaxMCPToolName:
-			return Errorf(InvalidParameterValue, "MCP tool name must be 1 to %d bytes", MaxMCPToolName)
-		case len(t.Description) > MaxMCPToolDescription:
-			return Errorf(InvalidParameterValue, "MCP tool %q: description longer than %d bytes", name, MaxMCPToolDescription)
-		case !t.State.Valid():
-			return Errorf(InvalidParameterValue, "MCP tool %q: unknown state %q", name, bound.Truncate(string(t.State), 32))
-		case t.Version < 0:
-			return Errorf(InvalidParameterValue, "MCP tool %q: version %d is negative", name, t.Version)
-		case seen[t.Name]:
-			return Errorf(InvalidParameterValue, "MCP tool %q is given twice", name)
+		if err := checkMCPTool(connectionID, t, seen); err != nil {
+			return err
 		}
 		seen[t.Name] = true
+	}
+	return nil
+}
+
+// checkMCPTool is CheckMCPTools for one record; seen holds the names before it. The
+// name is cut for a message only when there is one to write.
+func checkMCPTool(connectionID string, t *MCPTool, seen map[string]bool) error {
+	switch {
+	case t.ConnectionID != connectionID:
+		return Errorf(InvalidParameterValue, "MCP tool %q belongs to connection %s, not %s", bound.Truncate(t.Name, 64), t.ConnectionID, connectionID)
+	case t.Name == "" || len(t.Name) > MaxMCPToolName:
+		return Errorf(InvalidParameterValue, "MCP tool name must be 1 to %d bytes", MaxMCPToolName)
+	case len(t.Description) > MaxMCPToolDescription:
+		return Errorf(InvalidParameterValue, "MCP tool %q: description longer than %d bytes", bound.Truncate(t.Name, 64), MaxMCPToolDescription)
+	case !t.State.Valid():
+		return Errorf(InvalidParameterValue, "MCP tool %q: unknown state %q", bound.Truncate(t.Name, 64), bound.Truncate(string(t.State), 32))
+	case t.Version < 0:
+		return Errorf(InvalidParameterValue, "MCP tool %q: version %d is negative", bound.Truncate(t.Name, 64), t.Version)
+	case seen[t.Name]:
+		return Errorf(InvalidParameterValue, "MCP tool %q is given twice", bound.Truncate(t.Name, 64))
 	}
 	return nil
 }
