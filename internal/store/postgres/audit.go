@@ -162,11 +162,8 @@ func auditNanos(t time.Time) int64 {
 // action name, a time outside what Unix nanoseconds hold, or text PostgreSQL refuses
 // (a NUL byte or invalid UTF-8, which a text column cannot store).
 func checkAuditEvent(i int, e *catalog.AuditEvent) error {
-	if e.EventID == "" {
-		return catalog.Errorf(catalog.InvalidParameterValue, "audit event %d of the batch has no event id", i)
-	}
-	if e.ActionName == "" {
-		return catalog.Errorf(catalog.InvalidParameterValue, "audit event %s has no action name", e.EventID)
+	if err := catalog.CheckAuditEvent(i, e); err != nil {
+		return err
 	}
 	if !e.EventTime.IsZero() && !time.Unix(0, e.EventTime.UnixNano()).Equal(e.EventTime) {
 		return catalog.Errorf(catalog.InvalidParameterValue, "audit event %s: event_time %s is out of range", e.EventID, e.EventTime.UTC().Format(time.RFC3339))

@@ -124,11 +124,8 @@ func (db *DB) ListConnections(ctx context.Context, after string, limit int) ([]*
 // connectionArgs checks c and returns the values written for it: options JSON,
 // created_at and updated_at.
 func connectionArgs(c *catalog.Connection) (options []byte, created, updated int64, err error) {
-	switch {
-	case c.ID == "":
-		return nil, 0, 0, invalidValue("a connection needs an ID")
-	case c.Name == "":
-		return nil, 0, 0, invalidValue("a connection needs a name")
+	if err := catalog.CheckConnection(c); err != nil {
+		return nil, 0, 0, err
 	}
 	opts := c.Options
 	if opts == nil {

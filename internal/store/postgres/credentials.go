@@ -64,30 +64,13 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-// describeCredential names a credential in messages. It never includes token bytes.
-func describeCredential(connectionID, principalID string) string {
-	if principalID == "" {
-		return "shared credential of connection " + connectionID
-	}
-	return "credential of connection " + connectionID + " for principal " + principalID
-}
-
-func validCredentialState(s catalog.CredentialState) bool {
-	switch s {
-	case catalog.StateActive, catalog.StateExpiring, catalog.StateNeedsLogin, catalog.StateReauthRequired,
-		catalog.StateDegraded, catalog.StateMisconfigured, catalog.StateDisabled:
-		return true
-	}
-	return false
-}
-
 // GetCredential returns the credential of the connection for the principal ("" for the
 // shared one).
 func (db *DB) GetCredential(ctx context.Context, connectionID, principalID string) (*catalog.OAuthCredential, error) {
 	c, err := scanCredential(db.pool.QueryRow(ctx, selectCredential+" WHERE connection_id = $1 AND principal_id = $2",
 		connectionID, principalID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "%s does not exist", describeCredential(connectionID, principalID))
+		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "%s does not exist", catalog.DescribeCredential(connectionID, principalID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get credential: %w", redact(err))
@@ -106,15 +89,10 @@ func (db *DB) GetCredential(ctx context.Context, connectionID, principalID strin
 // that read before a touch must not undo it. It announces ChangeCredential with the
 // connection ID.
 func (db *DB) PutCredential(ctx context.Context, c *catalog.OAuthCredential) error {
-	name := describeCredential(c.ConnectionID, c.PrincipalID)
-	switch {
-	case c.ConnectionID == "":
-		return catalog.Errorf(catalog.InvalidParameterValue, "a credential needs a connection ID")
-	case c.Version < 0:
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s: version %d is negative", name, c.Version)
-	case !validCredentialState(c.State):
-		return catalog.Errorf(catalog.InvalidParameterValue, "%s: unknown state %q", name, truncateValue(string(c.State)))
+	if err := catalog.CheckCredential(c); err != nil {
+		return err
 	}
+	name := catalog.DescribeCredential(c.ConnectionID, c.PrincipalID)
 	var ns [6]int64
 	for i, f := range []struct {
 		name string
@@ -192,7 +170,7 @@ func (db *DB) DeleteCredential(ctx context.Context, connectionID, principalID st
 			return fmt.Errorf("delete credential: %w", redact(err))
 		}
 		if tag.RowsAffected() == 0 {
-			return catalog.Errorf(catalog.ResourceDoesNotExist, "%s does not exist", describeCredential(connectionID, principalID))
+			return catalog.Errorf(catalog.ResourceDoesNotExist, "%s does not exist", catalog.DescribeCredential(connectionID, principalID))
 		}
 		tx.Announce(catalog.ChangeCredential, connectionID)
 		return nil
@@ -268,16 +246,4 @@ func (db *DB) TouchCredentials(ctx context.Context, lastUsed map[string]time.Tim
 		}
 		return nil
 	})
-}
-
-// truncateValue shortens a value quoted in an error message to 64 runes.
-func truncateValue(s string) string {
-	n := 0
-	for i := range s {
-		if n == 64 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
 }

@@ -45,20 +45,8 @@ func (db *DB) ListGrantsOf(ctx context.Context, principalIDs []string) ([]catalo
 // the grants in add and remove may be left empty; when set they must match t and
 // securableID.
 func (db *DB) UpdateGrants(ctx context.Context, t catalog.SecurableType, securableID string, add, remove []catalog.Grant) error {
-	if t != catalog.SecurableConnection && t != catalog.SecurableMetastore {
-		return invalidValue("unknown securable type %q", t)
-	}
-	for _, list := range [][]catalog.Grant{add, remove} {
-		for _, g := range list {
-			if (g.SecurableType != "" && g.SecurableType != t) || (g.SecurableID != "" && g.SecurableID != securableID) {
-				return invalidValue("a grant on %s %s cannot be changed through %s %s", g.SecurableType, g.SecurableID, t, securableID)
-			}
-		}
-	}
-	for _, g := range add {
-		if !catalog.ValidPrivilege(t, g.Privilege) {
-			return invalidValue("privilege %s cannot be granted on a %s", g.Privilege, t)
-		}
+	if err := catalog.CheckGrantUpdate(t, securableID, add, remove); err != nil {
+		return err
 	}
 	return db.write(ctx, "update grants", func(tx *Tx) error {
 		switch t {

@@ -47,43 +47,21 @@ func (db *DB) GetMCPTool(ctx context.Context, connectionID, name string) (*catal
 	return t, nil
 }
 
-// checkMCPTool refuses a record the store must not keep.
-func checkMCPTool(connectionID string, t *catalog.MCPTool) error {
-	switch {
-	case t.ConnectionID != connectionID:
-		return invalidValue("MCP tool %q belongs to connection %s, not %s", bound.Truncate(t.Name, 64), t.ConnectionID, connectionID)
-	case t.Name == "" || len(t.Name) > catalog.MaxMCPToolName:
-		return invalidValue("MCP tool name must be 1 to %d bytes", catalog.MaxMCPToolName)
-	case len(t.Description) > catalog.MaxMCPToolDescription:
-		return invalidValue("MCP tool %q: description longer than %d bytes", bound.Truncate(t.Name, 64), catalog.MaxMCPToolDescription)
-	case !t.State.Valid():
-		return invalidValue("MCP tool %q: unknown state %q", bound.Truncate(t.Name, 64), bound.Truncate(string(t.State), 32))
-	case t.Version < 0:
-		return invalidValue("MCP tool %q: version %d is negative", bound.Truncate(t.Name, 64), t.Version)
-	}
-	return nil
-}
-
 // PutMCPTools creates (Version 0) or replaces (Version = the stored one) the records in
 // one transaction, all or none; see catalog.MCPToolStore.
 func (db *DB) PutMCPTools(ctx context.Context, connectionID string, tools []*catalog.MCPTool) error {
 	if len(tools) == 0 {
 		return nil
 	}
+	if err := catalog.CheckMCPTools(connectionID, tools); err != nil {
+		return err
+	}
 	type row struct {
 		t  *catalog.MCPTool
 		ns [4]int64
 	}
 	rows := make([]row, len(tools))
-	seen := make(map[string]bool, len(tools))
 	for i, t := range tools {
-		if err := checkMCPTool(connectionID, t); err != nil {
-			return err
-		}
-		if seen[t.Name] {
-			return invalidValue("MCP tool %q is given twice", bound.Truncate(t.Name, 64))
-		}
-		seen[t.Name] = true
 		rows[i].t = t
 		for j, f := range []struct {
 			name string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -25,8 +26,8 @@ func (db *DB) GetMeta(ctx context.Context, key string) ([]byte, error) {
 
 // SetMeta stores value under key, replacing any value there. It announces no change.
 func (db *DB) SetMeta(ctx context.Context, key string, value []byte) error {
-	if key == "" {
-		return invalidValue("a meta value needs a key")
+	if err := catalog.CheckMetaKey(key); err != nil {
+		return err
 	}
 	if value == nil {
 		value = []byte{}

@@ -72,15 +72,8 @@ func (db *DB) GetNetworkPolicy(ctx context.Context) (*catalog.NetworkPolicy, err
 // constants or empty (FULL_ACCESS, ENFORCED); destinations and ranges are the egress
 // package's to normalize. It announces ChangeNetworkPolicy "default".
 func (db *DB) PutNetworkPolicy(ctx context.Context, p *catalog.NetworkPolicy) error {
-	switch {
-	case p.Version < 0:
-		return catalog.Errorf(catalog.InvalidParameterValue, "network policy version %d is negative", p.Version)
-	case p.RestrictionMode != "" && p.RestrictionMode != catalog.FullAccess && p.RestrictionMode != catalog.RestrictedAccess:
-		return catalog.Errorf(catalog.InvalidParameterValue, "unknown restriction mode %q: want %s or %s",
-			truncateValue(p.RestrictionMode), catalog.FullAccess, catalog.RestrictedAccess)
-	case p.EnforcementMode != "" && p.EnforcementMode != catalog.Enforced && p.EnforcementMode != catalog.DryRun:
-		return catalog.Errorf(catalog.InvalidParameterValue, "unknown enforcement mode %q: want %s or %s",
-			truncateValue(p.EnforcementMode), catalog.Enforced, catalog.DryRun)
+	if err := catalog.CheckNetworkPolicy(p); err != nil {
+		return err
 	}
 	updated, err := unixNanos("updated_at", p.UpdatedAt)
 	if err != nil {
@@ -155,15 +148,8 @@ func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.Network
 		cols[i] = make([]string, n)
 	}
 	for i, e := range events {
-		if e == nil {
-			return catalog.Errorf(catalog.InvalidParameterValue, "network event %d of the batch is nil", i)
-		}
-		if e.Time.IsZero() {
-			return catalog.Errorf(catalog.InvalidParameterValue, "network event %d of the batch has no time", i)
-		}
-		if e.AccessType != catalog.AccessDrop && e.AccessType != catalog.AccessDryRunDenial {
-			return catalog.Errorf(catalog.InvalidParameterValue, "network event %d of the batch: unknown access type %q: want %s or %s",
-				i, truncateValue(e.AccessType), catalog.AccessDrop, catalog.AccessDryRunDenial)
+		if err := catalog.CheckNetworkEvent(i, e); err != nil {
+			return err
 		}
 		ns, err := unixNanos("time", e.Time)
 		if err != nil {

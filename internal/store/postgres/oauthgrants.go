@@ -218,8 +218,8 @@ func (db *DB) CreateOAuthFamily(ctx context.Context, f *catalog.OAuthFamily, max
 // RotateOAuthFamily replaces the live secret and access token if the secret is still
 // r.OldSecretHash (compare-and-swap on the locked row), deleting the replaced token.
 func (db *DB) RotateOAuthFamily(ctx context.Context, r catalog.OAuthRotation) (*catalog.OAuthFamily, error) {
-	if r.NewTokenID == "" {
-		return nil, invalidValue("a rotation needs the new access token")
+	if err := catalog.CheckOAuthRotation(r); err != nil {
+		return nil, err
 	}
 	at, err := unixNanos("rotated_at", r.At)
 	if err != nil {

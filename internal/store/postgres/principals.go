@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -148,20 +147,11 @@ func scanPrincipal(row pgx.Row) (*catalog.Principal, error) {
 
 func scanPrincipalRows(rows pgx.Rows) (*catalog.Principal, error) { return scanPrincipal(rows) }
 
-func validKind(k catalog.PrincipalKind) bool {
-	return k == catalog.KindUser || k == catalog.KindServicePrincipal || k == catalog.KindGroup
-}
-
 // CreatePrincipal stores p. Its name must not be taken by any principal of any kind,
 // compared without regard to (ASCII) case.
 func (db *DB) CreatePrincipal(ctx context.Context, p *catalog.Principal) error {
-	switch {
-	case p.ID == "":
-		return invalidValue("a principal needs an ID")
-	case p.Name == "":
-		return invalidValue("a principal needs a name")
-	case !validKind(p.Kind):
-		return invalidValue("unknown principal kind %q", p.Kind)
+	if err := catalog.CheckPrincipal(p); err != nil {
+		return err
 	}
 	created, err := unixNanos("created_at", p.CreatedAt)
 	if err != nil {
@@ -236,8 +226,8 @@ func (db *DB) ListPrincipals(ctx context.Context, kind catalog.PrincipalKind) ([
 // UpdatePrincipal replaces the name, display name, active flag, external ID and update
 // time of the principal with p.ID. Its kind and creation time never change.
 func (db *DB) UpdatePrincipal(ctx context.Context, p *catalog.Principal) error {
-	if p.Name == "" {
-		return invalidValue("a principal needs a name")
+	if err := catalog.CheckPrincipalUpdate(p); err != nil {
+		return err
 	}
 	updated, err := unixNanos("updated_at", p.UpdatedAt)
 	if err != nil {
@@ -377,8 +367,8 @@ func (db *DB) AddMember(ctx context.Context, groupID, memberID string) error {
 		if err != nil {
 			return err
 		}
-		if catalog.PrincipalKind(kind) != catalog.KindGroup {
-			return invalidValue("principal %s is not a group", groupName)
+		if err := catalog.CheckGroup(groupName, catalog.PrincipalKind(kind)); err != nil {
+			return err
 		}
 		err = tx.QueryRow(ctx, "SELECT name, kind FROM principals WHERE id = $1", memberID).Scan(&memberName, &memberKind)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -387,10 +377,8 @@ func (db *DB) AddMember(ctx context.Context, groupID, memberID string) error {
 		if err != nil {
 			return err
 		}
-		// users holds every user and service principal implicitly: as a member of a
-		// group (admins above all) it would give that group's rights to everyone.
-		if catalog.PrincipalKind(memberKind) == catalog.KindGroup && strings.EqualFold(memberName, catalog.UsersGroup) {
-			return invalidValue("the built-in group %s cannot be a member of any group", memberName)
+		if err := catalog.CheckMember(memberName, catalog.PrincipalKind(memberKind)); err != nil {
+			return err
 		}
 		// The new edge group → member closes a cycle exactly when the group is already
 		// the member itself or one of its (transitive) members. UNION (not UNION ALL)

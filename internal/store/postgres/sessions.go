@@ -36,11 +36,8 @@ func sessionNullTime(t time.Time) *time.Time {
 // CreateBrowserSession stores s, ending the principal's oldest sessions past
 // maxPerPrincipal and dropping up to catalog.ExpiredSweep expired sessions.
 func (db *DB) CreateBrowserSession(ctx context.Context, s *catalog.BrowserSession, maxPerPrincipal int) error {
-	if s.PrincipalID == "" || s.TokenID == "" || len(s.TokenHash) == 0 {
-		return catalog.Errorf(catalog.InvalidParameterValue, "a browser session needs a principal and a token")
-	}
-	if maxPerPrincipal < 1 {
-		return catalog.Errorf(catalog.InvalidParameterValue, "the bound of sessions per principal must be positive, not %d", maxPerPrincipal)
+	if err := catalog.CheckBrowserSession(s, maxPerPrincipal); err != nil {
+		return err
 	}
 	err := db.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockClassSessions, s.PrincipalID); err != nil {
@@ -101,11 +98,8 @@ func (db *DB) DeleteBrowserSession(ctx context.Context, key [sha256.Size]byte) e
 
 // PutPendingLogin stores l after dropping expired logins and, past a bound, the oldest.
 func (db *DB) PutPendingLogin(ctx context.Context, l *catalog.PendingLogin, lim catalog.PendingLoginLimits) (int, error) {
-	if lim.MaxTotal < 1 || lim.MaxPerSession < 1 || lim.MaxPerPrincipal < 1 {
-		return 0, catalog.Errorf(catalog.InvalidParameterValue, "the bounds of pending logins must be positive")
-	}
-	if l.PrincipalID == "" || l.ConnectionID == "" || len(l.SealedVerifier) == 0 {
-		return 0, catalog.Errorf(catalog.InvalidParameterValue, "a pending login needs a principal, a connection and a sealed verifier")
+	if err := catalog.CheckPendingLogin(l, lim); err != nil {
+		return 0, err
 	}
 	var evicted int
 	err := db.inTx(ctx, func(tx *Tx) error {

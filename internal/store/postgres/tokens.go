@@ -28,11 +28,8 @@ func scanTokenRows(rows pgx.Rows) (*catalog.Token, error) { return scanToken(row
 
 // CreateToken stores t for an existing principal. Its ID and hash must be new.
 func (db *DB) CreateToken(ctx context.Context, t *catalog.Token) error {
-	switch {
-	case t.ID == "":
-		return invalidValue("a token needs an ID")
-	case len(t.Hash) == 0:
-		return invalidValue("a token needs a hash")
+	if err := catalog.CheckToken(t); err != nil {
+		return err
 	}
 	var ns [3]int64
 	for i, f := range []struct {

@@ -54,11 +54,8 @@ func (db *DB) appendAudit(ctx context.Context, events []*catalog.AuditEvent, lin
 	// taking the lock); only the hashes are left for inside the transaction.
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		if e.EventID == "" {
-			return invalid("audit event %d of the batch has no event id", i)
-		}
-		if e.ActionName == "" {
-			return invalid("audit event %s has no action name", e.EventID)
+		if err := catalog.CheckAuditEvent(i, e); err != nil {
+			return err
 		}
 		ns, err := nanos("event_time", e.EventTime)
 		if err != nil {

@@ -118,11 +118,8 @@ func (db *DB) ListConnections(ctx context.Context, after string, limit int) ([]*
 // connectionArgs checks c and returns the values written for it: options JSON,
 // created_at and updated_at.
 func connectionArgs(c *catalog.Connection) (options string, created, updated int64, err error) {
-	switch {
-	case c.ID == "":
-		return "", 0, 0, invalid("a connection needs an ID")
-	case c.Name == "":
-		return "", 0, 0, invalid("a connection needs a name")
+	if err := catalog.CheckConnection(c); err != nil {
+		return "", 0, 0, err
 	}
 	opts := c.Options
 	if opts == nil {

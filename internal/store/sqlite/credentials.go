@@ -46,23 +46,6 @@ func scanCredential(row scanner) (*catalog.OAuthCredential, error) {
 	return &c, nil
 }
 
-// describeCredential names a credential in messages. It never includes token bytes.
-func describeCredential(connectionID, principalID string) string {
-	if principalID == "" {
-		return "shared credential of connection " + connectionID
-	}
-	return "credential of connection " + connectionID + " for principal " + principalID
-}
-
-func validState(s catalog.CredentialState) bool {
-	switch s {
-	case catalog.StateActive, catalog.StateExpiring, catalog.StateNeedsLogin, catalog.StateReauthRequired,
-		catalog.StateDegraded, catalog.StateMisconfigured, catalog.StateDisabled:
-		return true
-	}
-	return false
-}
-
 // blob returns b for a nullable BLOB column: NULL when b is empty.
 func blob(b []byte) any {
 	if len(b) == 0 {
@@ -100,7 +83,7 @@ func checkCredentialOwners(ctx context.Context, tx *txn, connectionID, principal
 func (db *DB) GetCredential(ctx context.Context, connectionID, principalID string) (*catalog.OAuthCredential, error) {
 	c, err := scanCredential(db.credentialByKeyStmt.QueryRowContext(ctx, connectionID, principalID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notExist("%s does not exist", describeCredential(connectionID, principalID))
+		return nil, notExist("%s does not exist", catalog.DescribeCredential(connectionID, principalID))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get credential: %w", err)
@@ -118,13 +101,8 @@ func (db *DB) GetCredential(ctx context.Context, connectionID, principalID strin
 // field not simply replaced is LastUsedAt, which never moves backwards: touches do not
 // change the version, so a writer that read before a touch must not undo it.
 func (db *DB) PutCredential(ctx context.Context, c *catalog.OAuthCredential) error {
-	switch {
-	case c.ConnectionID == "":
-		return invalid("a credential needs a connection ID")
-	case c.Version < 0:
-		return invalid("%s: version %d is negative", describeCredential(c.ConnectionID, c.PrincipalID), c.Version)
-	case !validState(c.State):
-		return invalid("%s: unknown state %q", describeCredential(c.ConnectionID, c.PrincipalID), c.State)
+	if err := catalog.CheckCredential(c); err != nil {
+		return err
 	}
 	var ns [6]int64
 	for i, f := range []struct {
@@ -141,7 +119,7 @@ func (db *DB) PutCredential(ctx context.Context, c *catalog.OAuthCredential) err
 		}
 	}
 	version := c.Version
-	name := describeCredential(c.ConnectionID, c.PrincipalID)
+	name := catalog.DescribeCredential(c.ConnectionID, c.PrincipalID)
 	err := db.update(ctx, "put credential", func(tx *txn) error {
 		var res sql.Result
 		var err error
@@ -198,7 +176,7 @@ func (db *DB) DeleteCredential(ctx context.Context, connectionID, principalID st
 			return err
 		}
 		if n == 0 {
-			return notExist("%s does not exist", describeCredential(connectionID, principalID))
+			return notExist("%s does not exist", catalog.DescribeCredential(connectionID, principalID))
 		}
 		tx.emit(catalog.ChangeCredential, connectionID)
 		return nil

@@ -29,8 +29,8 @@ func scanFederationPolicy(row scanner) (*catalog.FederationPolicy, error) {
 }
 
 func federationPolicyValues(p *catalog.FederationPolicy) (string, int64, int64, error) {
-	if p.ID == "" {
-		return "", 0, 0, invalid("a federation policy needs an ID")
+	if err := catalog.CheckFederationPolicy(p); err != nil {
+		return "", 0, 0, err
 	}
 	auds, err := json.Marshal(append([]string{}, p.Audiences...))
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
 // GetMeta returns the value stored under key.
@@ -25,8 +27,8 @@ func (db *DB) GetMeta(ctx context.Context, key string) ([]byte, error) {
 
 // SetMeta stores value under key, replacing any value there. It announces no change.
 func (db *DB) SetMeta(ctx context.Context, key string, value []byte) error {
-	if key == "" {
-		return invalid("a meta value needs a key")
+	if err := catalog.CheckMetaKey(key); err != nil {
+		return err
 	}
 	if value == nil {
 		value = []byte{}

@@ -60,13 +60,8 @@ func (db *DB) GetNetworkPolicy(ctx context.Context) (*catalog.NetworkPolicy, err
 // ENFORCED); the store does not check destinations or ranges, which the egress package
 // normalizes before they get here. It announces ChangeNetworkPolicy "default".
 func (db *DB) PutNetworkPolicy(ctx context.Context, p *catalog.NetworkPolicy) error {
-	switch {
-	case p.Version < 0:
-		return invalid("network policy version %d is negative", p.Version)
-	case p.RestrictionMode != "" && p.RestrictionMode != catalog.FullAccess && p.RestrictionMode != catalog.RestrictedAccess:
-		return invalid("unknown restriction mode %q: want %s or %s", truncateValue(p.RestrictionMode), catalog.FullAccess, catalog.RestrictedAccess)
-	case p.EnforcementMode != "" && p.EnforcementMode != catalog.Enforced && p.EnforcementMode != catalog.DryRun:
-		return invalid("unknown enforcement mode %q: want %s or %s", truncateValue(p.EnforcementMode), catalog.Enforced, catalog.DryRun)
+	if err := catalog.CheckNetworkPolicy(p); err != nil {
+		return err
 	}
 	updated, err := nanos("updated_at", p.UpdatedAt)
 	if err != nil {
@@ -128,18 +123,6 @@ func staleNetworkPolicy(ctx context.Context, tx *txn, version int64) error {
 	return alreadyExists("network policy version %d is stale: the stored version is %d (changed by someone else); read it again", version, current)
 }
 
-// truncateValue shortens a value quoted in an error message to 64 runes.
-func truncateValue(s string) string {
-	n := 0
-	for i := range s {
-		if n == 64 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
-}
-
 const selectNetworkEvent = `SELECT seq, time, destination, resolved_address, source, principal, connection,
 	reason, access_type FROM network_events`
 
@@ -160,14 +143,8 @@ func (db *DB) AppendNetworkEvents(ctx context.Context, events []*catalog.Network
 	}
 	rows := make([][]any, len(events))
 	for i, e := range events {
-		if e == nil {
-			return invalid("network event %d of the batch is nil", i)
-		}
-		if e.Time.IsZero() {
-			return invalid("network event %d of the batch has no time", i)
-		}
-		if e.AccessType != catalog.AccessDrop && e.AccessType != catalog.AccessDryRunDenial {
-			return invalid("network event %d of the batch: unknown access type %q: want %s or %s", i, truncateValue(e.AccessType), catalog.AccessDrop, catalog.AccessDryRunDenial)
+		if err := catalog.CheckNetworkEvent(i, e); err != nil {
+			return err
 		}
 		ns, err := nanos("time", e.Time)
 		if err != nil {

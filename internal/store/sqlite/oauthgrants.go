@@ -215,8 +215,8 @@ func (db *DB) CreateOAuthFamily(ctx context.Context, f *catalog.OAuthFamily, max
 // RotateOAuthFamily replaces the live secret and access token if the secret is still
 // r.OldSecretHash (compare-and-swap), deleting the replaced access token.
 func (db *DB) RotateOAuthFamily(ctx context.Context, r catalog.OAuthRotation) (*catalog.OAuthFamily, error) {
-	if r.NewTokenID == "" {
-		return nil, invalid("a rotation needs the new access token")
+	if err := catalog.CheckOAuthRotation(r); err != nil {
+		return nil, err
 	}
 	at, err := nanos("rotated_at", r.At)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -23,20 +22,11 @@ func scanPrincipal(row scanner) (*catalog.Principal, error) {
 	return &p, nil
 }
 
-func validKind(k catalog.PrincipalKind) bool {
-	return k == catalog.KindUser || k == catalog.KindServicePrincipal || k == catalog.KindGroup
-}
-
 // CreatePrincipal stores p. Its name must not be taken by any principal of any kind,
 // compared without regard to (ASCII) case.
 func (db *DB) CreatePrincipal(ctx context.Context, p *catalog.Principal) error {
-	switch {
-	case p.ID == "":
-		return invalid("a principal needs an ID")
-	case p.Name == "":
-		return invalid("a principal needs a name")
-	case !validKind(p.Kind):
-		return invalid("unknown principal kind %q", p.Kind)
+	if err := catalog.CheckPrincipal(p); err != nil {
+		return err
 	}
 	created, err := nanos("created_at", p.CreatedAt)
 	if err != nil {
@@ -107,8 +97,8 @@ func (db *DB) ListPrincipals(ctx context.Context, kind catalog.PrincipalKind) ([
 // UpdatePrincipal replaces the name, display name, active flag, external ID and update
 // time of the principal with p.ID. Its kind and creation time never change.
 func (db *DB) UpdatePrincipal(ctx context.Context, p *catalog.Principal) error {
-	if p.Name == "" {
-		return invalid("a principal needs a name")
+	if err := catalog.CheckPrincipalUpdate(p); err != nil {
+		return err
 	}
 	updated, err := nanos("updated_at", p.UpdatedAt)
 	if err != nil {
@@ -219,8 +209,8 @@ func (db *DB) AddMember(ctx context.Context, groupID, memberID string) error {
 		if err != nil {
 			return err
 		}
-		if kind != catalog.KindGroup {
-			return invalid("principal %s is not a group", groupName)
+		if err := catalog.CheckGroup(groupName, kind); err != nil {
+			return err
 		}
 		var memberKind catalog.PrincipalKind
 		err = tx.QueryRowContext(ctx, "SELECT name, kind FROM principals WHERE id = ?", memberID).Scan(&memberName, &memberKind)
@@ -230,10 +220,8 @@ func (db *DB) AddMember(ctx context.Context, groupID, memberID string) error {
 		if err != nil {
 			return err
 		}
-		// users holds every user and service principal implicitly: as a member of a
-		// group (admins above all) it would give that group's rights to everyone.
-		if memberKind == catalog.KindGroup && strings.EqualFold(memberName, catalog.UsersGroup) {
-			return invalid("the built-in group %s cannot be a member of any group", memberName)
+		if err := catalog.CheckMember(memberName, memberKind); err != nil {
+			return err
 		}
 		// The new edge group → member closes a cycle exactly when the group is already
 		// the member itself or one of its (transitive) members. UNION (not UNION ALL)

@@ -21,11 +21,8 @@ const selectBrowserSession = `SELECT key_hash, principal_id, token_id, token_has
 // CreateBrowserSession stores s, ending the principal's oldest sessions past
 // maxPerPrincipal and dropping up to catalog.ExpiredSweep expired sessions.
 func (db *DB) CreateBrowserSession(ctx context.Context, s *catalog.BrowserSession, maxPerPrincipal int) error {
-	if s.PrincipalID == "" || s.TokenID == "" || len(s.TokenHash) == 0 {
-		return invalid("a browser session needs a principal and a token")
-	}
-	if maxPerPrincipal < 1 {
-		return invalid("the bound of sessions per principal must be positive, not %d", maxPerPrincipal)
+	if err := catalog.CheckBrowserSession(s, maxPerPrincipal); err != nil {
+		return err
 	}
 	created, err := nanos("created_at", s.CreatedAt)
 	if err != nil {
@@ -92,11 +89,8 @@ func (db *DB) DeleteBrowserSession(ctx context.Context, key [sha256.Size]byte) e
 
 // PutPendingLogin stores l after dropping expired logins and, past a bound, the oldest.
 func (db *DB) PutPendingLogin(ctx context.Context, l *catalog.PendingLogin, lim catalog.PendingLoginLimits) (int, error) {
-	if lim.MaxTotal < 1 || lim.MaxPerSession < 1 || lim.MaxPerPrincipal < 1 {
-		return 0, invalid("the bounds of pending logins must be positive")
-	}
-	if l.PrincipalID == "" || l.ConnectionID == "" || len(l.SealedVerifier) == 0 {
-		return 0, invalid("a pending login needs a principal, a connection and a sealed verifier")
+	if err := catalog.CheckPendingLogin(l, lim); err != nil {
+		return 0, err
 	}
 	created, err := nanos("created_at", l.CreatedAt)
 	if err != nil {

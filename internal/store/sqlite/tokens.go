@@ -26,11 +26,8 @@ func scanToken(row scanner) (*catalog.Token, error) {
 
 // CreateToken stores t for an existing principal. Its ID and hash must be new.
 func (db *DB) CreateToken(ctx context.Context, t *catalog.Token) error {
-	switch {
-	case t.ID == "":
-		return invalid("a token needs an ID")
-	case len(t.Hash) == 0:
-		return invalid("a token needs a hash")
+	if err := catalog.CheckToken(t); err != nil {
+		return err
 	}
 	var ns [3]int64
 	for i, f := range []struct {
