@@ -41,10 +41,6 @@ type lexer struct {
 	line int
 	col  int
 	err  *SyntaxError // the lexical error, once met
-	// comments, when record is set, collects the byte ranges of the comments skipped
-	// (for Redact).
-	comments [][2]int
-	record   bool
 }
 
 func newLexer(src string) *lexer { return &lexer{src: src, line: 1, col: 1} }
@@ -76,13 +72,6 @@ func (l *lexer) fail(p Pos, format string, args ...any) token {
 	return token{kind: tokError, pos: p, end: p.Offset, err: l.err}
 }
 
-// note records a comment from start to the current offset.
-func (l *lexer) note(start int) {
-	if l.record {
-		l.comments = append(l.comments, [2]int{start, l.off})
-	}
-}
-
 func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
@@ -96,11 +85,9 @@ func (l *lexer) skipSpace() *token {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.advance()
 		case c == '-' && l.peekByte(1) == '-':
-			start := l.off
 			for l.off < len(l.src) && l.src[l.off] != '\n' {
 				l.advance()
 			}
-			l.note(start)
 		case c == '/' && l.peekByte(1) == '*':
 			p := l.pos()
 			l.advance()
@@ -113,7 +100,6 @@ func (l *lexer) skipSpace() *token {
 			for end := l.off + i + 2; l.off < end; {
 				l.advance()
 			}
-			l.note(p.Offset)
 		default:
 			return nil
 		}
