@@ -45,11 +45,12 @@ type substitution struct {
 // quoted identifier and a comment becomes the parameter's value as a string literal
 // (quotes doubled, and a blank between it and a string it touches, which would else read
 // as one string with it), so that a value can never be read as anything but one string.
-// Names match case-insensitively. A `:name` after a lexical error is left as it is (the
-// parser reports that error first). A parameter given twice, a name that is not an identifier, a
-// type other than STRING and a `:name` with no parameter are INVALID_PARAMETER_VALUE
-// errors (naming the parameter, never its value); a parameter the text does not use is
-// ignored, so that one set can serve every statement of a script.
+// Names match case-insensitively. A parameter given twice, a name that is not an
+// identifier, a type other than STRING and a `:name` with no parameter are
+// INVALID_PARAMETER_VALUE errors (naming the parameter, never its value); a parameter
+// the text does not use is ignored, so that one set can serve every statement of a
+// script. A `:name` after a lexical error is left as it is: the parser reports that
+// error first.
 func Bind(src string, params []Parameter) (*Bound, error) {
 	if len(params) > MaxParameters {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "parameters: at most %d", MaxParameters)
