@@ -9,10 +9,11 @@ import (
 )
 
 // Named parameters (the Statement Execution API's `parameters`) and the splitting of a
-// script into statements both need to see the text as the lexer does: a ':' or a ';'
-// inside a string, a backtick-quoted identifier or a comment is not one. The scanner
-// below knows only where those four begin and end; it does not check anything else, so
-// an unterminated string or comment is left for the parser to report.
+// script into statements read the text with the parser's own lexer, which then also
+// reads `:name` (newParamLexer): a ':' or a ';' inside a string, a backtick-quoted
+// identifier or a comment is not one, by the very rules the parser reads. Both stop at
+// the first lexical error (an unterminated string, say) and leave the rest as it is: the
+// parser, which reads no further than that error either, reports it at its place.
 
 // MaxParameters bounds the parameters of one request.
 const MaxParameters = 256
@@ -42,11 +43,14 @@ type substitution struct {
 
 // Bind substitutes the named parameters of src: every `:name` outside a string, a
 // quoted identifier and a comment becomes the parameter's value as a string literal
-// (quotes doubled), so that a value can never be read as anything but a string. Names
-// match case-insensitively. A parameter given twice, a name that is not an identifier, a
-// type other than STRING and a `:name` with no parameter are INVALID_PARAMETER_VALUE
-// errors (naming the parameter, never its value); a parameter the text does not use is
-// ignored, so that one set can serve every statement of a script.
+// (quotes doubled, and a blank between it and a string it touches, which would else read
+// as one string with it), so that a value can never be read as anything but one string.
+// Names match case-insensitively. A parameter given twice, a name that is not an
+// identifier, a type other than STRING and a `:name` with no parameter are
+// INVALID_PARAMETER_VALUE errors (naming the parameter, never its value); a parameter
+// the text does not use is ignored, so that one set can serve every statement of a
+// script. A `:name` after a lexical error is left as it is: the parser reports that
+// error first.
 func Bind(src string, params []Parameter) (*Bound, error) {
 	if len(params) > MaxParameters {
 		return nil, catalog.Errorf(catalog.InvalidParameterValue, "parameters: at most %d", MaxParameters)
@@ -68,27 +72,30 @@ func Bind(src string, params []Parameter) (*Bound, error) {
 	b := &Bound{src: src}
 	var out strings.Builder
 	last := 0
-	var missing error
-	scanText(src, func(kind textKind, start, end int) bool {
-		if kind != textParam {
-			return true
+	for lx := newParamLexer(src); ; {
+		t := lx.next()
+		if t.kind == tokEOF || t.kind == tokError {
+			break
 		}
-		v, ok := values[strings.ToLower(src[start+1:end])]
+		if t.kind != tokParam {
+			continue
+		}
+		v, ok := values[strings.ToLower(t.value)]
 		if !ok {
-			pos := offsetPos(src, start)
-			missing = catalog.Errorf(catalog.InvalidParameterValue, "line %d, column %d: no value for parameter %s", pos.Line, pos.Col, src[start:end])
-			return false
+			return nil, catalog.Errorf(catalog.InvalidParameterValue, "line %d, column %d: no value for parameter %s", t.pos.Line, t.pos.Col, t.text)
 		}
-		out.WriteString(src[last:start])
-		s := substitution{inStart: start, inEnd: end, outStart: out.Len()}
+		out.WriteString(src[last:t.pos.Offset])
+		s := substitution{inStart: t.pos.Offset, inEnd: t.end, outStart: out.Len()}
+		if strings.HasSuffix(out.String(), "'") {
+			out.WriteByte(' ') // 'a':p is a string and a parameter, not 'a''v'
+		}
 		out.WriteString(quoteString(v))
+		if t.end < len(src) && src[t.end] == '\'' {
+			out.WriteByte(' ') // :p'a' likewise
+		}
 		s.outEnd = out.Len()
 		b.subs = append(b.subs, s)
-		last = end
-		return true
-	})
-	if missing != nil {
-		return nil, missing
+		last = t.end
 	}
 	if len(b.subs) == 0 {
 		b.Text = src
@@ -126,30 +133,30 @@ type Span struct {
 
 // Split cuts a script into its statements at every ';' outside strings, quoted
 // identifiers and comments. Statements holding nothing but blanks and comments are
-// dropped, as ParseScript drops them.
+// dropped, as ParseScript drops them. From a lexical error on, the rest of the script
+// is one last statement (the one ParseScript fails on).
 func Split(src string) []Span {
 	var spans []Span
-	start := 0
+	start := Pos{Line: 1, Col: 1}
 	content := false
-	flush := func(end int) {
-		if content {
-			spans = append(spans, Span{Text: src[start:end], Pos: offsetPos(src, start)})
-		}
-		content = false
-	}
-	scanText(src, func(kind textKind, s, e int) bool {
-		switch kind {
-		case textSemicolon:
-			flush(s)
-			start = e
-		case textComment:
+	for lx := newParamLexer(src); ; {
+		t := lx.next()
+		switch t.kind {
+		case tokSemi:
+			if content {
+				spans = append(spans, Span{Text: src[start.Offset:t.pos.Offset], Pos: start})
+			}
+			// ';' is one byte and one column.
+			start, content = Pos{Offset: t.end, Line: t.pos.Line, Col: t.pos.Col + 1}, false
+		case tokEOF, tokError:
+			if content || t.kind == tokError {
+				spans = append(spans, Span{Text: src[start.Offset:], Pos: start})
+			}
+			return spans
 		default:
 			content = true
 		}
-		return true
-	})
-	flush(len(src))
-	return spans
+	}
 }
 
 // InFile turns p, a position inside the statement sp, into a position in the script.
@@ -161,104 +168,12 @@ func (sp Span) InFile(p Pos) Pos {
 	return out
 }
 
-type textKind int
-
-const (
-	textOther     textKind = iota // anything else: a keyword, punctuation, a number
-	textString                    // '...'
-	textQuoted                    // `...`
-	textComment                   // -- ... or /* ... */
-	textParam                     // :name
-	textSemicolon                 // ;
-)
-
-// scanText calls f with each lexical element of src that matters to Bind and Split, in
-// order, until f returns false. Blanks are skipped; an unterminated string, quoted
-// identifier or comment runs to the end of src.
-func scanText(src string, f func(kind textKind, start, end int) bool) {
-	for i := 0; i < len(src); {
-		c := src[i]
-		start := i
-		kind := textOther
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-			i++
-			continue
-		case c == '\'' || c == '`':
-			kind = textString
-			if c == '`' {
-				kind = textQuoted
-			}
-			i = closingQuote(src, i+1, c)
-		case c == '-' && i+1 < len(src) && src[i+1] == '-':
-			kind = textComment
-			if j := strings.IndexByte(src[i:], '\n'); j >= 0 {
-				i += j + 1
-			} else {
-				i = len(src)
-			}
-		case c == '/' && i+1 < len(src) && src[i+1] == '*':
-			kind = textComment
-			if j := strings.Index(src[i+2:], "*/"); j >= 0 {
-				i += 2 + j + 2
-			} else {
-				i = len(src)
-			}
-		case c == ':' && i+1 < len(src) && nameStart(src[i+1]):
-			kind = textParam
-			i += 2
-			for i < len(src) && namePart(src[i]) {
-				i++
-			}
-		case c == ';':
-			kind = textSemicolon
-			i++
-		case nameStart(c):
-			// A whole word, so that a ':' can never start inside one.
-			for i < len(src) && namePart(src[i]) {
-				i++
-			}
-		default:
-			i++
-		}
-		if !f(kind, start, i) {
-			return
-		}
-	}
-}
-
-// closingQuote returns the index after the quote q that closes a quoted element whose
-// content starts at i; a doubled quote is an escaped one.
-func closingQuote(src string, i int, q byte) int {
-	for i < len(src) {
-		j := strings.IndexByte(src[i:], q)
-		if j < 0 {
-			return len(src)
-		}
-		i += j + 1
-		if i < len(src) && src[i] == q {
-			i++
-			continue
-		}
-		return i
-	}
-	return len(src)
-}
-
-func nameStart(c byte) bool {
-	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-}
-
-func namePart(c byte) bool {
-	return nameStart(c) || '0' <= c && c <= '9'
-}
-
 func isParamName(s string) bool {
-	if s == "" || !nameStart(s[0]) {
+	if s == "" || !isNameStart(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if !namePart(s[i]) {
+		if !isWordByte(s[i]) {
 			return false
 		}
 	}
@@ -278,17 +193,7 @@ func offsetPos(src string, off int) Pos {
 	return Pos{Offset: off, Line: line, Col: utf8.RuneCountInString(src[lineStart:off]) + 1}
 }
 
-// FirstWord is the byte offset in src of the first element that is not a blank or a
-// comment (len(src) when there is none): where a statement's span starts to say
-// something.
-func FirstWord(src string) int {
-	off := len(src)
-	scanText(src, func(kind textKind, start, _ int) bool {
-		if kind == textComment {
-			return true
-		}
-		off = start
-		return false
-	})
-	return off
-}
+// FirstWord is the byte offset in src of its first token, past blanks and comments
+// (len(src) when there is none; where a lexical error is, when there is one first):
+// where a statement's span starts to say something.
+func FirstWord(src string) int { return newParamLexer(src).next().pos.Offset }

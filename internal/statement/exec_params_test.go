@@ -1,6 +1,7 @@
 package statement
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,11 @@ func TestBind(t *testing.T) {
 		{"a colon alone is left to the parser", "x : y", nil, "x : y"},
 		{"type STRING", "x :a", []Parameter{{Name: "a", Value: "1", Type: "string"}}, "x '1'"},
 		{"unterminated string left alone", "x 'abc :a", []Parameter{{Name: "a", Value: "1"}}, "x 'abc :a"},
+		{"a string before a parameter stays apart", "SHOW CONNECTIONS LIKE 'x':p", []Parameter{{Name: "p", Value: "v"}}, "SHOW CONNECTIONS LIKE 'x' 'v'"},
+		{"a string after a parameter stays apart", "SHOW CONNECTIONS LIKE :p'x'", []Parameter{{Name: "p", Value: "v"}}, "SHOW CONNECTIONS LIKE 'v' 'x'"},
+		{"parameters side by side stay apart", "x :a:a", []Parameter{{Name: "a", Value: "1"}}, "x '1' '1'"},
+		{"a parameter after a lexical error is left to the parser", "x \"y\" :a", nil, "x \"y\" :a"},
+		{"a digit does not start a name", "x :1a", nil, "x :1a"},
 		{"named arguments are not parameters", "SELECT http_request(conn => :c)", []Parameter{{Name: "c", Value: "gh"}}, "SELECT http_request(conn => 'gh')"},
 	}
 	for _, tc := range tests {
@@ -104,6 +110,34 @@ func TestBoundSourcePos(t *testing.T) {
 	}
 }
 
+// TestBindSyntaxErrorAtParameter checks that a value touching a string does not merge
+// with it into one valid string: the bound text fails to parse, at the parameter's place.
+func TestBindSyntaxErrorAtParameter(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      Pos
+	}{
+		{"string then parameter", "SHOW CONNECTIONS LIKE 'x':p", Pos{Offset: 25, Line: 1, Col: 26}},
+		{"parameter then string", "SHOW CONNECTIONS\nLIKE :p'x'", Pos{Offset: 24, Line: 2, Col: 8}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Bind(tc.src, []Parameter{{Name: "p", Value: "v"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(b.Text)
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Parse(%q) = %v, want a syntax error", b.Text, err)
+			}
+			if got := b.SourcePos(se.Pos); got != tc.want {
+				t.Errorf("Parse(%q) = %v, at %+v in the source, want %+v", b.Text, err, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSplit(t *testing.T) {
 	src := "SHOW CONNECTIONS;\n-- a comment; not a separator\nGRANT MANAGE ON CONNECTION `a;b` TO bob;;\n  /* only a comment */ ;\nSHOW CONNECTIONS LIKE 'x;y'"
 	got := Split(src)
@@ -131,6 +165,13 @@ func TestSplit(t *testing.T) {
 	}
 	if off := FirstWord(sp.Text); !strings.HasPrefix(sp.Text[off:], "GRANT") {
 		t.Errorf("FirstWord = %d (%q), want GRANT's offset", off, sp.Text[off:])
+	}
+	// Parameters do not split; from a lexical error on, the rest is one statement.
+	if got := Split("SHOW CONNECTIONS LIKE :p; SHOW GRANTS ON CONNECTION c"); len(got) != 2 || got[0].Text != "SHOW CONNECTIONS LIKE :p" {
+		t.Errorf("Split with a parameter = %+v, want 2 spans, the first up to :p", got)
+	}
+	if got := Split("SHOW CONNECTIONS; 'open; x;"); len(got) != 2 || got[1].Text != " 'open; x;" {
+		t.Errorf("Split with an unterminated string = %+v, want 2 spans, the second to the end", got)
 	}
 	// On the first line of a span the columns add up.
 	if p := got[1].InFile(Pos{Offset: 0, Line: 1, Col: 1}); p != (Pos{Offset: 17, Line: 1, Col: 18}) {
@@ -173,11 +214,13 @@ func TestLikeMatch(t *testing.T) {
 	}
 }
 
-// FuzzBind checks that substitution never panics, that every value stays one string
-// literal (the text scans to the same elements as the source, each parameter become a
-// string), and that every position of the bound text maps back inside the source.
+// FuzzBind checks that substitution never panics; that every value stays one string
+// literal (the bound text lexes to the source's tokens, each parameter become one string
+// holding the value, up to the same lexical error); that every token's position, an
+// error's included, maps back exactly to the source's; and that Split cuts the source
+// into the statements ParseScript reads from the bound text.
 func FuzzBind(f *testing.F) {
-	for _, s := range []string{"SHOW CONNECTIONS LIKE :p", "x ':p' `:p` -- :p\n/* :p */ :p;:p", "GRANT USE CONNECTION ON CONNECTION :p TO bob", "'unterminated :p", "/* open :p"} {
+	for _, s := range []string{"SHOW CONNECTIONS LIKE :p", "SHOW CONNECTIONS LIKE 'x':p:p'y'", "SHOW CONNECTIONS LIKE :p; DROP CONNECTION `a;b`;", "x \"y\" :p", "x ':p' `:p` -- :p\n/* :p */ :p;:p", "GRANT USE CONNECTION ON CONNECTION :p TO bob", "'unterminated :p", "/* open :p"} {
 		f.Add(s, "value")
 		f.Add(s, "it's'; DROP CONNECTION x; --")
 	}
@@ -192,36 +235,78 @@ func FuzzBind(f *testing.F) {
 			}
 			return
 		}
-		var want, got []textKind
-		scanText(src, func(k textKind, _, _ int) bool {
-			if k == textParam {
-				k = textString
+		want, got := paramTokens(src), paramTokens(b.Text)
+		for i, w := range want {
+			if i >= len(got) {
+				t.Fatalf("Bind(%q, %q) = %q: %d tokens, source has %d", src, value, b.Text, len(got), len(want))
 			}
-			want = append(want, k)
-			return true
-		})
-		scanText(b.Text, func(k textKind, _, _ int) bool {
-			got = append(got, k)
-			return true
-		})
-		if len(got) != len(want) {
-			t.Fatalf("Bind(%q, %q) = %q: %d elements, source has %d", src, value, b.Text, len(got), len(want))
-		}
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("Bind(%q, %q) = %q: element %d is %v, want %v", src, value, b.Text, i, got[i], want[i])
+			g := got[i]
+			at := b.SourcePos(g.pos)
+			if w.kind == tokParam {
+				// The value is one string, or where it is not UTF-8 an error inside it,
+				// and either is at the parameter's place.
+				bad := g.kind == tokError && !utf8.ValidString(value)
+				if !bad && (g.kind != tokString || g.value != value) || at != w.pos {
+					t.Fatalf("Bind(%q, %q) = %q: token %d is %v %q at %+v, want the value at %+v", src, value, b.Text, i, g.kind, g.text, at, w.pos)
+				}
+				if bad {
+					break
+				}
+				continue
+			}
+			if g.kind != w.kind || g.text != w.text || at != w.pos {
+				t.Fatalf("Bind(%q, %q) = %q: token %d is %v %q at %+v, want %v %q at %+v", src, value, b.Text, i, g.kind, g.text, at, w.kind, w.text, w.pos)
+			}
+			if w.kind == tokError && g.err.Msg != w.err.Msg {
+				t.Fatalf("Bind(%q, %q) = %q: error %q, the source's is %q", src, value, b.Text, g.err.Msg, w.err.Msg)
 			}
 		}
 		for off := 0; off <= len(b.Text); off += 1 + len(b.Text)/64 {
+			for off < len(b.Text) && !utf8.RuneStart(b.Text[off]) {
+				off++ // a position is at a rune's start, as the lexer's are
+			}
 			p := b.SourcePos(offsetPos(b.Text, off))
 			if p.Offset < 0 || p.Offset > len(src) || p.Line < 1 || p.Col < 1 || p.Col > utf8.RuneCountInString(src)+1 {
 				t.Fatalf("SourcePos(%d) = %+v, outside the source of %d bytes", off, p, len(src))
 			}
 		}
-		for _, sp := range Split(src) {
-			if !strings.Contains(src, sp.Text) || sp.Pos.Offset < 0 || sp.Pos.Offset > len(src) || src[sp.Pos.Offset:sp.Pos.Offset+len(sp.Text)] != sp.Text {
+		spans := Split(src)
+		for _, sp := range spans {
+			if sp.Pos.Offset < 0 || sp.Pos.Offset+len(sp.Text) > len(src) || src[sp.Pos.Offset:sp.Pos.Offset+len(sp.Text)] != sp.Text || sp.Pos != offsetPos(src, sp.Pos.Offset) {
 				t.Fatalf("Split(%q): span %q at %+v is not the source's", src, sp.Text, sp.Pos)
 			}
 		}
+		// A script that parses once bound splits into its statements, one span each
+		// (what the CLI relies on to run them one by one).
+		stmts, err := ParseScript(b.Text)
+		if err != nil {
+			return
+		}
+		if len(spans) != len(stmts) {
+			t.Fatalf("Split(%q) = %d spans, ParseScript(%q) = %d statements", src, len(spans), b.Text, len(stmts))
+		}
+		for i, sp := range spans {
+			sb, err := Bind(sp.Text, []Parameter{{Name: "p", Value: value}})
+			if err != nil {
+				t.Fatalf("Bind(span %q) = %v", sp.Text, err)
+			}
+			s, err := Parse(sb.Text)
+			if err != nil || Text(s) != Text(stmts[i]) {
+				t.Fatalf("span %d %q parses to %v, %v; the script's statement is %q", i, sp.Text, s, err, Text(stmts[i]))
+			}
+		}
 	})
+}
+
+// paramTokens is src's tokens as Bind reads them, up to its end or first lexical error
+// (included).
+func paramTokens(src string) []token {
+	var ts []token
+	for lx := newParamLexer(src); ; {
+		t := lx.next()
+		ts = append(ts, t)
+		if t.kind == tokEOF || t.kind == tokError {
+			return ts
+		}
+	}
 }

@@ -19,11 +19,12 @@ const (
 	tokComma
 	tokSemi
 	tokArrow // =>
+	tokParam // a :name parameter, read only when lexer.params is set; value is the name
 	tokError // a lexical error: err holds it; every later token is the same error
 )
 
-// token is one lexical token. text is its source; value is a name without its backticks
-// or a string without its quotes, unescaped.
+// token is one lexical token. text is its source; value is a name without its backticks,
+// a string without its quotes, unescaped, or a parameter's name without its ':'.
 type token struct {
 	kind  tokenKind
 	text  string
@@ -34,20 +35,27 @@ type token struct {
 }
 
 // lexer cuts a source into tokens, one at a time, tracking lines and columns. It never
-// backs up, so its work is linear in the source.
+// backs up, so its work is linear in the source. It is the one reader of statement text:
+// the parser, Bind and Split all see strings, quoted names and comments through it.
 type lexer struct {
 	src  string
 	off  int
 	line int
 	col  int
 	err  *SyntaxError // the lexical error, once met
-	// comments, when record is set, collects the byte ranges of the comments skipped
-	// (for Redact).
-	comments [][2]int
-	record   bool
+	// params is set to read `:name` as a tokParam (Bind, Split, FirstWord). The parser
+	// reads bound text and leaves it unset: a ':' there is an unexpected character.
+	params bool
 }
 
 func newLexer(src string) *lexer { return &lexer{src: src, line: 1, col: 1} }
+
+// newParamLexer is a lexer of text that may hold `:name` parameters.
+func newParamLexer(src string) *lexer {
+	l := newLexer(src)
+	l.params = true
+	return l
+}
 
 func (l *lexer) pos() Pos { return Pos{Offset: l.off, Line: l.line, Col: l.col} }
 
@@ -76,16 +84,12 @@ func (l *lexer) fail(p Pos, format string, args ...any) token {
 	return token{kind: tokError, pos: p, end: p.Offset, err: l.err}
 }
 
-// note records a comment from start to the current offset.
-func (l *lexer) note(start int) {
-	if l.record {
-		l.comments = append(l.comments, [2]int{start, l.off})
-	}
-}
-
 func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
+
+// isNameStart is the first byte of a parameter's name: a word byte but a digit.
+func isNameStart(c byte) bool { return isWordByte(c) && (c < '0' || c > '9') }
 
 // skipSpace skips whitespace and comments; an unterminated block comment is an error at
 // its start.
@@ -96,11 +100,9 @@ func (l *lexer) skipSpace() *token {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			l.advance()
 		case c == '-' && l.peekByte(1) == '-':
-			start := l.off
 			for l.off < len(l.src) && l.src[l.off] != '\n' {
 				l.advance()
 			}
-			l.note(start)
 		case c == '/' && l.peekByte(1) == '*':
 			p := l.pos()
 			l.advance()
@@ -113,7 +115,6 @@ func (l *lexer) skipSpace() *token {
 			for end := l.off + i + 2; l.off < end; {
 				l.advance()
 			}
-			l.note(p.Offset)
 		default:
 			return nil
 		}
@@ -151,6 +152,15 @@ func (l *lexer) next() token {
 		return simple(tokSemi, 1)
 	case c == '=' && l.peekByte(1) == '>':
 		return simple(tokArrow, 2)
+	case c == ':' && l.params && isNameStart(l.peekByte(1)):
+		// A parameter's name is [A-Za-z_][A-Za-z0-9_]*: a '-' does not join it.
+		l.advance()
+		for l.off < len(l.src) && isWordByte(l.src[l.off]) {
+			l.off++
+			l.col++
+		}
+		text := l.src[p.Offset:l.off]
+		return token{kind: tokParam, text: text, value: text[1:], pos: p, end: l.off}
 	case isWordByte(c):
 		for l.off < len(l.src) {
 			if isWordByte(l.src[l.off]) {
