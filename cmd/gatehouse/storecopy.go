@@ -41,9 +41,11 @@ back and compare: the way from SQLite to PostgreSQL.
 It copies principals, memberships, tokens (their hashes), connections with their sealed
 secrets as they are, grants (connections and metastore), meta values (the keyring, the
 key check), OAuth credentials (sealed, with their versions), the network policy and
-network events, MCP tool pins, and the audit log with its hashes, in order. IDs are
-kept, so every sealed value stays bound to what it belongs to; no master key is needed
-or read. Browser sessions and pending logins are not copied: users sign in again.
+network events, MCP tool pins, the authorization server's live refresh-token families
+(MCP clients and CLI sessions keep refreshing), and the audit log with its hashes, in
+order. IDs are kept, so every sealed value stays bound to what it belongs to; no master
+key is needed or read. Browser sessions, pending logins and authorization codes are not
+copied: users sign in to the console again.
 
 It refuses unless the destination is empty and the source is not in use (an SQLite
 source's data folder is locked: stop the server first; stop every replica of a

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -159,5 +161,57 @@ func TestStoreCopyRefusesBadFlags(t *testing.T) {
 				t.Errorf("the password shows: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// A refresh family copied refreshes on the destination: alice signs the CLI in
+// (`gatehouse auth login`) on an SQLite server, the store is copied, and on a server
+// over the copy her access token still works and her refresh token renews it once;
+// presented again, it is refused as reuse, as it would have been on the source.
+func TestStoreCopyRefreshFamily(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, nil)
+	_, alice := ts.mkUser("alice@example.com")
+	w := &authWorld{t: t, ts: ts, aliceToken: alice, cfg: filepath.Join(t.TempDir(), "gh", "config"), secrets: map[string]string{}}
+	w.login()
+	prof := w.profiles()["DEFAULT"]
+	access, refresh := prof[cliKeyToken], prof[cliKeyRefreshToken]
+	if access == "" || refresh == "" {
+		t.Fatalf("auth login left no token or refresh token: %v", prof)
+	}
+	ts.Stop()
+
+	to := t.TempDir()
+	out, err := cliRun0(t, "store", "copy", "--from", "sqlite:"+dir, "--to", "sqlite:"+to)
+	if err != nil {
+		t.Fatalf("store copy: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`OAuth refresh families\s+1\s+1\s+1\n`).MatchString(out) ||
+		!strings.Contains(out, "not copied (transient): browser sessions, pending logins, authorization codes") {
+		t.Errorf("store copy does not report the refresh family copied:\n%s", out)
+	}
+	if strings.Contains(out, refresh) || strings.Contains(out, access) {
+		t.Errorf("store copy output shows a token:\n%s", out)
+	}
+
+	dst := runServer(t, t.TempDir(), map[string]string{"GATEHOUSE_MASTER_KEY_FILE": filepath.Join(dir, "master.key")}, "--data-dir", to)
+	t.Cleanup(dst.Stop)
+	w.ts = dst
+	if status, b := dst.do("GET", "/api/2.0/preview/scim/v2/Me", access, nil); status != http.StatusOK {
+		t.Errorf("the copied access token on the destination = %d %s", status, b)
+	}
+	status, body := w.tokenStatus(refresh)
+	var renewed struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &renewed) != nil || renewed.AccessToken == "" || renewed.RefreshToken == "" {
+		t.Fatalf("refresh on the destination = %d %s", status, body)
+	}
+	if status, b := dst.do("GET", "/api/2.0/preview/scim/v2/Me", renewed.AccessToken, nil); status != http.StatusOK {
+		t.Errorf("the renewed access token = %d %s", status, b)
+	}
+	if status, body := w.tokenStatus(refresh); status != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+		t.Errorf("the spent refresh token again = %d %s, want 400 invalid_grant", status, body)
 	}
 }

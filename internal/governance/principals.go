@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
 // Principals: users, groups and service principals, for metastore admins only. The
 // rules that keep a deployment governable live here: the built-in groups cannot be
-// renamed or deleted, the users group is no group's member, and an admin cannot
-// deactivate or delete themselves.
+// renamed or deleted, the users group is no group's member, an admin cannot deactivate
+// or delete themselves, and no change may leave the admins group without an active
+// member (lastAdminRule).
 
 // MaxPrincipalNameLen bounds a principal's name, display name and external id.
 const MaxPrincipalNameLen = 256
@@ -265,7 +267,8 @@ func (s *Service) UpdatePrincipal(ctx context.Context, who, old *catalog.Princip
 	if old.Kind == catalog.KindGroup {
 		next.Active, next.DisplayName = true, next.Name
 	}
-	if err := checkChange(who, old, next.Name != old.Name, !next.Active && old.Active); err != nil {
+	deactivate := !next.Active && old.Active
+	if err := checkChange(who, old, next.Name != old.Name, deactivate); err != nil {
 		return nil, err
 	}
 	ops = slices.Clone(ops)
@@ -284,6 +287,9 @@ func (s *Service) UpdatePrincipal(ctx context.Context, who, old *catalog.Princip
 		default:
 			return nil, catalog.Errorf(catalog.InvalidParameterValue, "unsupported operation %q on members", truncate(m.Op, 64))
 		}
+	}
+	if err := s.keepsAnAdmin(ctx, pendingChange{id: old.ID, active: next.Active, deactivate: deactivate, ops: ops}); err != nil {
+		return nil, err
 	}
 	next.UpdatedAt = s.d.Now()
 	if next.Name != old.Name {
@@ -380,6 +386,139 @@ func (s *Service) DeletePrincipal(ctx context.Context, who *catalog.Principal, k
 		return err
 	}
 	rec.Set("principal", p.Name)
+	if err := s.keepsAnAdmin(ctx, pendingChange{id: p.ID, deleted: true}); err != nil {
+		return err
+	}
 	rec.Set("deleted", "true")
 	return s.d.Store.DeletePrincipal(ctx, p.ID)
 }
+
+// lastAdminRule is why a change that would leave the admins group without an active
+// member is refused: no one could manage the deployment any more (principals, grants,
+// the audit log) until an operator ran gatehouse admin recover on the server's machine.
+const lastAdminRule = "this change would leave the admins group without an active member, and no one could manage the deployment until an operator runs gatehouse admin recover; make another user or service principal an admin first, then make the change"
+
+// pendingChange is a principal change as the last-admin rule sees it: the principal
+// deleted, or deactivated, or (a group) its direct members changed by ops in order.
+type pendingChange struct {
+	id         string
+	deleted    bool
+	deactivate bool
+	active     bool // the principal's active flag after the change
+	ops        []MemberOp
+}
+
+// shrinks reports whether the change can take an admin away: adding members or
+// activating never does.
+func (c pendingChange) shrinks() bool {
+	if c.deleted || c.deactivate {
+		return true
+	}
+	for _, m := range c.ops {
+		if m.Op != MembersAdd {
+			return true
+		}
+	}
+	return false
+}
+
+// keepsAnAdmin refuses a change after which no active user or service principal would
+// be a metastore admin (INVALID_PARAMETER_VALUE, lastAdminRule). It reads the principals
+// and the group graph, applies the change to them in memory, and asks an authorizer
+// over that view (access.IsAdmin: direct members, and members of nested groups, the one
+// resolution every decision uses) whether anyone is still an admin.
+//
+// The store has no transaction spanning this read and the write that follows, so two
+// admins removing each other at the same instant can both pass: each check reads the
+// other still there. The window is the few milliseconds between a check's reads and the
+// other change's commit; a request that comes after a committed change is refused (its
+// caller is no longer an admin, or the check sees the change). Recovery from that race is
+// gatehouse admin recover.
+func (s *Service) keepsAnAdmin(ctx context.Context, c pendingChange) error {
+	if !c.shrinks() {
+		return nil
+	}
+	all, err := s.d.Store.ListPrincipals(ctx, "")
+	if err != nil {
+		return err
+	}
+	edges, err := s.d.Store.ListMemberships(ctx)
+	if err != nil {
+		return err
+	}
+	v := &adminsView{}
+	for _, p := range all {
+		if p.ID == c.id {
+			if c.deleted {
+				continue
+			}
+			cp := *p
+			cp.Active = cp.Kind == catalog.KindGroup || c.active
+			p = &cp
+		}
+		v.principals = append(v.principals, p)
+	}
+	members := map[string]bool{}
+	for _, e := range edges {
+		switch {
+		case c.deleted && (e.GroupID == c.id || e.MemberID == c.id):
+		case e.GroupID == c.id:
+			members[e.MemberID] = true
+		default:
+			v.edges = append(v.edges, e)
+		}
+	}
+	for _, m := range c.ops {
+		if m.Op == MembersReplace {
+			members = map[string]bool{}
+		}
+		for _, id := range m.IDs {
+			members[id] = m.Op != MembersRemove
+		}
+	}
+	for id, in := range members {
+		if in {
+			v.edges = append(v.edges, catalog.Membership{GroupID: c.id, MemberID: id})
+		}
+	}
+	az := access.New(v)
+	for _, p := range v.principals {
+		if p.Kind == catalog.KindGroup || !p.Active {
+			continue
+		}
+		admin, err := az.IsAdmin(ctx, p)
+		if err != nil {
+			return err
+		}
+		if admin {
+			return nil
+		}
+	}
+	return catalog.Errorf(catalog.InvalidParameterValue, "%s", lastAdminRule)
+}
+
+// adminsView is the principals and group graph as a pending change would leave them,
+// as an access.Store, for keepsAnAdmin. It holds no grants and announces no change.
+type adminsView struct {
+	principals []*catalog.Principal
+	edges      []catalog.Membership
+}
+
+func (v *adminsView) GetPrincipalByName(_ context.Context, name string) (*catalog.Principal, error) {
+	for _, p := range v.principals {
+		if strings.EqualFold(p.Name, name) {
+			return p, nil
+		}
+	}
+	return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "principal %s does not exist", truncate(name, 64))
+}
+
+func (v *adminsView) ListMemberships(context.Context) ([]catalog.Membership, error) {
+	return v.edges, nil
+}
+
+func (v *adminsView) ListGrants(context.Context, catalog.SecurableType, string) ([]catalog.Grant, error) {
+	return nil, nil
+}
+
+func (v *adminsView) Watch(func(catalog.Change)) {}

@@ -7,8 +7,10 @@
 // where they land), token hashes and sealed secrets are copied as bytes (no master key is
 // needed, and none is ever opened), audit events keep their hashes and their order, and
 // versioned records (OAuth credentials, the network policy, MCP tool pins) keep their
-// versions. Transient state (browser sessions, pending OAuth logins) is not copied: users
-// sign in again and unfinished logins start over.
+// versions. The refresh families of Gatehouse's own authorization server live at the
+// time of the copy are copied, so MCP clients and CLI sessions keep refreshing. Transient
+// state (browser sessions, pending OAuth logins, authorization codes, which live minutes)
+// is not copied: users sign in again and unfinished logins start over.
 //
 // The destination must be empty. The catalog interfaces offer no transaction that spans
 // every kind of record, so the copy is not atomic: everything is read and checked before
@@ -21,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -44,8 +47,13 @@ const (
 // KindFederationPolicies are the service principals' federation policies (issue 12).
 const KindFederationPolicies = "federation policies"
 
+// KindOAuthFamilies are the refresh-token families of the authorization server (issue
+// 12) live at the time of the copy; their authorization codes live minutes and are left
+// behind (NotCopied).
+const KindOAuthFamilies = "OAuth refresh families"
+
 // NotCopied names the transient state that a copy leaves behind.
-const NotCopied = kindNotCopiedSession
+const NotCopied = kindNotCopiedSession + ", authorization codes"
 
 // KnownMetaKeys are the meta keys Gatehouse writes; they are copied when the source
 // cannot list its keys (see MetaKeyLister). "keyring" holds the data keys sealed under
@@ -198,9 +206,12 @@ type snapshot struct {
 	tools       map[string][]*catalog.MCPTool
 	// federation policies of every principal (issue 12), in principal order
 	federation []*catalog.FederationPolicy
+	// refresh families live at the time of the read (issue 12), in principal order
+	families []*catalog.OAuthFamily
 }
 
-func read(ctx context.Context, s catalog.Store) (*snapshot, error) {
+// read reads the source's state; refresh families are those live at now.
+func read(ctx context.Context, s catalog.Store, now time.Time) (*snapshot, error) {
 	var sn snapshot
 	var err error
 	if sn.principals, err = s.ListPrincipals(ctx, ""); err != nil {
@@ -241,6 +252,11 @@ func read(ctx context.Context, s catalog.Store) (*snapshot, error) {
 			return nil, fmt.Errorf("read federation policies of %s: %w", p.Name, err)
 		}
 		sn.federation = append(sn.federation, fps...)
+		fams, err := s.ListOAuthFamilies(ctx, p.ID, now)
+		if err != nil {
+			return nil, fmt.Errorf("read refresh families of %s: %w", p.Name, err)
+		}
+		sn.families = append(sn.families, fams...)
 	}
 	sn.metaKeys = KnownMetaKeys
 	if l, ok := s.(MetaKeyLister); ok {
@@ -302,6 +318,11 @@ func (sn *snapshot) check() error {
 			return fmt.Errorf("source token %s belongs to principal %s, which does not exist", t.ID, t.PrincipalID)
 		}
 	}
+	for _, f := range sn.families {
+		if !principals[f.PrincipalID] {
+			return fmt.Errorf("source refresh family %s belongs to principal %s, which does not exist", f.ID, f.PrincipalID)
+		}
+	}
 	for _, g := range sn.grants {
 		if !principals[g.PrincipalID] {
 			return fmt.Errorf("source grant of %s on %s %s names principal %s, which does not exist", g.Privilege, g.SecurableType, g.SecurableID, g.PrincipalID)
@@ -336,7 +357,9 @@ func Copy(ctx context.Context, src, dst catalog.Store) (*Report, error) {
 	if err := CheckEmpty(ctx, dst); err != nil {
 		return nil, err
 	}
-	sn, err := read(ctx, src)
+	// Refresh families are those live now, by the machine's clock: the copy is offline,
+	// and the servers on the destination judge expiry by the same clock.
+	sn, err := read(ctx, src, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("read the source: %w; nothing was written", err)
 	}
@@ -345,7 +368,7 @@ func Copy(ctx context.Context, src, dst catalog.Store) (*Report, error) {
 	}
 	r := &Report{}
 	for _, k := range []string{KindPrincipals, KindMemberships, KindTokens, KindConnections, KindGrants, KindMeta,
-		KindCredentials, KindNetworkPolicy, KindMCPTools, KindFederationPolicies, KindNetworkEvents, KindAuditEvents} {
+		KindCredentials, KindNetworkPolicy, KindMCPTools, KindFederationPolicies, KindOAuthFamilies, KindNetworkEvents, KindAuditEvents} {
 		r.row(k)
 	}
 	if err := write(ctx, src, dst, sn, r); err != nil {
@@ -389,6 +412,9 @@ func write(ctx context.Context, src, dst catalog.Store, sn *snapshot, r *Report)
 			return fmt.Errorf("write federation policy %s: %w", p.ID, err)
 		}
 		row.Copied++
+	}
+	if err := putFamilies(ctx, dst, sn.families, r.row(KindOAuthFamilies)); err != nil {
+		return err
 	}
 	row = r.row(KindConnections)
 	row.Source = len(sn.connections)
@@ -463,6 +489,25 @@ func putCredential(ctx context.Context, dst catalog.CredentialStore, c *catalog.
 	}
 	if cp.Version != c.Version {
 		return fmt.Errorf("the destination gave version %d, want %d", cp.Version, c.Version)
+	}
+	return nil
+}
+
+// putFamilies writes the refresh families with their IDs (each names its principal and
+// its live access token, both copied with their IDs before). A principal's bound is the
+// number of its families being copied: the source's bound held when they were made.
+func putFamilies(ctx context.Context, dst catalog.OAuthGrantStore, fams []*catalog.OAuthFamily, row *Row) error {
+	row.Source = len(fams)
+	per := map[string]int{}
+	for _, f := range fams {
+		per[f.PrincipalID]++
+	}
+	for _, f := range fams {
+		cp := *f
+		if err := dst.CreateOAuthFamily(ctx, &cp, per[f.PrincipalID]); err != nil {
+			return fmt.Errorf("write refresh family %s: %w", f.ID, err)
+		}
+		row.Copied++
 	}
 	return nil
 }

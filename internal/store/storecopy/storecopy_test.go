@@ -38,6 +38,9 @@ type fill struct {
 	alice, admins *catalog.Principal
 	conn, oauth   *catalog.Connection
 	tokenHash     []byte
+	// family and other are alice's live refresh families (family rotated, its access
+	// token the token of tokenHash), expired one of bob's that ended.
+	family, other, expired *catalog.OAuthFamily
 }
 
 func populate(t *testing.T, s catalog.Store) *fill {
@@ -78,6 +81,24 @@ func populate(t *testing.T, s catalog.Store) *fill {
 	must("token", s.CreateToken(ctx, tok))
 	h2 := sha256.Sum256([]byte("another"))
 	must("token", s.CreateToken(ctx, &catalog.Token{ID: catalog.NewID(), PrincipalID: sp.ID, Hash: h2[:], CreatedBy: f.alice.ID, CreatedAt: at()}))
+
+	// Refresh families: two of alice's live (one rotated, its access token being tok),
+	// one of bob's that expired, which a copy leaves behind. Live means at the time of
+	// the copy: the live ones end years after base.
+	family := func(who *catalog.Principal, tokenID string, expires time.Time) *catalog.OAuthFamily {
+		created := at()
+		fam := &catalog.OAuthFamily{ID: catalog.NewID(), PrincipalID: who.ID, ClientID: "https://client.example/" + who.Name, Audience: "https://gatehouse.example/mcp",
+			SecretHash: sha256.Sum256([]byte("refresh secret " + tokenID)), TokenID: tokenID, CreatedAt: created, ExpiresAt: expires, RotatedAt: created}
+		must("refresh family", s.CreateOAuthFamily(ctx, fam, catalog.MaxOAuthFamiliesPerPrincipal))
+		return fam
+	}
+	f.expired = family(bob, catalog.NewID(), base.Add(time.Hour))
+	f.family = family(f.alice, catalog.NewID(), base.AddDate(20, 0, 0))
+	rot := catalog.OAuthRotation{FamilyID: f.family.ID, OldSecretHash: f.family.SecretHash, NewSecretHash: sha256.Sum256([]byte("rotated")), NewTokenID: tok.ID, At: at()}
+	_, err := s.RotateOAuthFamily(ctx, rot)
+	must("rotate refresh family", err)
+	f.family.SecretHash, f.family.TokenID, f.family.RotatedAt = rot.NewSecretHash, rot.NewTokenID, rot.At
+	f.other = family(f.alice, catalog.NewID(), base.AddDate(20, 0, 0))
 
 	now := at()
 	f.conn = &catalog.Connection{ID: catalog.NewID(), Name: "github", ConnectionType: "HTTP", CredentialType: catalog.BearerToken,
@@ -165,7 +186,7 @@ func populate(t *testing.T, s catalog.Store) *fill {
 var wantRows = map[string]int{
 	KindPrincipals: 5, KindMemberships: 3, KindTokens: 2, KindConnections: 2, KindGrants: 3, KindMeta: 2,
 	KindCredentials: 2, KindNetworkPolicy: 1, KindMCPTools: 2, KindNetworkEvents: 2, KindAuditEvents: pageSize + 7,
-	KindFederationPolicies: 1,
+	KindFederationPolicies: 1, KindOAuthFamilies: 2,
 }
 
 // copyAndVerify copies a populated src into dst and checks the report and a few records.
@@ -203,6 +224,12 @@ func copyAndVerify(t *testing.T, src, dst catalog.Store) {
 	cred, err := dst.GetCredential(ctx, f.oauth.ID, f.alice.ID)
 	if err != nil || cred.Version != 1 {
 		t.Errorf("credential in the destination: %v", err)
+	}
+	if fam, err := dst.GetOAuthFamily(ctx, f.family.ID, time.Now()); err != nil || differs(f.family, fam) != "" {
+		t.Errorf("the rotated refresh family in the destination: %v, differs in %q", err, differs(f.family, fam))
+	}
+	if _, err := dst.GetOAuthFamily(ctx, f.expired.ID, f.expired.CreatedAt); !catalog.IsNotFound(err) {
+		t.Errorf("the expired refresh family was copied: %v", err)
 	}
 	last, err := dst.LastAudit(ctx)
 	sl, _ := src.LastAudit(ctx)
@@ -272,6 +299,11 @@ func TestVerifyFindsDifferences(t *testing.T) {
 		{"audit event added", func(ctx context.Context, dst catalog.Store, f *fill) error {
 			return dst.AppendAudit(ctx, []*catalog.AuditEvent{{EventID: catalog.NewID(), EventTime: base, ActionName: catalog.ActionTokenCreate}})
 		}, "audit log differs in length"},
+		{"refresh family ended", func(ctx context.Context, dst catalog.Store, f *fill) error {
+			// The one whose access token is not a stored token: ending it ends nothing else.
+			_, err := dst.DeleteOAuthFamily(ctx, f.other.ID)
+			return err
+		}, "2 OAuth refresh families, the destination 1"},
 		{"principal renamed", func(ctx context.Context, dst catalog.Store, f *fill) error {
 			p := *f.alice
 			p.Name = "mallory@example.com"

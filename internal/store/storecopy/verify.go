@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
@@ -22,11 +23,14 @@ func Verify(ctx context.Context, src, dst catalog.Store, r *Report) (*Report, er
 	if r == nil {
 		r = &Report{}
 	}
-	sn, err := read(ctx, src)
+	// Both sides are read with one clock reading: a family expiring meanwhile is
+	// missing from both, not from one.
+	now := time.Now()
+	sn, err := read(ctx, src, now)
 	if err != nil {
 		return r, fmt.Errorf("verify: read the source: %w", err)
 	}
-	dn, err := read(ctx, dst)
+	dn, err := read(ctx, dst, now)
 	if err != nil {
 		return r, fmt.Errorf("verify: read the destination: %w", err)
 	}
@@ -72,6 +76,9 @@ func Verify(ctx context.Context, src, dst catalog.Store, r *Report) (*Report, er
 		}},
 		{KindFederationPolicies, anys(sn.federation), anys(dn.federation), func(_ int, v any) string {
 			return "federation policy " + v.(*catalog.FederationPolicy).ID
+		}},
+		{KindOAuthFamilies, anys(sn.families), anys(dn.families), func(_ int, v any) string {
+			return "refresh family " + v.(*catalog.OAuthFamily).ID
 		}},
 		{KindNetworkPolicy, anys(srcPolicy), anys(dstPolicy), func(int, any) string { return "network policy" }},
 		{KindMCPTools, anys(srcTools), anys(dstTools), func(_ int, v any) string {
