@@ -458,9 +458,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	// The CSRF token is rotated with the session and bound to it.
 	http.SetCookie(w, u.cookie(u.csrfCookie, s.csrf, u.d.SessionTTL, http.SameSiteStrictMode))
 	u.log.Info("signed in", "principal", who.Principal.Name, "token_id", who.TokenID)
-	if next == "" {
-		next = "/login"
-	}
+	next = landing(next)
 	if leadsToLogin(next) {
 		// The login start redirects to the provider: not as a redirect of this form.
 		u.continueTo(w, r, who.Principal.Name, next, "Signed in")
