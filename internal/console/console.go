@@ -33,6 +33,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/governance"
+	"github.com/gatehouse/gatehouse/internal/reqbody"
 )
 
 // Sessions tells the console who is signed in; internal/webui's UI implements it with
@@ -67,7 +68,7 @@ type Deps struct {
 }
 
 // DefaultFormTimeout is the form timeout when Deps.FormTimeout is zero.
-const DefaultFormTimeout = 30 * time.Second
+const DefaultFormTimeout = reqbody.DefaultTimeout
 
 // maxFormBytes bounds a posted form: the largest is the wizard's, with a PEM-sized
 // secret or two.
@@ -211,7 +212,7 @@ func (c *Console) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, csrf, ok := c.d.Sessions.Viewer(r)
 		if !ok {
-			refuseUnread(w, r)
+			reqbody.RefuseUnread(w, r)
 			// A form's own path answers only POST: after signing in, the browser goes
 			// home instead.
 			next := "/"
@@ -242,30 +243,9 @@ func (c *Console) wrap(rt route) http.Handler {
 }
 
 // readForm reads a posted form with its bounds: maxFormBytes, and FormTimeout as the
-// read deadline.
+// read deadline (reqbody.ReadForm). A form that fails to read ends its connection.
 func (c *Console) readForm(w http.ResponseWriter, r *http.Request) bool {
-	rc := http.NewResponseController(w)
-	withBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	if withBody {
-		_ = rc.SetReadDeadline(time.Now().Add(c.d.FormTimeout))
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		refuseUnread(w, r)
-		return false
-	}
-	if withBody {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
-	return true
-}
-
-// refuseUnread closes the connection of a request refused before its body was read.
-func refuseUnread(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
-	}
+	return reqbody.ReadForm(w, r, maxFormBytes, c.d.FormTimeout) == nil
 }
 
 // redirect answers 303 with a bare Location header.

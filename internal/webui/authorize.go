@@ -104,8 +104,7 @@ func (u *UI) authorizeDecide(w http.ResponseWriter, r *http.Request) {
 		u.errorPage(w, r, catalog.Errorf(catalog.Unauthenticated, "your session has ended; start the sign-in from the application again"), "Cannot sign this application in")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := u.parseForm(w, r); err != nil {
 		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the form could not be read"), "Cannot sign this application in", withUser(cur))
 		return
 	}

@@ -159,8 +159,7 @@ func (u *UI) confirmLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := u.parseForm(w, r); err != nil {
 		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the login form could not be read"), "Cannot log in to "+truncate(name, 256), withUser(cur))
 		return
 	}

@@ -29,3 +29,17 @@ func safeNext(next string) string {
 	}
 	return next
 }
+
+// signedInHome is where a sign-in without a next path lands: the web console's home
+// page (issue 13). Before the console, it was the sign-in page again, which showed who
+// had signed in and nothing else to do.
+const signedInHome = "/"
+
+// landing is where a sign-in (by token or by single sign-on) goes: next, already checked
+// by safeNext, or signedInHome when there is none.
+func landing(next string) string {
+	if next == "" {
+		return signedInHome
+	}
+	return next
+}

@@ -300,10 +300,7 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, u.cookie(u.csrfCookie, sess.csrf, u.d.SessionTTL, http.SameSiteStrictMode))
 	u.log.Info("signed in", "principal", p.principal.Name, "method", "oidc", "issuer", s.cfg.Issuer)
 	u.auditSignIn(r, w, p.principal.Name, http.StatusOK, "")
-	if next == "" {
-		next = "/login"
-	}
-	redirect(w, next, http.StatusSeeOther)
+	redirect(w, landing(next), http.StatusSeeOther)
 }
 
 // ssoPrincipal is who a verified ID token signed in as.

@@ -244,6 +244,9 @@ func TestSSOSignIn(t *testing.T) {
 			if got := b.jar[SessionCookie] != ""; got != tc.want.session {
 				t.Fatalf("session cookie set = %v, want %v", got, tc.want.session)
 			}
+			if got := rec.Header().Get("Location"); tc.want.session && got != "/" {
+				t.Errorf("signed in without a next path: Location %q, want / (the console home)", got)
+			}
 			if tc.want.page != "" && !strings.Contains(rec.Body.String(), tc.want.page) {
 				t.Errorf("page lacks %q:\n%s", tc.want.page, rec.Body)
 			}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/reqbody"
 )
 
 // CallbackPath is the path of the OAuth redirect URI; the redirect URI is exactly
@@ -113,8 +114,8 @@ type Deps struct {
 	// replica bites on the next request on all). nil keeps them in this process's
 	// memory (tests).
 	Sessions catalog.BrowserSessionStore
-	// FormTimeout bounds how long a posted form (sign-in, sign-out) may take to arrive;
-	// zero means DefaultFormTimeout.
+	// FormTimeout bounds how long a posted form (sign-in, sign-out, a login's
+	// confirmation, the consent page) may take to arrive; zero means DefaultFormTimeout.
 	FormTimeout time.Duration
 	// SSO, when set, makes /login a single sign-on with an OpenID Connect provider
 	// (issue 12); token sign-in stays behind a link on the same page.
@@ -127,7 +128,7 @@ type Deps struct {
 }
 
 // DefaultFormTimeout is the form timeout when Deps.FormTimeout is zero.
-const DefaultFormTimeout = 30 * time.Second
+const DefaultFormTimeout = reqbody.DefaultTimeout
 
 // UI is the http.Handler of the browser pages. Mount it for each of Routes().
 type UI struct {
@@ -371,52 +372,34 @@ func (u *UI) fillSignIn(w http.ResponseWriter, r *http.Request, cur *current, v 
 	}
 }
 
-// maxFormBytes bounds the sign-in and sign-out forms: a token, a CSRF token and a next
-// path fit with room to spare.
+// maxFormBytes bounds every form of these pages (parseForm): a token, a CSRF token and a
+// next path fit with room to spare.
 const maxFormBytes = 4 << 10
 
 // readForm reads a posted form only after what the header alone can check passed: the
 // request is not cross-origin and carries a well-formed CSRF cookie (csrfOK checks
 // the rest once the form is read). The form has no token header to authenticate it by,
-// so its read is bounded hard instead: maxFormBytes, and FormTimeout as the read
-// deadline of the connection. A refusal closes the connection rather than wait for
-// a body that may never come. It answers and returns false on failure.
+// so its read is bounded hard instead (parseForm). A refusal closes the connection
+// rather than wait for a body that may never come. It answers and returns false on
+// failure.
 func (u *UI) readForm(w http.ResponseWriter, r *http.Request, what string) bool {
 	if !u.csrfHeaderOK(r) {
-		refuseUnread(w, r)
+		reqbody.RefuseUnread(w, r)
 		u.csrfFailed(w, r)
 		return false
 	}
-	rc := http.NewResponseController(w)
-	withBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
-	if withBody {
-		_ = rc.SetReadDeadline(time.Now().Add(u.d.FormTimeout))
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	err := r.ParseForm()
-	if err != nil {
-		refuseUnread(w, r)
+	if err := u.parseForm(w, r); err != nil {
 		u.errorPage(w, r, catalog.Errorf(catalog.InvalidParameterValue, "the %s form could not be read", what), "Cannot "+what)
 		return false
-	}
-	if withBody {
-		// Read to its end: net/http now reads the connection in the background, where a
-		// deadline firing later would cancel the request.
-		_ = rc.SetReadDeadline(time.Time{})
 	}
 	return true
 }
 
-// refuseUnread ends the connection of a form refused before its body was read to the
-// end: the answer says Connection: close, and a read deadline in the past keeps net/http
-// from first reading up to 256 KiB of the rest to reuse the connection. Not over HTTP/2
-// (issue 10): there net/http resets just the stream, and Connection: close would end the
-// whole connection, which a balancer shares between many callers.
-func refuseUnread(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody && r.ProtoMajor == 1 {
-		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
-	}
+// parseForm reads a posted form within the pages' bounds: maxFormBytes, and FormTimeout
+// as the read deadline of the connection (reqbody.ReadForm). A form that fails to read
+// ends its connection; the caller answers.
+func (u *UI) parseForm(w http.ResponseWriter, r *http.Request) error {
+	return reqbody.ReadForm(w, r, maxFormBytes, u.d.FormTimeout)
 }
 
 // signIn checks the form's CSRF token, authenticates the pasted token and starts a
@@ -475,9 +458,7 @@ func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
 	// The CSRF token is rotated with the session and bound to it.
 	http.SetCookie(w, u.cookie(u.csrfCookie, s.csrf, u.d.SessionTTL, http.SameSiteStrictMode))
 	u.log.Info("signed in", "principal", who.Principal.Name, "token_id", who.TokenID)
-	if next == "" {
-		next = "/login"
-	}
+	next = landing(next)
 	if startsLogin(next) {
 		// The login start redirects to the provider: not as a redirect of this form.
 		u.continueTo(w, r, who.Principal.Name, next, "Signed in")

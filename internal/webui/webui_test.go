@@ -570,15 +570,17 @@ func TestSignInReplacesSession(t *testing.T) {
 	}
 }
 
+// TestOpenRedirect: a token sign-in goes on to its next path only when that is a path
+// of this Gatehouse; an unsafe one, like none at all, lands on the console's home page.
 func TestOpenRedirect(t *testing.T) {
 	for _, tc := range []struct{ next, want string }{
-		{"//evil.com", "/login"},
-		{"https://evil.com", "/login"},
-		{"/\\evil.com", "/login"},
-		{"javascript:alert(document.cookie)", "/login"},
-		{"/\t/evil.com", "/login"},
-		{"evil.com", "/login"},
-		{"", "/login"},
+		{"//evil.com", "/"},
+		{"https://evil.com", "/"},
+		{"/\\evil.com", "/"},
+		{"javascript:alert(document.cookie)", "/"},
+		{"/\t/evil.com", "/"},
+		{"evil.com", "/"},
+		{"", "/"},
 		{"/connections/github/login", "/connections/github/login"},
 		{"/connections/github", "/connections/github"}, // the console's page: a plain redirect
 	} {
@@ -586,7 +588,7 @@ func TestOpenRedirect(t *testing.T) {
 			e := newEnv(t, "http://127.0.0.1:8080")
 			b := e.browser(t)
 			page := b.do("GET", "/login?next="+url.QueryEscape(tc.next), nil)
-			if tc.want == "/login" && tc.next != "" && strings.Contains(page.Body.String(), "evil") {
+			if tc.want == "/" && tc.next != "" && strings.Contains(page.Body.String(), "evil") {
 				t.Errorf("the sign-in page carries the unsafe next %q:\n%s", tc.next, page.Body)
 			}
 			rec := b.do("POST", "/login", url.Values{"token": {aliceToken}, "csrf": {b.jar["gatehouse_csrf"]}, "next": {tc.next}})

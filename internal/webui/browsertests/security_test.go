@@ -127,6 +127,7 @@ func crossSiteForms(t *testing.T, w *world) {
 	w.perUserConnection(t, "peruser-csrf")
 	p := newPage(t, w.gh.URL)
 	p.ssoSignIn(w, "alice@example.com")
+	p.open(w.gh.URL + "/login") // its sign-out form holds the session's CSRF token
 	csrf := eval[string](p, `document.querySelector('#sign-out-form input[name=csrf]').value`)
 	p.open(c.authorizeURL("state-csrf"))
 	consent := eval[[][2]string](p, `[...document.querySelectorAll('#consent-form input')].map(i => [i.name, i.value])`)

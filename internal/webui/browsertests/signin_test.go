@@ -9,13 +9,14 @@ import (
 	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
-// tokenSignIn signs the browser in through the token form of /login.
+// tokenSignIn signs the browser in through the token form of /login; without a next
+// path the browser lands on the console's home page.
 func (p *page) tokenSignIn(base, token string) {
 	p.t.Helper()
 	p.open(base + "/login")
 	p.typeIn("token-field", token)
-	if resp := p.click("token-sign-in"); resp.Status != http.StatusOK {
-		p.t.Fatalf("token sign-in landed on %s with %d", resp.URL, resp.Status)
+	if resp := p.click("token-sign-in"); resp.Status != http.StatusOK || resp.URL != base+"/" {
+		p.t.Fatalf("token sign-in landed on %s with %d, want %s/ (the console home) with 200", resp.URL, resp.Status, base)
 	}
 }
 
@@ -44,7 +45,8 @@ func (p *page) signOutEndsSession(base string) {
 }
 
 // TestBrowserTokenSignIn: without single sign-on, a person pastes a personal access
-// token into /login in Chromium and lands signed in as its owner; Sign out ends the
+// token into /login in Chromium and lands on the console home signed in as its owner
+// (the sign-in page, opened again, says so too); Sign out ends the
 // session so that the old cookie, put back into the browser, no longer works. The
 // token is in neither the pages nor the server log.
 func TestBrowserTokenSignIn(t *testing.T) {
@@ -64,6 +66,10 @@ func TestBrowserTokenSignIn(t *testing.T) {
 		t.Errorf("sign-in page CSP = %q, want default-src 'none' and no script source", csp)
 	}
 	p.tokenSignIn(gh.URL, alice)
+	if got := p.text("viewer-name"); got != "alice@example.com" {
+		t.Fatalf("the console home shows %q signed in, want alice@example.com", got)
+	}
+	p.open(gh.URL + "/login")
 	if got := p.text("signed-in-user"); got != "alice@example.com" {
 		t.Fatalf("signed in as %q, want alice@example.com", got)
 	}

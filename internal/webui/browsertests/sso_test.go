@@ -47,9 +47,13 @@ func TestBrowserSSO(t *testing.T) {
 			t.Errorf("the SSO button reads %q", got)
 		}
 		landed, status := p.ssoSignIn(w, "alice@example.com")
-		if landed != w.gh.URL+"/login" || status != http.StatusOK {
-			t.Fatalf("SSO landed on %s with %d, want %s/login with 200", landed, status, w.gh.URL)
+		if landed != w.gh.URL+"/" || status != http.StatusOK {
+			t.Fatalf("SSO landed on %s with %d, want %s/ (the console home) with 200", landed, status, w.gh.URL)
 		}
+		if got := p.text("viewer-name"); got != "alice@example.com" {
+			t.Fatalf("the console home shows %q signed in, want alice@example.com", got)
+		}
+		p.open(w.gh.URL + "/login")
 		if got := p.text("signed-in-user"); got != "alice@example.com" {
 			t.Fatalf("signed in as %q, want alice@example.com", got)
 		}
@@ -129,10 +133,10 @@ func TestBrowserSSOAutoCreate(t *testing.T) {
 		t.Fatal("dave exists before signing in")
 	}
 	p := newPage(t, w.gh.URL)
-	if landed, status := p.ssoSignIn(w, "dave@example.com"); landed != w.gh.URL+"/login" || status != http.StatusOK {
-		t.Fatalf("SSO landed on %s with %d", landed, status)
+	if landed, status := p.ssoSignIn(w, "dave@example.com"); landed != w.gh.URL+"/" || status != http.StatusOK {
+		t.Fatalf("SSO landed on %s with %d, want %s/ (the console home) with 200", landed, status, w.gh.URL)
 	}
-	if got := p.text("signed-in-user"); got != "dave@example.com" {
+	if got := p.text("viewer-name"); got != "dave@example.com" {
 		t.Fatalf("signed in as %q, want dave@example.com", got)
 	}
 	if active, ok := w.scimUsers(t)["dave@example.com"]; !ok || !active {
