@@ -34,12 +34,14 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, who *i
 	return ok(w, info)
 }
 
-func (s *Server) lookupConnection(ctx context.Context, raw string) (*catalog.Connection, error) {
+// lookupConnection returns the connection named raw from the cache, with what is
+// derived from it (connEntry).
+func (s *Server) lookupConnection(ctx context.Context, raw string) (*connEntry, error) {
 	name, err := catalog.NormalizeConnectionName(raw)
 	if err != nil {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", truncateName(raw))
 	}
-	c, err := s.conns.get(ctx, s.Store, name)
+	c, err := s.conns.entry(ctx, s.Store, name)
 	if catalog.IsNotFound(err) {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", name)
 	}
