@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -48,12 +49,10 @@ func (s *Server) lookupConnection(ctx context.Context, raw string) (*connEntry, 
 	return c, err
 }
 
-func truncateName(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+// truncateName is a name or path from the request as an error shows it: bound.Truncate
+// to 64 bytes (cut at a character boundary, control characters escaped), as governance
+// shows names.
+func truncateName(s string) string { return bound.Truncate(s, 64) }
 
 func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	v, err := s.Governance.GetConnection(r.Context(), who.Principal, r.PathValue("name"))
