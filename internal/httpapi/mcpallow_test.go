@@ -11,6 +11,21 @@ import (
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
+// setAllowList stores allow as the mcp_allowed_tools of "limited", past the API's
+// validation (the store announces the change, as an update through the API does).
+func (w *gateWorld) setAllowList(tb testing.TB, allow string) {
+	tb.Helper()
+	conn, err := w.st.GetConnection(tb.Context(), "limited")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn.Options = maps.Clone(conn.Options)
+	conn.Options[catalog.OptMCPAllowedTools] = allow
+	if err := w.st.UpdateConnection(tb.Context(), conn); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // BenchmarkMCPToolCallInspection is the MCP proxy's own work on one tools/call, without
 // the upstream: the caller authenticated, the connection (cached) and its
 // mcp_allowed_tools, the body read, parsed and judged, and the call (of a tool off the
@@ -33,15 +48,7 @@ func BenchmarkMCPToolCallInspection(b *testing.B) {
 		{"60 entries", strings.Join(long, ",")},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			conn, err := w.st.GetConnection(b.Context(), "limited")
-			if err != nil {
-				b.Fatal(err)
-			}
-			conn.Options = maps.Clone(conn.Options)
-			conn.Options[catalog.OptMCPAllowedTools] = bc.allow
-			if err := w.st.UpdateConnection(b.Context(), conn); err != nil {
-				b.Fatal(err)
-			}
+			w.setAllowList(b, bc.allow)
 			body := toolCall(1, "delete")
 			b.ReportAllocs()
 			for b.Loop() {
@@ -81,15 +88,7 @@ func TestMCPAllowListFollowsUpdates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.allow != "" {
-				conn, err := w.st.GetConnection(t.Context(), "limited")
-				if err != nil {
-					t.Fatal(err)
-				}
-				conn.Options = maps.Clone(conn.Options)
-				conn.Options[catalog.OptMCPAllowedTools] = tc.allow
-				if err := w.st.UpdateConnection(t.Context(), conn); err != nil {
-					t.Fatal(err)
-				}
+				w.setAllowList(t, tc.allow)
 			}
 			before := len(w.up.received())
 			resp, body := w.post(t, "limited", toolCall(1, "delete"), nil)
