@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -44,9 +43,6 @@ const (
 	cliMaxErrorBody = 64 << 10
 	// cliMaxErrorText bounds each field of an error shown to the user.
 	cliMaxErrorText = 1000
-	// cliSnippetLen is how much of an error body that is not the API's is shown, as
-	// the API client shows it.
-	cliSnippetLen = 200
 )
 
 func (c *clientCLI) mcpCommand() *cobra.Command {
@@ -399,7 +395,7 @@ func (c *clientCLI) printToolResult(tool string, res *mcp.CallToolResult) error 
 		var b strings.Builder
 		for _, ct := range res.Content {
 			if tc, ok := ct.(*mcp.TextContent); ok {
-				b.WriteString(cliTerminalText(strings.TrimSuffix(tc.Text, "\n")))
+				b.WriteString(httpapi.Printable(strings.TrimSuffix(tc.Text, "\n")))
 				b.WriteString("\n")
 				continue
 			}
@@ -430,26 +426,8 @@ func cliJSONLine(b *strings.Builder, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode tool result content: %w", err)
 	}
-	b.WriteString(cliTerminalText(buf.String()))
+	b.WriteString(httpapi.Printable(buf.String()))
 	return nil
-}
-
-// cliTerminalText keeps newlines and tabs of s and replaces every other control
-// character and invalid UTF-8 with '?': an MCP server's text must not be able to move
-// the cursor, retitle the window or hide lines on the user's terminal.
-func cliTerminalText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // cliMCPTransport adds the caller's Gatehouse token to every request of the MCP client
@@ -556,23 +534,10 @@ func cliRPCErrorIn(body []byte) *jsonrpc.Error {
 }
 
 // cliAPIError turns an error answer of the API into the *httpapi.APIError the other
-// commands print: the API's error body, else the status; printable, bounded, and with
-// the token removed should a broken server or proxy echo it.
+// commands print (httpapi.APIErrorOf, as the API client reads it), each field then on
+// one line and bounded (cliErrorText): the SDK's error it replaces is one line too.
 func cliAPIError(resp *http.Response, data []byte, token string) *httpapi.APIError {
-	e := &httpapi.APIError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Gatehouse-Request-Id")}
-	var body httpapi.ErrorBody
-	if json.Unmarshal(data, &body) == nil && body.ErrorCode != "" {
-		e.Code, e.Message, e.LoginURL = body.ErrorCode, body.Message, body.LoginURL
-		if body.RequestID != "" {
-			e.RequestID = body.RequestID
-		}
-	} else {
-		e.Code = "HTTP_" + strconv.Itoa(resp.StatusCode)
-		e.Message = cliCut(string(data), cliSnippetLen)
-		if strings.TrimSpace(e.Message) == "" {
-			e.Message = http.StatusText(resp.StatusCode)
-		}
-	}
+	e := httpapi.APIErrorOf(resp, data, token)
 	for _, s := range []*string{&e.Code, &e.Message, &e.RequestID, &e.LoginURL} {
 		*s = cliErrorText(*s, token)
 	}
@@ -585,7 +550,7 @@ func cliErrorText(s, token string) string {
 	if token != "" {
 		s = strings.ReplaceAll(s, token, "[REDACTED]")
 	}
-	s = strings.Join(strings.Fields(cliTerminalText(s)), " ")
+	s = strings.Join(strings.Fields(httpapi.Printable(s)), " ")
 	return cliCut(s, cliMaxErrorText)
 }
 

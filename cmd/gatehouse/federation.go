@@ -40,7 +40,7 @@ func federationHTTPClient(roots *x509.CertPool, dial func(ctx context.Context, n
 
 // newTokenEndpoint is POST /oidc/v1/token with the grants Gatehouse answers.
 // extra are more grants: MCP client sign-in's authorization_code and refresh_token.
-func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, hc *http.Client, bodyTimeout time.Duration, now func() time.Time, extra ...identity.TokenGrant) http.Handler {
+func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, hc *http.Client, bodyTimeout time.Duration, now func() time.Time, extra ...identity.TokenGrant) *authserver.Server {
 	exchange := federation.New(st, federation.Options{HTTPClient: hc, Now: now, Log: log})
 	return authserver.New(authserver.Options{Audit: rec, Log: log, BodyTimeout: bodyTimeout}, append([]identity.TokenGrant{exchange}, extra...)...)
 }
@@ -48,11 +48,8 @@ func newTokenEndpoint(st catalog.Store, rec *audit.Recorder, log *slog.Logger, h
 // newAuthorizationServer serves the authorization server's metadata (RFC 8414) for MCP
 // clients (issue 12), naming the grant types the token endpoint answers and its
 // revocation endpoint (RFC 7009).
-func newAuthorizationServer(publicURL string, token http.Handler) http.Handler {
-	md := authserver.NewMetadata(publicURL)
-	if s, ok := token.(*authserver.Server); ok {
-		md = s.Metadata(publicURL)
-	}
+func newAuthorizationServer(publicURL string, token *authserver.Server) http.Handler {
+	md := token.Metadata(publicURL)
 	mux := http.NewServeMux()
 	mux.Handle("GET "+authserver.MetadataPath, authserver.MetadataHandler(md))
 	return mux

@@ -276,45 +276,13 @@ func postgresMigrate(ctx context.Context, st offlineStore, show bool) ([]migrati
 		}
 		return rows, nil
 	}
-	pending, err := postgres.Pending(ctx, pool)
+	status, err := postgres.SchemaStatus(ctx, pool)
 	if err != nil {
 		return nil, st.scrub(err)
 	}
-	all, err := postgres.Migrations()
-	if err != nil {
-		return nil, err
-	}
-	appliedAt := map[int]time.Time{}
-	var exists bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
-		return nil, fmt.Errorf("read schema version: %w", st.scrub(err))
-	}
-	if exists {
-		prow, err := pool.Query(ctx, "SELECT version, applied_at FROM schema_migrations")
-		if err != nil {
-			return nil, fmt.Errorf("read schema version: %w", st.scrub(err))
-		}
-		for prow.Next() {
-			var v int
-			var at time.Time
-			if err := prow.Scan(&v, &at); err != nil {
-				prow.Close()
-				return nil, fmt.Errorf("read schema version: %w", err)
-			}
-			appliedAt[v] = at
-		}
-		prow.Close()
-		if err := prow.Err(); err != nil {
-			return nil, fmt.Errorf("read schema version: %w", st.scrub(err))
-		}
-	}
-	isPending := map[int]bool{}
-	for _, m := range pending {
-		isPending[m.Version] = true
-	}
-	rows := make([]migrationRow, len(all))
-	for i, m := range all {
-		rows[i] = migrationRow{name: m.String(), applied: !isPending[m.Version], appliedAt: appliedAt[m.Version]}
+	rows := make([]migrationRow, len(status))
+	for i, m := range status {
+		rows[i] = migrationRow{name: m.String(), applied: m.Applied, appliedAt: m.AppliedAt}
 	}
 	return rows, nil
 }

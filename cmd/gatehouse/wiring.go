@@ -52,5 +52,5 @@ func (l loginService) FinishLogin(ctx context.Context, p *catalog.Principal, ses
 // started on one replica finishes on any other (issue 11); the PKCE verifiers are sealed
 // with the keyring before they reach it.
 func pendingLogins(st catalog.PendingLoginStore, kr *seal.Keyring, cfg *serverConfig, log *slog.Logger) credential.PendingLogins {
-	return credential.NewStorePendingLogins(st, kr, credential.StorePendingOptions{MaxTotal: cfg.MaxPending, Log: log})
+	return credential.NewStorePendingLogins(st, kr, credential.PendingOptions{MaxTotal: cfg.MaxPending, Log: log})
 }

@@ -122,7 +122,7 @@ func New(kr *seal.Keyring, st Store, oc *oauth.Client, opts Options) *Broker {
 		opts.LoginTTL = 10 * time.Minute
 	}
 	if opts.PendingLogins == nil {
-		opts.PendingLogins = NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
+		opts.PendingLogins = NewMemoryPendingLogins(PendingOptions{MaxTotal: opts.MaxPendingLogins, Now: opts.Now, Log: opts.Log})
 	}
 	b := &Broker{keyring: kr, store: st, oauth: oc, opts: opts, cache: map[credKey]*cached{}, flights: map[credKey]*flight{}, logins: opts.PendingLogins, touched: map[string]time.Time{}}
 	b.fresh = fresh

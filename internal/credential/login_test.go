@@ -147,7 +147,7 @@ func newLoginFixture(t testing.TB, maxPending int) *loginFixture {
 	st := &memStore{conns: map[string]*catalog.Connection{conn.Name: conn}, users: map[string]*catalog.Principal{alice.ID: alice},
 		creds: map[credKey]*catalog.OAuthCredential{{conn.ID, alice.ID}: {ConnectionID: conn.ID, PrincipalID: alice.ID, AccessToken: at, Version: 1}}}
 	clock := newFakeClock()
-	pl := NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: maxPending, Now: clock.Now})
+	pl := NewMemoryPendingLogins(PendingOptions{MaxTotal: maxPending, Now: clock.Now})
 	b := New(kr, st, nil, Options{PublicURL: "https://gatehouse.example", Now: clock.Now, LoginTTL: testTTL, PendingLogins: pl})
 	return &loginFixture{b: b, clock: clock, st: st, conn: conn, alice: alice, pending: pl}
 }

@@ -68,8 +68,10 @@ const (
 	DefaultMaxPendingPerPrincipal = 64
 )
 
-// MemoryPendingOptions configure NewMemoryPendingLogins. Zero values take the defaults.
-type MemoryPendingOptions struct {
+// PendingOptions configure NewMemoryPendingLogins and NewStorePendingLogins: the same
+// bounds and clock for both. Zero values take the defaults (DefaultMaxPendingLogins and
+// the others).
+type PendingOptions struct {
 	MaxTotal        int
 	MaxPerSession   int
 	MaxPerPrincipal int
@@ -78,6 +80,26 @@ type MemoryPendingOptions struct {
 	// Log receives a warning (at most once a minute) while the total bound evicts
 	// logins; nil discards.
 	Log *slog.Logger
+}
+
+// withDefaults returns o with every zero value replaced by its default.
+func (o PendingOptions) withDefaults() PendingOptions {
+	if o.MaxTotal <= 0 {
+		o.MaxTotal = DefaultMaxPendingLogins
+	}
+	if o.MaxPerSession <= 0 {
+		o.MaxPerSession = DefaultMaxPendingPerSession
+	}
+	if o.MaxPerPrincipal <= 0 {
+		o.MaxPerPrincipal = DefaultMaxPendingPerPrincipal
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
 }
 
 // MemoryPendingLogins is the in-memory PendingLogins of one replica. Every operation is
@@ -95,7 +117,7 @@ type MemoryPendingOptions struct {
 // Its logins are this process's own: a server uses StorePendingLogins, which every
 // replica shares; this one is for tests and tools of one process.
 type MemoryPendingLogins struct {
-	opts MemoryPendingOptions
+	opts PendingOptions
 
 	mu          sync.Mutex
 	byState     map[[sha256.Size]byte]*pendingNode
@@ -157,22 +179,8 @@ func (l *pendingList) remove(n *pendingNode) {
 }
 
 // NewMemoryPendingLogins returns an empty in-memory store.
-func NewMemoryPendingLogins(opts MemoryPendingOptions) *MemoryPendingLogins {
-	if opts.MaxTotal <= 0 {
-		opts.MaxTotal = DefaultMaxPendingLogins
-	}
-	if opts.MaxPerSession <= 0 {
-		opts.MaxPerSession = DefaultMaxPendingPerSession
-	}
-	if opts.MaxPerPrincipal <= 0 {
-		opts.MaxPerPrincipal = DefaultMaxPendingPerPrincipal
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
+func NewMemoryPendingLogins(opts PendingOptions) *MemoryPendingLogins {
+	opts = opts.withDefaults()
 	return &MemoryPendingLogins{
 		opts:        opts,
 		byState:     map[[sha256.Size]byte]*pendingNode{},

@@ -83,7 +83,7 @@ func TestMemoryPendingLoginsTake(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
-			m := NewMemoryPendingLogins(MemoryPendingOptions{Now: clock.Now})
+			m := NewMemoryPendingLogins(PendingOptions{Now: clock.Now})
 			tt.prepare(m, clock)
 			got, ok, err := m.Take(ctx, tt.state)
 			if err != nil {
@@ -111,7 +111,7 @@ func TestMemoryPendingLoginsTake(t *testing.T) {
 // visited: a live login at the front stops the walk.
 func TestMemoryPendingLoginsExpiryWithoutScan(t *testing.T) {
 	clock := newFakeClock()
-	m := NewMemoryPendingLogins(MemoryPendingOptions{Now: clock.Now})
+	m := NewMemoryPendingLogins(PendingOptions{Now: clock.Now})
 	for i := range 100 {
 		mustPut(t, m, fmt.Sprintf("old%d", i), pending(clock, fmt.Sprintf("sess%d", i), fmt.Sprintf("p%d", i)))
 	}
@@ -183,7 +183,7 @@ func TestMemoryPendingLoginsBounds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			var log bytes.Buffer
-			m := NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: total, MaxPerSession: perSession, MaxPerPrincipal: perPrincipal,
+			m := NewMemoryPendingLogins(PendingOptions{MaxTotal: total, MaxPerSession: perSession, MaxPerPrincipal: perPrincipal,
 				Now: clock.Now, Log: slog.New(slog.NewTextHandler(&log, nil))})
 			for _, p := range tt.puts {
 				mustPut(t, m, p.state, pending(clock, p.session, p.principal))
@@ -218,7 +218,7 @@ func TestMemoryPendingLoginsBounds(t *testing.T) {
 
 func TestMemoryPendingLoginsConcurrent(t *testing.T) {
 	clock := newFakeClock()
-	m := NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: 500, MaxPerSession: 4, MaxPerPrincipal: 8, Now: clock.Now})
+	m := NewMemoryPendingLogins(PendingOptions{MaxTotal: 500, MaxPerSession: 4, MaxPerPrincipal: 8, Now: clock.Now})
 	const workers, each = 8, 200
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -281,7 +281,7 @@ func FuzzMemoryPendingLogins(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const perSession, perPrincipal, total = 2, 3, 5
 		clock := newFakeClock()
-		m := NewMemoryPendingLogins(MemoryPendingOptions{MaxTotal: total, MaxPerSession: perSession, MaxPerPrincipal: perPrincipal, Now: clock.Now})
+		m := NewMemoryPendingLogins(PendingOptions{MaxTotal: total, MaxPerSession: perSession, MaxPerPrincipal: perPrincipal, Now: clock.Now})
 		type entry struct {
 			state, session, principal string
 			expires                   time.Time

@@ -13,19 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/seal"
 )
 
-// StorePendingOptions configure NewStorePendingLogins. Zero values take the defaults of
-// MemoryPendingLogins (DefaultMaxPendingLogins and the others).
-type StorePendingOptions struct {
-	MaxTotal        int
-	MaxPerSession   int
-	MaxPerPrincipal int
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
-	// Log receives a warning (at most once a minute) while the total bound evicts
-	// logins; nil discards.
-	Log *slog.Logger
-}
-
 // StorePendingLogins is the PendingLogins of a server: the logins live in the catalog
 // store, so that a login started on one replica finishes on any other, and a replica
 // may die between the two. The store makes each state single-use across replicas
@@ -49,23 +36,9 @@ type StorePendingLogins struct {
 var _ PendingLogins = (*StorePendingLogins)(nil)
 
 // NewStorePendingLogins returns the PendingLogins kept in st, sealed with kr.
-func NewStorePendingLogins(st catalog.PendingLoginStore, kr *seal.Keyring, opts StorePendingOptions) *StorePendingLogins {
+func NewStorePendingLogins(st catalog.PendingLoginStore, kr *seal.Keyring, opts PendingOptions) *StorePendingLogins {
+	opts = opts.withDefaults()
 	lim := catalog.PendingLoginLimits{MaxTotal: opts.MaxTotal, MaxPerSession: opts.MaxPerSession, MaxPerPrincipal: opts.MaxPerPrincipal}
-	if lim.MaxTotal <= 0 {
-		lim.MaxTotal = DefaultMaxPendingLogins
-	}
-	if lim.MaxPerSession <= 0 {
-		lim.MaxPerSession = DefaultMaxPendingPerSession
-	}
-	if lim.MaxPerPrincipal <= 0 {
-		lim.MaxPerPrincipal = DefaultMaxPendingPerPrincipal
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
 	return &StorePendingLogins{store: st, kr: kr, lim: lim, now: opts.Now, log: opts.Log}
 }
 

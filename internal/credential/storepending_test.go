@@ -42,7 +42,7 @@ func TestStorePendingLoginsSealsVerifier(t *testing.T) {
 	}
 	clock := newFakeClock()
 	rec := &recordingPending{rows: map[[sha256.Size]byte]*catalog.PendingLogin{}}
-	s := NewStorePendingLogins(rec, kr, StorePendingOptions{Now: clock.Now})
+	s := NewStorePendingLogins(rec, kr, PendingOptions{Now: clock.Now})
 	want := PendingLogin{SessionHash: sha256.Sum256([]byte("sess")), ConnectionID: "c1", Connection: "github", PrincipalID: "p-alice",
 		Verifier: "verifier-0123456789-abcdefghijklmnopqrstuvwxyz", Expires: clock.Now().Add(time.Minute), TokenURL: "https://as.example/token"}
 	if err := s.Put(ctx, "state-1", want); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -138,9 +139,8 @@ func (s *Service) CanCreateConnection(ctx context.Context, who *catalog.Principa
 	return nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
+// truncate is a name from the request as an error shows it: bound.Truncate's, at most n
+// bytes cut at a character boundary and noted, its control characters escaped (a cut
+// by bytes could split a UTF-8 character, and a newline or an escape would reach the
+// caller's terminal as it is).
+func truncate(s string, n int) string { return bound.Truncate(s, n) }

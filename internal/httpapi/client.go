@@ -577,11 +577,18 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
-// readError turns a non-2xx answer into an *APIError. It understands the API's error
-// body and, for the SCIM endpoints, a SCIM error (detail, status); anything else keeps
-// a short, printable snippet of the body.
+// readError turns a non-2xx answer into an *APIError (APIErrorOf).
 func (c *Client) readError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, clientMaxErrorBody))
+	return APIErrorOf(resp, data, c.token)
+}
+
+// APIErrorOf turns a non-2xx answer whose body is data into an *APIError, as the API
+// client reads every error (the CLI's own HTTP clients use it too). It understands the
+// API's error body and, for the SCIM endpoints, a SCIM error (detail, status); anything
+// else keeps a short, printable snippet of the body. token is removed from every field
+// should a broken server or proxy echo it, and every field is Printable.
+func APIErrorOf(resp *http.Response, data []byte, token string) *APIError {
 	e := &APIError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Gatehouse-Request-Id")}
 	var body struct {
 		ErrorBody
@@ -604,13 +611,13 @@ func (c *Client) readError(resp *http.Response) error {
 	}
 	// A broken server or proxy might echo the request's headers; the token must not
 	// travel on into an error message, a log or a terminal.
-	if c.token != "" {
+	if token != "" {
 		for _, s := range []*string{&e.Code, &e.Message, &e.RequestID, &e.LoginURL} {
-			*s = strings.ReplaceAll(*s, c.token, "[REDACTED]")
+			*s = strings.ReplaceAll(*s, token, "[REDACTED]")
 		}
 	}
 	e.Code, e.RequestID, e.LoginURL = clientSnippet([]byte(e.Code)), clientSnippet([]byte(e.RequestID)), clientSnippet([]byte(e.LoginURL))
-	e.Message = clientPrintable(e.Message)
+	e.Message = Printable(e.Message)
 	return e
 }
 
@@ -643,30 +650,28 @@ func clientCodeFor(status int) string {
 
 // clientSnippet returns the start of b on one printable line.
 func clientSnippet(b []byte) string {
-	s := strings.Join(strings.Fields(clientPrintable(string(b))), " ")
+	s := strings.Join(strings.Fields(Printable(string(b))), " ")
 	if utf8.RuneCountInString(s) > clientSnippetLen {
 		s = string([]rune(s)[:clientSnippetLen]) + "…"
 	}
 	return s
 }
 
-// clientPrintable replaces control characters (terminal escapes among them) and invalid
-// UTF-8, so that what the server says cannot rewrite the user's terminal.
-func clientPrintable(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || (unicode.IsControl(r) && r != '\n') }) {
+// Printable makes text a server sent safe for the user's terminal: it keeps newlines
+// and tabs, turns CRLF into a newline, and replaces every other control character
+// (terminal escapes among them) and invalid UTF-8 with '?', so that what the server (or
+// an MCP server behind it) says cannot move the cursor, retitle the window or hide
+// lines.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') }) {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case r == utf8.RuneError, unicode.IsControl(r):
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n' && r != '\t') {
 			return '?'
 		}
 		return r
-	}, s)
+	}, strings.ReplaceAll(s, "\r\n", "\n"))
 }
 
 var _ error = (*APIError)(nil)

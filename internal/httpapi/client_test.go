@@ -337,6 +337,13 @@ func TestClientErrors(t *testing.T) {
 			want:      &httpapi.APIError{Status: 400, Code: "INVALID_PARAMETER_VALUE", Message: "bad ?[31mname"},
 			wantError: "INVALID_PARAMETER_VALUE: bad ?[31mname",
 		},
+		{
+			name:      "tabs kept, CRLF a newline, a lone CR replaced (as mcp call prints a tool's text)",
+			status:    http.StatusBadRequest,
+			body:      `{"error_code":"INVALID_PARAMETER_VALUE","message":"a\tb\r\nc\rd"}`,
+			want:      &httpapi.APIError{Status: 400, Code: "INVALID_PARAMETER_VALUE", Message: "a\tb\nc?d"},
+			wantError: "INVALID_PARAMETER_VALUE: a\tb\nc?d",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

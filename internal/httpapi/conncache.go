@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/freshness"
+	"github.com/gatehouse/gatehouse/internal/mcp"
 )
 
 // connCache keeps connections by name so that a call through one costs no store read.
@@ -24,8 +25,24 @@ type connCache struct {
 }
 
 type cachedConn struct {
-	conn  *catalog.Connection
+	entry *connEntry
 	stamp freshness.Stamp // taken before the read
+}
+
+// connEntry is a connection as the cache serves it, with what the proxy derives from it
+// once per version rather than once per call: a change empties the cache, so the next
+// call reads the new version and derives it again.
+type connEntry struct {
+	conn *catalog.Connection
+	// allow is the connection's mcp_allowed_tools as parsed; allowErr is why a stored
+	// list does not parse (the MCP proxy then refuses every call).
+	allow    mcp.AllowList
+	allowErr error
+}
+
+func newConnEntry(conn *catalog.Connection) *connEntry {
+	allow, err := mcp.ParseAllowList(conn.Options[catalog.OptMCPAllowedTools])
+	return &connEntry{conn: conn, allow: allow, allowErr: err}
 }
 
 const maxCachedConnections = 100000
@@ -46,26 +63,37 @@ func newConnCacheClock(s catalog.Store, now func() time.Time) *connCache {
 	return c
 }
 
+// get returns the connection named name.
 func (c *connCache) get(ctx context.Context, s catalog.Store, name string) (*catalog.Connection, error) {
+	e, err := c.entry(ctx, s, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.conn, nil
+}
+
+// entry returns the connection named name with what is derived from it.
+func (c *connCache) entry(ctx context.Context, s catalog.Store, name string) (*connEntry, error) {
 	c.mu.RLock()
 	e, ok := c.byName[name]
 	gen := c.gen
 	c.mu.RUnlock()
 	if ok && c.fresh.Fresh(e.stamp) {
-		return e.conn, nil
+		return e.entry, nil
 	}
 	stamp := c.fresh.Stamp()
 	conn, err := s.GetConnection(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	ce := newConnEntry(conn)
 	c.mu.Lock()
 	if c.gen == gen {
 		if len(c.byName) >= maxCachedConnections {
 			c.byName = map[string]cachedConn{}
 		}
-		c.byName[name] = cachedConn{conn: conn, stamp: stamp}
+		c.byName[name] = cachedConn{entry: ce, stamp: stamp}
 	}
 	c.mu.Unlock()
-	return conn, nil
+	return ce, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/governance"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -34,24 +35,24 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request, who *i
 	return ok(w, info)
 }
 
-func (s *Server) lookupConnection(ctx context.Context, raw string) (*catalog.Connection, error) {
+// lookupConnection returns the connection named raw from the cache, with what is
+// derived from it (connEntry).
+func (s *Server) lookupConnection(ctx context.Context, raw string) (*connEntry, error) {
 	name, err := catalog.NormalizeConnectionName(raw)
 	if err != nil {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", truncateName(raw))
 	}
-	c, err := s.conns.get(ctx, s.Store, name)
+	c, err := s.conns.entry(ctx, s.Store, name)
 	if catalog.IsNotFound(err) {
 		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "Connection '%s' does not exist.", name)
 	}
 	return c, err
 }
 
-func truncateName(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
-}
+// truncateName is a name or path from the request as an error shows it: bound.Truncate
+// to 64 bytes (cut at a character boundary, control characters escaped), as governance
+// shows names.
+func truncateName(s string) string { return bound.Truncate(s, 64) }
 
 func (s *Server) getConnection(w http.ResponseWriter, r *http.Request, who *identity.Identity) error {
 	v, err := s.Governance.GetConnection(r.Context(), who.Principal, r.PathValue("name"))

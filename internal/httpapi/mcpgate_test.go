@@ -135,7 +135,7 @@ type mcpUpstream struct {
 
 const upstreamCanary = "UPSTREAM-ERROR-MESSAGE-CANARY"
 
-func newMCPUpstream(t *testing.T) *mcpUpstream {
+func newMCPUpstream(t testing.TB) *mcpUpstream {
 	u := &mcpUpstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -208,6 +208,8 @@ func (u *mcpUpstream) received() []string {
 // to the upstream, and alice holding USE_CONNECTION on both.
 type gateWorld struct {
 	url   string
+	h     http.Handler // the server, for benchmarks that skip the network
+	st    *sqlite.DB
 	alice string
 	gate  *fakeToolGate
 	audit *waitRecorder
@@ -215,7 +217,7 @@ type gateWorld struct {
 	cred  string
 }
 
-func newGateWorld(t *testing.T) *gateWorld {
+func newGateWorld(t testing.TB) *gateWorld {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
@@ -252,7 +254,7 @@ func newGateWorld(t *testing.T) *gateWorld {
 	})
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	w.url = ts.URL
+	w.url, w.h, w.st = ts.URL, s, st
 	admin := NewClient(ts.URL, adminToken, nil)
 	for name, allow := range map[string]string{"pinned": "", "limited": "echo,changed,failing,broken,silent"} {
 		opts := map[string]string{"host": w.up.srv.URL, "bearer_token": w.cred, "is_mcp_connection": "true"}

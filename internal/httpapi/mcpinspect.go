@@ -50,7 +50,8 @@ func (c *call) serveMCPPost() {
 	}
 	var allow mcp.AllowList
 	if login == nil {
-		allow, err = mcp.ParseAllowList(c.conn.Options[catalog.OptMCPAllowedTools])
+		// Parsed once per connection version, by the connection cache (connEntry).
+		allow, err = c.entry.allow, c.entry.allowErr
 		if err != nil {
 			// Validated at create and update; a stored list that does not parse is refused
 			// rather than read as "every tool".

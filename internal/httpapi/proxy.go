@@ -33,6 +33,8 @@ type call struct {
 	start time.Time
 	who   *identity.Identity
 	conn  *catalog.Connection
+	// entry is conn as the connection cache served it (its parsed allow-list).
+	entry *connEntry
 	name  string
 	out   proxy.Outcome
 	// streamed is true when the caller's body is streamed to the upstream (the
@@ -119,11 +121,12 @@ func (c *call) authorize() (proxy.Target, error) {
 		return proxy.Target{}, err
 	}
 	who := c.who
-	conn, err := s.lookupConnection(ctx, c.name)
+	entry, err := s.lookupConnection(ctx, c.name)
 	if err != nil {
 		return proxy.Target{}, err
 	}
-	c.conn = conn
+	c.entry, c.conn = entry, entry.conn
+	conn := entry.conn
 	if !conn.Enabled {
 		return proxy.Target{}, catalog.Errorf(catalog.PermissionDenied, "connection %s is disabled", conn.Name)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/identity"
 )
 
 // SSOCallbackPath is the path of the single sign-on redirect URI: the redirect URI to
@@ -274,7 +274,7 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if ref != nil {
 		u.log.Info("single sign-on refused", "issuer", s.cfg.Issuer, "reason", ref.reason, "user", ref.user)
-		u.auditSignIn(r, w, ref.user, ref.status, ref.code)
+		u.auditSignIn(r, ref.user, ref.status, ref.code)
 		v := &view{Title: "Sign-in refused", Heading: ref.heading, Message: ref.message, Status: ref.status,
 			Hints: []string{"Start again from " + u.publicURL + "/login in this browser."}}
 		u.render(w, r, ref.status, pageError, v)
@@ -290,7 +290,7 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw, sess, err := u.createSSOSession(r.Context(), p.principal, p.subject)
+	raw, sess, err := u.createSession(r.Context(), u.ssoIdentity(p), u.d.SessionTTL)
 	if err != nil {
 		u.serverError(w, r, fmt.Errorf("single sign-on: %w", err))
 		return
@@ -299,7 +299,7 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, u.cookie(SessionCookie, raw, u.d.SessionTTL, http.SameSiteLaxMode))
 	http.SetCookie(w, u.cookie(u.csrfCookie, sess.csrf, u.d.SessionTTL, http.SameSiteStrictMode))
 	u.log.Info("signed in", "principal", p.principal.Name, "method", "oidc", "issuer", s.cfg.Issuer)
-	u.auditSignIn(r, w, p.principal.Name, http.StatusOK, "")
+	u.auditSignIn(r, p.principal.Name, http.StatusOK, "")
 	redirect(w, landing(next), http.StatusSeeOther)
 }
 
@@ -403,7 +403,7 @@ func (u *UI) ssoFinish(w http.ResponseWriter, r *http.Request) (*ssoRefusal, *ss
 			return ref, nil, "", nil
 		}
 	}
-	pr, ref, err := u.ssoUser(r, w, name, idt.Subject, claims)
+	pr, ref, err := u.ssoUser(r, name, idt.Subject, claims)
 	if err != nil || ref != nil {
 		return ref, nil, "", err
 	}
@@ -421,7 +421,7 @@ func idTokenReason(err error) string {
 }
 
 // ssoUser maps the claimed name to an active SCIM user, creating it when allowed.
-func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject string, claims map[string]any) (*catalog.Principal, *ssoRefusal, error) {
+func (u *UI) ssoUser(r *http.Request, name, subject string, claims map[string]any) (*catalog.Principal, *ssoRefusal, error) {
 	s := u.sso
 	ctx := r.Context()
 	p, err := s.cfg.Users.GetPrincipalByName(ctx, name)
@@ -434,7 +434,7 @@ func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject strin
 		switch {
 		case err == nil:
 			u.log.Info("single sign-on created user", "principal", name, "issuer", s.cfg.Issuer)
-			u.audit(r, w, &catalog.AuditEvent{ActionName: catalog.ActionPrincipalChange, Principal: name,
+			u.audit(r, &catalog.AuditEvent{ActionName: catalog.ActionPrincipalChange, Principal: name,
 				Params:     map[string]string{"method": "oidc", "operation": "auto-create", "user_name": name, "issuer": s.host},
 				StatusCode: http.StatusOK, Decision: catalog.DecisionAllow})
 			return np, nil, nil
@@ -465,18 +465,12 @@ func (u *UI) ssoUser(r *http.Request, w http.ResponseWriter, name, subject strin
 	return p, nil, nil
 }
 
-// createSSOSession starts a session for a principal signed in by single sign-on. It
-// has no token: SSOSessionTokenID marks it, and its principal is re-checked on every
-// request (resolve).
-func (u *UI) createSSOSession(ctx context.Context, p *catalog.Principal, subject string) (string, session, error) {
-	now := u.d.Now()
-	raw := newSecret()
-	row := &catalog.BrowserSession{Key: keyOf(raw), PrincipalID: p.ID, TokenID: catalog.SSOSessionTokenID,
-		TokenHash: catalog.SSOSessionSubject(u.sso.cfg.Issuer, subject), CreatedAt: now, ExpiresAt: now.Add(u.d.SessionTTL)}
-	if err := u.sessions.CreateBrowserSession(ctx, row, maxSessionsPerPrincipal); err != nil {
-		return "", session{}, fmt.Errorf("create browser session: %w", err)
-	}
-	return raw, sessionOfRow(raw, row), nil
+// ssoIdentity is who a single sign-on signed in as, in the shape createSession takes. It
+// has no token: SSOSessionTokenID marks the session, its "token hash" names the
+// provider's issuer and subject (SSOSessionSubject), it never expires by a token, and
+// its principal is re-checked on every request (resolve).
+func (u *UI) ssoIdentity(p *ssoPrincipal) *identity.Identity {
+	return identity.Resume(p.principal, catalog.SSOSessionTokenID, catalog.SSOSessionSubject(u.sso.cfg.Issuer, p.subject), time.Time{})
 }
 
 // ssoUnavailable answers a sign-in start when the provider's discovery fails.
@@ -487,25 +481,23 @@ func (u *UI) ssoUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // auditSignIn records a single sign-on's outcome.
-func (u *UI) auditSignIn(r *http.Request, w http.ResponseWriter, principal string, status int, code catalog.ErrorCode) {
+func (u *UI) auditSignIn(r *http.Request, principal string, status int, code catalog.ErrorCode) {
 	e := &catalog.AuditEvent{ActionName: catalog.ActionSignIn, Principal: principal,
 		Params: map[string]string{"method": "oidc", "issuer": u.sso.host}, StatusCode: status, Decision: catalog.DecisionAllow}
 	if code != "" {
 		e.ErrorCode = string(code)
 		e.Decision = catalog.DecisionDeny
 	}
-	u.audit(r, w, e)
+	u.audit(r, e)
 }
 
-// audit fills the request's source and id into e and records it.
-func (u *UI) audit(r *http.Request, w http.ResponseWriter, e *catalog.AuditEvent) {
+// audit fills the request's source and id (catalog.RequestInfo, as the API server
+// set them) into e and records it.
+func (u *UI) audit(r *http.Request, e *catalog.AuditEvent) {
 	if u.d.Audit == nil {
 		return
 	}
-	e.SourceIP = r.RemoteAddr
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		e.SourceIP = h
-	}
-	e.RequestID = w.Header().Get(RequestIDHeader)
+	info := catalog.RequestInfoFrom(r.Context())
+	e.SourceIP, e.RequestID = info.SourceIP, info.RequestID
 	u.d.Audit.Record(context.WithoutCancel(r.Context()), e)
 }

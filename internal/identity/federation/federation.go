@@ -11,8 +11,6 @@ package federation
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -212,17 +210,21 @@ func refuse(stage int, desc, log string) refusal {
 // Verify checks the JWT against each policy in turn and returns the first that accepts
 // it. The error names the check that failed for the policy that came nearest.
 func (x *Exchange) Verify(ctx context.Context, token string, policies []*catalog.FederationPolicy) (*Verified, *identity.GrantError) {
-	hdr, err := parseHeader(token)
-	if err != nil {
-		return nil, &identity.GrantError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "subject_token is not a signed JWT", Log: err.Error()}
-	}
-	if hdr.Alg != string(jose.RS256) && hdr.Alg != string(jose.ES256) {
-		return nil, refuse(stageMalformed, "signature algorithm not allowed", "alg "+strconv.Quote(hdr.Alg)).err
-	}
+	// One parse of the JWS, header included: go-jose refuses any alg but these two,
+	// which is the refusal "signature algorithm not allowed" (none and HS256 among them).
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
-	if err != nil {
-		return nil, &identity.GrantError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "subject_token is not a signed JWT", Log: err.Error()}
+	var badAlg *jose.ErrUnexpectedSignatureAlgorithm
+	if errors.As(err, &badAlg) {
+		return nil, refuse(stageMalformed, "signature algorithm not allowed", "alg "+strconv.Quote(string(badAlg.Got))).err
 	}
+	if err != nil || len(tok.Headers) != 1 {
+		log := "not one signature"
+		if err != nil {
+			log = err.Error()
+		}
+		return nil, &identity.GrantError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "subject_token is not a signed JWT", Log: log}
+	}
+	hdr := header{Alg: tok.Headers[0].Algorithm, Kid: tok.Headers[0].KeyID}
 	var unverified struct {
 		Issuer string `json:"iss"`
 	}
@@ -242,26 +244,11 @@ func (x *Exchange) Verify(ctx context.Context, token string, policies []*catalog
 	return nil, best.err
 }
 
+// header is what the checks read of the token's JOSE header (not trusted until the
+// signature verifies).
 type header struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-}
-
-// parseHeader reads the JOSE header of a compact JWS without trusting it.
-func parseHeader(token string) (header, error) {
-	var h header
-	dot := strings.IndexByte(token, '.')
-	if dot <= 0 || strings.Count(token, ".") != 2 {
-		return h, errors.New("not three dot-separated parts")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(token[:dot])
-	if err != nil {
-		return h, errors.New("header is not base64url")
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return h, errors.New("header is not a JSON object")
-	}
-	return h, nil
+	Alg string
+	Kid string
 }
 
 func (x *Exchange) policyKeys(ctx context.Context, p *catalog.FederationPolicy, refresh bool) (*jose.JSONWebKeySet, error) {

@@ -64,9 +64,18 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied_at timestamptz NOT NULL
 )`
 
-// Pending returns the migrations the database has not applied yet. A database that
-// records a version this build does not know is an error (written by a newer Gatehouse).
-func Pending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
+// SchemaMigration is one embedded migration and whether the database has applied it
+// (`gatehouse migrate --show`).
+type SchemaMigration struct {
+	Migration
+	Applied   bool      // recorded in schema_migrations
+	AppliedAt time.Time // when it was applied (zero when pending)
+}
+
+// SchemaStatus lists every embedded migration, in version order, with whether the
+// database has applied it and when. It only reads. A database that records a version
+// this build does not know is an error (written by a newer Gatehouse).
+func SchemaStatus(ctx context.Context, pool *pgxpool.Pool) ([]SchemaMigration, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -75,36 +84,52 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
 	if err := pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
 		return nil, fmt.Errorf("read schema version: %w", redact(err))
 	}
-	applied := map[int]bool{}
+	applied := map[int]time.Time{}
 	if exists {
-		rows, err := pool.Query(ctx, "SELECT version FROM schema_migrations")
+		rows, err := pool.Query(ctx, "SELECT version, applied_at FROM schema_migrations")
 		if err != nil {
-			return nil, fmt.Errorf("read schema version: %w", err)
+			return nil, fmt.Errorf("read schema version: %w", redact(err))
 		}
 		for rows.Next() {
 			var v int
-			if err := rows.Scan(&v); err != nil {
+			var at time.Time
+			if err := rows.Scan(&v, &at); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, fmt.Errorf("read schema version: %w", err)
 			}
-			applied[v] = true
+			applied[v] = at
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read schema version: %w", redact(err))
 		}
 	}
 	known := map[int]bool{}
-	var pending []Migration
-	for _, m := range ms {
+	out := make([]SchemaMigration, len(ms))
+	for i, m := range ms {
 		known[m.Version] = true
-		if !applied[m.Version] {
-			pending = append(pending, m)
-		}
+		at, ok := applied[m.Version]
+		out[i] = SchemaMigration{Migration: m, Applied: ok, AppliedAt: at}
 	}
 	for v := range applied {
 		if !known[v] {
 			return nil, fmt.Errorf("the database has schema version %d, which this Gatehouse does not know: it was written by a newer version", v)
+		}
+	}
+	return out, nil
+}
+
+// Pending returns the migrations the database has not applied yet (SchemaStatus's
+// pending ones), with SchemaStatus's errors.
+func Pending(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
+	status, err := SchemaStatus(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	var pending []Migration
+	for _, m := range status {
+		if !m.Applied {
+			pending = append(pending, m.Migration)
 		}
 	}
 	return pending, nil

@@ -78,3 +78,38 @@ func TestOpenRefusesPendingWithSkipMigrate(t *testing.T) {
 		t.Fatal("opened a database with pending migrations without migrating")
 	}
 }
+
+// SchemaStatus (migrate --show): a migrated database lists every migration applied,
+// with when; after a migration's row is removed it lists that one pending, and Pending
+// agrees.
+func TestSchemaStatus(t *testing.T) {
+	db := openTemp(t)
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := SchemaStatus(t.Context(), db.Pool())
+	if err != nil || len(status) != len(ms) {
+		t.Fatalf("SchemaStatus = %d rows, %v; want %d", len(status), err, len(ms))
+	}
+	for i, m := range status {
+		if m.Version != ms[i].Version || !m.Applied || m.AppliedAt.IsZero() {
+			t.Errorf("migration %d = %+v, want %s applied with a time", i, m, ms[i])
+		}
+	}
+	last := ms[len(ms)-1]
+	if _, err := db.Pool().Exec(t.Context(), "DELETE FROM schema_migrations WHERE version = $1", last.Version); err != nil {
+		t.Fatal(err)
+	}
+	status, err = SchemaStatus(t.Context(), db.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := status[len(status)-1]; m.Applied || !m.AppliedAt.IsZero() {
+		t.Errorf("after deleting its row, %s = %+v, want pending", last, m)
+	}
+	pending, err := Pending(t.Context(), db.Pool())
+	if err != nil || len(pending) != 1 || pending[0].Version != last.Version {
+		t.Errorf("Pending = %v, %v; want [%s]", pending, err, last)
+	}
+}

@@ -66,7 +66,7 @@ type replica struct {
 func newReplica(name string, st catalog.Store, cs credential.Store, kr *seal.Keyring, as *oauthtest.Server) *replica {
 	oc := oauth.NewClient(oauth.ClientOptions{RootCAs: as.RootCAs()})
 	b := credential.New(kr, cs, oc, credential.Options{PublicURL: publicURL,
-		PendingLogins: credential.NewStorePendingLogins(st, kr, credential.StorePendingOptions{})})
+		PendingLogins: credential.NewStorePendingLogins(st, kr, credential.PendingOptions{})})
 	ui := webui.New(webui.Deps{Auth: identity.NewAuthenticator(st, time.Now, nil), Principals: st, Logins: logins{b},
 		PublicURL: publicURL, Sessions: st})
 	mux := http.NewServeMux()
