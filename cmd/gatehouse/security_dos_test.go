@@ -126,6 +126,7 @@ func TestDoSRefusedBeforeBody(t *testing.T) {
 		{"GET", "/api/2.0/gatehouse/connections/echo/check"},
 		{"GET", "/api/2.0/gatehouse/connections/echo/mcp-tools"},
 		{"POST", "/api/2.0/gatehouse/connections/echo/mcp-tools/approve"},
+		{"POST", "/api/2.0/sql/statements"},
 	}
 	type tc struct {
 		name, method, path string
@@ -150,6 +151,15 @@ func TestDoSRefusedBeforeBody(t *testing.T) {
 		tc{"POST /logout without CSRF cookie", "POST", "/logout", form, http.StatusForbidden},
 		tc{"POST /login from another origin", "POST", "/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded",
 			"Cookie": "gatehouse_csrf=" + strings.Repeat("A", 43), "Origin": "https://evil.example"}, http.StatusForbidden},
+	)
+	// Browser forms posted without a session: the connection login's confirmation, the
+	// MCP consent and the console's forms are refused on their headers too.
+	csrfForm := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "gatehouse_csrf=" + strings.Repeat("A", 43)}
+	cases = append(cases,
+		tc{"POST /connections/echo/login without a session", "POST", "/connections/echo/login", csrfForm, http.StatusSeeOther},
+		tc{"POST /oidc/v1/authorize without a session", "POST", "/oidc/v1/authorize", csrfForm, http.StatusUnauthorized},
+		tc{"POST /connections/echo/grants (console) without a session", "POST", "/connections/echo/grants", csrfForm, http.StatusSeeOther},
+		tc{"POST /new-connection (console) without a session", "POST", "/new-connection", csrfForm, http.StatusSeeOther},
 	)
 	// Authenticated callers refused before the proxy reads their body are not waited
 	// for either.

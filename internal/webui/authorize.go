@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authserver"
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/reqbody"
 )
 
 // MCP client sign-in (issue 12): GET /oidc/v1/authorize shows the signed-in user a
@@ -101,6 +102,7 @@ func (u *UI) authorizeDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cur == nil {
+		reqbody.RefuseUnread(w, r) // refused on its headers: the body is never read
 		u.errorPage(w, r, catalog.Errorf(catalog.Unauthenticated, "your session has ended; start the sign-in from the application again"), "Cannot sign this application in")
 		return
 	}

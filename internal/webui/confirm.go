@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
+	"github.com/gatehouse/gatehouse/internal/reqbody"
 )
 
 // confirmParam, in the query of a login start, asks for the confirmation page whatever
@@ -149,6 +150,7 @@ func (u *UI) confirmLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cur == nil {
+		reqbody.RefuseUnread(w, r) // refused on its headers: the body is never read
 		next := withConfirm(loginPath(name))
 		if notice != "" {
 			v := &view{Title: "Sign in", Notice: notice, Next: next}
