@@ -167,6 +167,14 @@ func TestTokenShownOnce(t *testing.T) {
 			t.Errorf("%s's token page shows the value", who)
 		}
 	}
+	// A lifetime outside 1..3650 days (as the form's number field says) is refused, and
+	// mints nothing: 0 is not silently the default lifetime.
+	for _, days := range []string{"0", "-1", "3651", "seven"} {
+		rw := w.req(t, "mike", "POST", "/tokens/create", url.Values{"comment": {"bad " + days}, "lifetime_days": {days}})
+		if rw.Code != 400 || !strings.Contains(rw.Body.String(), "between 1 and 3650") || strings.Contains(rw.Body.String(), `id="token-value"`) {
+			t.Errorf("create with lifetime_days=%q = %d, want the lifetime error and no token", days, rw.Code)
+		}
+	}
 	// A user cannot mint for someone else: the operation refuses, and the refusal is a
 	// DENY record.
 	rw = w.req(t, "mike", "POST", "/tokens/create", url.Values{"user_name": {"root"}})

@@ -82,7 +82,7 @@ func (c *Console) tokenCreate(w http.ResponseWriter, r *http.Request, v *viewer)
 	var err error
 	if days := strings.TrimSpace(r.PostFormValue("lifetime_days")); days != "" {
 		n, perr := strconv.ParseInt(days, 10, 64)
-		if perr != nil || n < 0 || n > 3650 {
+		if perr != nil || n < 1 || n > 3650 {
 			err = catalog.Errorf(catalog.InvalidParameterValue, "the lifetime must be a whole number of days between 1 and 3650")
 		}
 		req.LifetimeSeconds = n * 24 * 3600

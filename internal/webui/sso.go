@@ -267,7 +267,7 @@ type ssoRefusal struct {
 // starts a session.
 func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	s := u.sso
-	ref, p, next, err := u.ssoFinish(w, r)
+	ref, p, next, err := u.ssoFinish(r)
 	if err != nil {
 		u.serverError(w, r, fmt.Errorf("single sign-on: %w", err))
 		return
@@ -311,7 +311,7 @@ type ssoPrincipal struct {
 
 // ssoFinish does the checks of ssoCallback. It returns a refusal to show, or the
 // principal and the next path; err is a failure of Gatehouse's own (the store).
-func (u *UI) ssoFinish(w http.ResponseWriter, r *http.Request) (*ssoRefusal, *ssoPrincipal, string, error) {
+func (u *UI) ssoFinish(r *http.Request) (*ssoRefusal, *ssoPrincipal, string, error) {
 	s := u.sso
 	q := r.URL.Query()
 	refuse := func(status int, code catalog.ErrorCode, heading, message, reason string) *ssoRefusal {
