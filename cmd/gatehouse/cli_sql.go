@@ -15,14 +15,13 @@ import (
 // cliMaxScript bounds a script read by `gatehouse sql -f`.
 const cliMaxScript = 8 << 20
 
-// exitCodeError ends the command with its exit code (main exits with it), after
-// printing its message when it has one.
+// exitCodeError ends the command with its exit code (main exits with it) and no
+// message: the command has printed what it has to say.
 type exitCodeError struct {
 	code int
-	msg  string
 }
 
-func (e *exitCodeError) Error() string { return e.msg }
+func (e *exitCodeError) Error() string { return "" }
 
 // ExitCode is the process exit code.
 func (e *exitCodeError) ExitCode() int { return e.code }
