@@ -15,14 +15,13 @@ import (
 // cliMaxScript bounds a script read by `gatehouse sql -f`.
 const cliMaxScript = 8 << 20
 
-// exitCodeError ends the command with its exit code (main exits with it), after
-// printing its message when it has one.
+// exitCodeError ends the command with its exit code (main exits with it) and no
+// message: the command has printed what it has to say.
 type exitCodeError struct {
 	code int
-	msg  string
 }
 
-func (e *exitCodeError) Error() string { return e.msg }
+func (e *exitCodeError) Error() string { return "" }
 
 // ExitCode is the process exit code.
 func (e *exitCodeError) ExitCode() int { return e.code }
@@ -227,12 +226,7 @@ func sqlFailure(e *httpapi.StatementError, sp statement.Span, i, n int, located 
 
 // sqlStart is where a statement's first word is in the script: past the blanks and
 // comments that follow the ';' before it.
-func sqlStart(sp statement.Span) statement.Pos {
-	off := statement.FirstWord(sp.Text)
-	lines := strings.Count(sp.Text[:off], "\n")
-	col := len([]rune(sp.Text[strings.LastIndexByte(sp.Text[:off], '\n')+1 : off]))
-	return sp.InFile(statement.Pos{Offset: off, Line: lines + 1, Col: col + 1})
-}
+func sqlStart(sp statement.Span) statement.Pos { return sp.InFile(statement.FirstWord(sp.Text)) }
 
 // sqlPrint prints one statement's result for people: a status line for a statement
 // that changes state, else a table.

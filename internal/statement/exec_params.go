@@ -193,7 +193,7 @@ func offsetPos(src string, off int) Pos {
 	return Pos{Offset: off, Line: line, Col: utf8.RuneCountInString(src[lineStart:off]) + 1}
 }
 
-// FirstWord is the byte offset in src of its first token, past blanks and comments
-// (len(src) when there is none; where a lexical error is, when there is one first):
+// FirstWord is the position in src of its first token, past blanks and comments (the
+// end of src when there is none; where a lexical error is, when there is one first):
 // where a statement's span starts to say something.
-func FirstWord(src string) int { return newParamLexer(src).next().pos.Offset }
+func FirstWord(src string) Pos { return newParamLexer(src).next().pos }

@@ -163,8 +163,8 @@ func TestSplit(t *testing.T) {
 	if p := sp.InFile(offsetPos(sp.Text, off)); p.Line != 3 || p.Col != 1 || src[p.Offset:p.Offset+5] != "GRANT" {
 		t.Errorf("InFile(GRANT) = %+v, want line 3, column 1", p)
 	}
-	if off := FirstWord(sp.Text); !strings.HasPrefix(sp.Text[off:], "GRANT") {
-		t.Errorf("FirstWord = %d (%q), want GRANT's offset", off, sp.Text[off:])
+	if fw := FirstWord(sp.Text); fw != offsetPos(sp.Text, off) || !strings.HasPrefix(sp.Text[fw.Offset:], "GRANT") {
+		t.Errorf("FirstWord = %+v (%q), want GRANT's position %+v", fw, sp.Text[fw.Offset:], offsetPos(sp.Text, off))
 	}
 	// Parameters do not split; from a lexical error on, the rest is one statement.
 	if got := Split("SHOW CONNECTIONS LIKE :p; SHOW GRANTS ON CONNECTION c"); len(got) != 2 || got[0].Text != "SHOW CONNECTIONS LIKE :p" {

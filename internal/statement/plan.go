@@ -306,9 +306,6 @@ func (p *plan) alter(ctx context.Context, s *AlterConnection) (string, string, e
 			return "", "", catalog.Errorf(catalog.ResourceAlreadyExists, "Connection '%s' already exists.", n)
 		}
 		p.conns[n], p.conns[c.name] = c.plan, &planned{exists: false}
-		if c.fresh {
-			return PlanAlter, "rename to " + n, nil
-		}
 		return PlanAlter, "rename to " + n, nil
 	case s.Enabled != nil:
 		// A connection is created enabled.
