@@ -45,6 +45,18 @@ func (r *rules) policyReason(name string, ip netip.Addr, connDest func() bool) s
 // policy is saved; it is not a decision to dial on (the dialer resolves and checks
 // every address, and Gatehouse's own listeners).
 func Verdict(p *catalog.NetworkPolicy, conns *ConnectionDestinations, src Source, dest, resolved string) string {
+	return NewJudge(p).Verdict(conns, src, dest, resolved)
+}
+
+// Judge is a policy compiled once for many Verdicts (a preview replays every recent
+// destination under two policies).
+type Judge struct{ r *rules }
+
+// NewJudge compiles p for Judge.Verdict.
+func NewJudge(p *catalog.NetworkPolicy) *Judge { return &Judge{r: compile(p)} }
+
+// Verdict is the package's Verdict under the policy j was made of.
+func (j *Judge) Verdict(conns *ConnectionDestinations, src Source, dest, resolved string) string {
 	host, portText, err := net.SplitHostPort(dest)
 	if err != nil {
 		return "invalid destination"
@@ -57,7 +69,7 @@ func Verdict(p *catalog.NetworkPolicy, conns *ConnectionDestinations, src Source
 	if bad != "" {
 		return "invalid host: " + bad
 	}
-	r := compile(p)
+	r := j.r
 	if reason := r.policyReason(name, ip, func() bool { return conns.Allows(src, name, port) }); reason != "" {
 		return reason
 	}

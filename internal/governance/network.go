@@ -263,12 +263,13 @@ func (s *Service) PreviewNetworkPolicy(ctx context.Context, who *catalog.Princip
 		return nil, err
 	}
 	dests := egress.NewConnectionDestinations(conns)
+	curJudge, nextJudge := egress.NewJudge(cur), egress.NewJudge(next)
 	for _, d := range seen {
 		imp.Destinations++
 		imp.Events += d.Count
 		src := egress.Source{Kind: d.Source, Connection: d.Connection, Principal: d.Principal}
-		before, _ := outcome(cur, dests, src, d)
-		after, reason := outcome(next, dests, src, d)
+		before, _ := outcome(cur, curJudge, dests, src, d)
+		after, reason := outcome(next, nextJudge, dests, src, d)
 		if before == after {
 			continue
 		}
@@ -291,8 +292,9 @@ type seenDestination struct {
 	resolved string
 }
 
-func outcome(p *catalog.NetworkPolicy, dests *egress.ConnectionDestinations, src egress.Source, d *seenDestination) (string, string) {
-	reason := egress.Verdict(p, dests, src, d.Destination, d.resolved)
+// outcome decides d under p, as j (p compiled) judges it.
+func outcome(p *catalog.NetworkPolicy, j *egress.Judge, dests *egress.ConnectionDestinations, src egress.Source, d *seenDestination) (string, string) {
+	reason := j.Verdict(dests, src, d.Destination, d.resolved)
 	switch {
 	case reason == "":
 		return OutcomeAllowed, ""

@@ -37,8 +37,9 @@ func (s *Server) mcpCall(w http.ResponseWriter, r *http.Request) {
 	c.serveStreamed("", true)
 }
 
-// noEndpoint answers a method the MCP proxy does not serve. Apart from mcpCall, so that
-// building the error takes no room in the frame an event stream is relayed under.
+// noEndpoint answers a request no route serves (and a method the MCP proxy does not
+// serve). Apart from mcpCall, so that building the error takes no room in the frame an
+// event stream is relayed under.
 //
 //go:noinline
 func (s *Server) noEndpoint(w http.ResponseWriter, r *http.Request) {

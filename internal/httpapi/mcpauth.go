@@ -47,14 +47,13 @@ type ProtectedResourceMetadata struct {
 func (s *Server) protectedResourceMetadata(w http.ResponseWriter, r *http.Request) {
 	name, err := catalog.NormalizeConnectionName(r.PathValue("name"))
 	if err != nil {
-		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
+		s.noEndpoint(w, r)
 		return
 	}
-	base := s.publicBase()
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	writeJSON(w, http.StatusOK, ProtectedResourceMetadata{
-		Resource:               base + mcpPath + name,
-		AuthorizationServers:   []string{base},
+		Resource:               s.mcpResource(name),
+		AuthorizationServers:   []string{s.publicBase()},
 		BearerMethodsSupported: []string{"header"},
 		ScopesSupported:        []string{},
 	})

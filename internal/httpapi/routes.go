@@ -48,12 +48,12 @@ func (s *Server) routes() {
 	// SQL governance statements (issue 14): docs/sql.md.
 	m.Handle("POST /api/2.0/sql/statements", s.authed(s.executeStatement))
 	// The MCP proxy: the connection's endpoint itself, with no sub-path.
-	const mcp = "/api/2.0/mcp/external"
-	m.HandleFunc("POST "+mcp+"/{name}", s.mcpCall)
-	m.HandleFunc("GET "+mcp+"/{name}", s.mcpCall)
-	m.HandleFunc("DELETE "+mcp+"/{name}", s.mcpCall)
+	// mcpPath is also what isMCPRoute and the resource identifiers are built from.
+	m.HandleFunc("POST "+mcpPath+"{name}", s.mcpCall)
+	m.HandleFunc("GET "+mcpPath+"{name}", s.mcpCall)
+	m.HandleFunc("DELETE "+mcpPath+"{name}", s.mcpCall)
 	// MCP OAuth sign-in (issue 12): RFC 9728 metadata of each MCP connection URL.
-	m.HandleFunc("GET /.well-known/oauth-protected-resource"+mcp+"/{name}", s.protectedResourceMetadata)
+	m.HandleFunc("GET "+resourceMetadataPath+mcpPath+"{name}", s.protectedResourceMetadata)
 	m.Handle("GET /api/2.0/gatehouse/audit", s.authed(s.listAudit))
 	m.Handle("GET /api/2.0/gatehouse/audit/verify", s.authed(s.verifyAudit))
 	m.Handle("GET "+uc+"/connections/{name}/user-credentials/{principal}", s.authed(s.getUserCredential))
@@ -100,9 +100,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, catalog.Errorf(catalog.ResourceDoesNotExist, "no such endpoint: %s %s", r.Method, truncateName(r.URL.Path)))
-	})
+	m.HandleFunc("/", s.noEndpoint)
 }
 
 // readyz answers 200 when the store answers and the keyring seals and opens.
