@@ -86,3 +86,25 @@ func BenchmarkFresh(b *testing.B) {
 		}
 	}
 }
+
+// The coarse clock (no clock given) moves: an entry it stamped stops being fresh once
+// the TTL has passed, give or take Resolution. A coarse clock that stood still would
+// serve entries forever.
+func TestCoarseClockMoves(t *testing.T) {
+	const ttl = 2 * Resolution
+	c := New(&epochs{}, nil, ttl)
+	st := c.Stamp()
+	if !c.Fresh(st) {
+		t.Fatal("a stamp just taken is not fresh")
+	}
+	deadline := time.Now().Add(ttl + 10*Resolution)
+	for c.Fresh(st) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still fresh %v after the stamp, with a TTL of %v: the coarse clock does not move", 10*Resolution+ttl, ttl)
+		}
+		time.Sleep(Resolution / 4)
+	}
+	if coarseNanos() <= st.at {
+		t.Errorf("coarse clock at %d, not after the stamp's %d", coarseNanos(), st.at)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/catalog"
@@ -39,7 +38,7 @@ func (db *DB) CreateBrowserSession(ctx context.Context, s *catalog.BrowserSessio
 	if err := catalog.CheckBrowserSession(s, maxPerPrincipal); err != nil {
 		return err
 	}
-	err := db.inTx(ctx, func(tx *Tx) error {
+	return db.write(ctx, "create browser session", func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", lockClassSessions, s.PrincipalID); err != nil {
 			return err
 		}
@@ -58,11 +57,10 @@ func (db *DB) CreateBrowserSession(ctx context.Context, s *catalog.BrowserSessio
 		_, err := tx.Exec(ctx, `INSERT INTO browser_sessions (key_hash, principal_id, token_id, token_hash, token_expires, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.Key[:], s.PrincipalID, s.TokenID, s.TokenHash, sessionNullTime(s.TokenExpiresAt), s.CreatedAt, s.ExpiresAt)
 		if isCode(err, codeUniqueViolation) {
-			return catalog.Errorf(catalog.ResourceAlreadyExists, "the browser session exists")
+			return alreadyTaken("the browser session exists")
 		}
 		return err
 	})
-	return sessionErr("create browser session", err)
 }
 
 // GetBrowserSession returns the session with the key if it is live at now.
@@ -74,10 +72,10 @@ func (db *DB) GetBrowserSession(ctx context.Context, key [sha256.Size]byte, now 
 		FROM browser_sessions WHERE key_hash = $1`, key[:]).
 		Scan(&k, &s.PrincipalID, &s.TokenID, &s.TokenHash, &tokenExpires, &s.CreatedAt, &s.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "the browser session does not exist")
+		return nil, doesNotExist("the browser session does not exist")
 	}
 	if err != nil {
-		return nil, sessionErr("get browser session", err)
+		return nil, readErr("get browser session", err)
 	}
 	copy(s.Key[:], k)
 	if tokenExpires != nil {
@@ -85,15 +83,17 @@ func (db *DB) GetBrowserSession(ctx context.Context, key [sha256.Size]byte, now 
 	}
 	s.CreatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC()
 	if !now.Before(s.ExpiresAt) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "the browser session does not exist")
+		return nil, doesNotExist("the browser session does not exist")
 	}
 	return &s, nil
 }
 
 // DeleteBrowserSession ends the session with the key.
 func (db *DB) DeleteBrowserSession(ctx context.Context, key [sha256.Size]byte) error {
-	_, err := db.pool.Exec(ctx, "DELETE FROM browser_sessions WHERE key_hash = $1", key[:])
-	return sessionErr("delete browser session", err)
+	if _, err := db.pool.Exec(ctx, "DELETE FROM browser_sessions WHERE key_hash = $1", key[:]); err != nil {
+		return readErr("delete browser session", err)
+	}
+	return nil
 }
 
 // PutPendingLogin stores l after dropping expired logins and, past a bound, the oldest.
@@ -102,7 +102,7 @@ func (db *DB) PutPendingLogin(ctx context.Context, l *catalog.PendingLogin, lim 
 		return 0, err
 	}
 	var evicted int
-	err := db.inTx(ctx, func(tx *Tx) error {
+	err := db.write(ctx, "put pending login", func(tx *Tx) error {
 		evicted = 0
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, 0)", lockClassPending); err != nil {
 			return err
@@ -146,7 +146,7 @@ func (db *DB) PutPendingLogin(ctx context.Context, l *catalog.PendingLogin, lim 
 		return err
 	})
 	if err != nil {
-		return 0, sessionErr("put pending login", err)
+		return 0, err
 	}
 	return evicted, nil
 }
@@ -159,26 +159,16 @@ func (db *DB) TakePendingLogin(ctx context.Context, stateHash [sha256.Size]byte,
 		state_hash, session_hash, principal_id, connection_id, connection, token_url, sealed_verifier, created_at, expires_at`, stateHash[:]).
 		Scan(&st, &sh, &l.PrincipalID, &l.ConnectionID, &l.Connection, &l.TokenURL, &l.SealedVerifier, &l.CreatedAt, &l.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "the login state is unknown, used or expired")
+		return nil, doesNotExist("the login state is unknown, used or expired")
 	}
 	if err != nil {
-		return nil, sessionErr("take pending login", err)
+		return nil, readErr("take pending login", err)
 	}
 	copy(l.StateHash[:], st)
 	copy(l.SessionHash[:], sh)
 	l.CreatedAt, l.ExpiresAt = l.CreatedAt.UTC(), l.ExpiresAt.UTC()
 	if now.After(l.ExpiresAt) {
-		return nil, catalog.Errorf(catalog.ResourceDoesNotExist, "the login state is unknown, used or expired")
+		return nil, doesNotExist("the login state is unknown, used or expired")
 	}
 	return &l, nil
-}
-
-// sessionErr adds op to an internal error (with a connection error's DSN left out);
-// user-visible errors and nil pass unchanged.
-func sessionErr(op string, err error) error {
-	var ce *catalog.Error
-	if err == nil || errors.As(err, &ce) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", op, redact(err))
 }

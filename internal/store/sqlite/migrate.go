@@ -99,17 +99,8 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 	}
 	rows.Close()
 
-	latest := ms[len(ms)-1].version
-	for v, name := range applied {
-		if v > latest {
-			return fmt.Errorf("the database has schema version %d (%s) but this Gatehouse knows versions up to %d: it was written by a newer Gatehouse; run that version or restore a backup", v, name, latest)
-		}
-		if v < 1 {
-			return fmt.Errorf("the database records an invalid schema version %d", v)
-		}
-		if want := ms[v-1].name; name != want {
-			return fmt.Errorf("the database records migration %d as %q, but this Gatehouse has %q", v, name, want)
-		}
+	if err := checkApplied(ms, applied); err != nil {
+		return err
 	}
 	now := time.Now().UnixNano()
 	for _, m := range ms {
@@ -126,6 +117,25 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// checkApplied refuses the recorded migrations (version to name) unless each is one of
+// ms, under the same name: a version past the latest was written by a newer Gatehouse.
+// Open (migrate) and SchemaStatus both check with it.
+func checkApplied(ms []migration, applied map[int]string) error {
+	latest := ms[len(ms)-1].version
+	for v, name := range applied {
+		if v > latest {
+			return fmt.Errorf("the database has schema version %d (%s) but this Gatehouse knows versions up to %d: it was written by a newer Gatehouse; run that version or restore a backup", v, name, latest)
+		}
+		if v < 1 {
+			return fmt.Errorf("the database records an invalid schema version %d", v)
+		}
+		if want := ms[v-1].name; name != want {
+			return fmt.Errorf("the database records migration %d as %q, but this Gatehouse has %q", v, name, want)
+		}
 	}
 	return nil
 }

@@ -74,14 +74,12 @@ func SchemaStatus(ctx context.Context, path string) ([]SchemaMigration, error) {
 		}
 		rows.Close()
 	}
-	latest := ms[len(ms)-1].version
+	names := make(map[int]string, len(applied))
 	for v, rw := range applied {
-		if v < 1 || v > latest {
-			return nil, fmt.Errorf("the store at %s has schema version %d (%s) but this Gatehouse knows versions up to %d: it was written by a newer Gatehouse", abs, v, rw.name, latest)
-		}
-		if want := ms[v-1].name; rw.name != want {
-			return nil, fmt.Errorf("the store at %s records migration %d as %q, but this Gatehouse has %q", abs, v, rw.name, want)
-		}
+		names[v] = rw.name
+	}
+	if err := checkApplied(ms, names); err != nil {
+		return nil, fmt.Errorf("the store at %s: %w", abs, err)
 	}
 	out := make([]SchemaMigration, len(ms))
 	for i, m := range ms {
