@@ -278,6 +278,9 @@ func TestScaleOutKillLockHolder(t *testing.T) {
 		for okAfter[r.Index].Load() < base+5 && time.Now().Before(deadline) {
 			<-time.After(20 * time.Millisecond)
 		}
+		if n := okAfter[r.Index].Load() - base; n < 5 {
+			t.Errorf("%s served %d calls in the 20s after the new token, want at least 5", r.AppName, n)
+		}
 	}
 	halt()
 	mu.Lock()
