@@ -192,6 +192,11 @@ func TestMCPH2CRevokeClosesStream(t *testing.T) {
 		_, _ = io.Copy(io.Discard, rd)
 		ended <- time.Now()
 	}()
+	select {
+	case <-ended:
+		t.Fatal("the h2c stream ended before the grant was removed: the test would prove nothing")
+	case <-time.After(200 * time.Millisecond):
+	}
 	w.ts.must("PATCH", "/api/2.1/unity-catalog/permissions/connection/tools", w.ts.Admin,
 		map[string]any{"changes": []map[string]any{{"principal": "alice@example.com", "remove": []string{"USE_CONNECTION"}}}}, nil)
 	changed := time.Now()

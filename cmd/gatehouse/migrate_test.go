@@ -93,12 +93,7 @@ func TestMigrateRefusesBadStore(t *testing.T) {
 // On PostgreSQL: a new database has every migration pending; migrate applies them
 // (the output names them, never the password), --show then lists them applied.
 func TestMigratePostgres(t *testing.T) {
-	c, err := pgtest.Start()
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	dsn := c.NewDatabase(t)
+	dsn := pgtest.Shared(t).NewDatabase(t)
 	ms, err := postgres.Migrations()
 	if err != nil {
 		t.Fatal(err)

@@ -113,12 +113,7 @@ func TestStoreCopyEndToEndSQLite(t *testing.T) {
 
 // The same to PostgreSQL: a server started with --store on the copy serves the call.
 func TestStoreCopyEndToEndPostgres(t *testing.T) {
-	c, err := pgtest.Start()
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	dsn := c.NewDatabase(t)
+	dsn := pgtest.Shared(t).NewDatabase(t)
 	db, err := postgres.Open(t.Context(), dsn, postgres.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatalf("open PostgreSQL store: %v", err)

@@ -10,7 +10,8 @@ import (
 )
 
 // TestBrowserRendersLoopbackPage proves the harness: a real Chromium loads a page from a
-// loopback server, runs no script we did not serve, and reports the DOM we served.
+// loopback TLS server (its self-signed certificate accepted) and reports the DOM we
+// served.
 func TestBrowserRendersLoopbackPage(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>t</title><p id="greeting">hello from loopback</p>`)

@@ -114,7 +114,7 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 		c.Replicas[0].waitReady()
 		// Set before the other replicas start, so that each loads it at start and no
 		// test depends on the policy's propagation.
-		c.Replicas[0].must("PUT", "/api/2.0/gatehouse/network-policy", c.Admin, loopbackPolicy, nil)
+		c.Replicas[0].must("PUT", "/api/2.0/gatehouse/network-policy", c.Admin, gatehousetest.LoopbackPolicy, nil)
 		rest = c.Replicas[1:]
 	}
 	for _, r := range rest {
@@ -366,10 +366,6 @@ func (r *replica) mkConnection(name, credType string, opts map[string]string) {
 	}
 	r.must("POST", "/api/2.1/unity-catalog/connections", r.c.Admin, body, nil)
 }
-
-// loopbackPolicy opens loopback in the network policy: the tests' upstreams and
-// authorization server listen there, as a private API would.
-var loopbackPolicy = map[string]any{"restriction_mode": "FULL_ACCESS", "enforcement_mode": "ENFORCED", "allowed_ip_ranges": []string{"127.0.0.0/8", "::1/128"}}
 
 // auditVerify asks the replica to verify the whole audit chain.
 func (r *replica) auditVerify() (intact bool, events int, raw string) {

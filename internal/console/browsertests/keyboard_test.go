@@ -85,11 +85,7 @@ func TestConsoleKeyboard(t *testing.T) {
 	tabTo("grant-principal")
 	b.do(chromedp.KeyEvent("bob@example.com"))
 	tabTo("grant-add")
-	b.do(chromedp.Evaluate[chromedp.Void](`window.__gatehouseOld = true`), chromedp.KeyEvent(kb.Enter))
-	waitFor(t, "the page after the keyboard grant", func() bool {
-		done, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.__gatehouseOld !== true && document.readyState === "complete"`))
-		return err == nil && done
-	})
+	b.toNewPage("the page after the keyboard grant", chromedp.KeyEvent(kb.Enter))
 	var perms struct {
 		PrivilegeAssignments []struct {
 			Principal  string   `json:"principal"`

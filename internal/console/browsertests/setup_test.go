@@ -102,12 +102,19 @@ func (b *browser) signIn(token, next string) {
 }
 
 // submit clicks a button (or link) that leads to another page and waits until that
-// page has loaded: the current document is marked first, and the wait ends when a
-// document without the mark is complete.
+// page has loaded.
 func (b *browser) submit(id string) {
 	b.t.Helper()
-	b.do(chromedp.Evaluate[chromedp.Void](`window.__gatehouseOld = true`), chromedp.Click(chromedp.ID(id)))
-	waitFor(b.t, "the page after #"+id, func() bool {
+	b.toNewPage("the page after #"+id, chromedp.Click(chromedp.ID(id)))
+}
+
+// toNewPage runs act, which leads to another page, and waits until that page has
+// loaded: the current document is marked first, and the wait ends when a document
+// without the mark is complete.
+func (b *browser) toNewPage(what string, act chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](`window.__gatehouseOld = true`), act)
+	waitFor(b.t, what, func() bool {
 		done, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.__gatehouseOld !== true && document.readyState === "complete"`))
 		return err == nil && done
 	})
