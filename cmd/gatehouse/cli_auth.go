@@ -48,8 +48,6 @@ const (
 	cliMaxCallbackQuery = 8 << 10
 	// cliMaxTokenAnswer bounds a token or revocation endpoint's answer.
 	cliMaxTokenAnswer = 64 << 10
-	// cliRevokePath is the revocation endpoint (RFC 7009).
-	cliRevokePath = "/oidc/v1/revoke"
 )
 
 // Profile keys that `auth login` writes and `auth logout` removes.
@@ -840,7 +838,7 @@ func (c *clientCLI) revoke(ctx context.Context, host, refresh string) (bool, str
 	if err != nil {
 		return false, "the profile has no valid host"
 	}
-	status, body, err := cliPostForm(ctx, host+cliRevokePath, url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"},
+	status, body, err := cliPostForm(ctx, host+authserver.RevokePath, url.Values{"token": {refresh}, "token_type_hint": {authserver.HintRefreshToken},
 		"client_id": {authserver.CLIClientID}})
 	if err != nil {
 		return false, "cannot reach " + host + ": " + err.Error()

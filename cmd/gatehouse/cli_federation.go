@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -93,9 +92,9 @@ sub) equal --subject exactly.`,
 		if cmd.Flags().Changed("jwks-file") {
 			jwks := ""
 			if f.jwksFile != "" {
-				b, err := readBounded(f.jwksFile, maxJWKSFile)
+				b, err := readJWKSFile(f.jwksFile)
 				if err != nil {
-					return req, err
+					return req, fmt.Errorf("read %s: %w", f.jwksFile, err)
 				}
 				jwks = strings.TrimSpace(string(b))
 			}
@@ -187,22 +186,6 @@ sub) equal --subject exactly.`,
 	return cmd
 }
 
-func readBounded(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", name, limit)
-	}
-	return b, nil
-}
-
 func (c *clientCLI) federationTable(ps []httpapi.FederationPolicyInfo) error {
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
@@ -227,4 +210,14 @@ func (c *clientCLI) showFederationPolicy(p *httpapi.FederationPolicyInfo) error 
 			{"Keys", keys}, {"Created", p.CreateTime}, {"Updated", p.UpdateTime},
 		})
 	})
+}
+
+// readJWKSFile reads --jwks-file, at most maxJWKSFile bytes.
+func readJWKSFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return cliReadLimitedN(f, maxJWKSFile)
 }

@@ -161,9 +161,19 @@ func TestFederationEndToEnd(t *testing.T) {
 	var staticPolicy struct {
 		ID string `json:"id"`
 	}
-	ts.must("POST", "/api/2.0/gatehouse/service-principals/ci-deployer/federation-policies", ts.Admin, map[string]any{
-		"issuer": "https://cluster.internal.example", "audiences": []string{"gatehouse"}, "subject": "system:serviceaccount:prod:deployer",
-		"jwks_json": string(jwks)}, &staticPolicy)
+	jwksFile := filepath.Join(t.TempDir(), "cluster.jwks")
+	if err := os.WriteFile(jwksFile, append(jwks, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ts.cli(ts.Admin, "", "service-principals", "federation-policies", "create", "ci-deployer",
+		"--issuer", "https://cluster.internal.example", "--audience", "gatehouse", "--subject", "system:serviceaccount:prod:deployer",
+		"--jwks-file", jwksFile, "-o", "json")
+	if err != nil {
+		t.Fatalf("create policy with --jwks-file: %s", out)
+	}
+	if err := json.Unmarshal([]byte(out), &staticPolicy); err != nil || staticPolicy.ID == "" {
+		t.Fatalf("create policy with --jwks-file answered %s (%v)", out, err)
+	}
 	if out, err := ts.cli(ts.Admin, "", "service-principals", "federation-policies", "list", "ci-deployer"); err != nil ||
 		!strings.Contains(out, ciPolicy.ID) || !strings.Contains(out, staticPolicy.ID) {
 		t.Fatalf("list: %s", out)

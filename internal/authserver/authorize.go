@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
@@ -146,7 +147,7 @@ func (a *Authorizer) Check(ctx context.Context, q url.Values) (*AuthorizeRequest
 		if errors.As(err, &ae) {
 			return nil, ae
 		}
-		a.opts.Log.Info("client metadata document refused", "client_id", truncateStr(clientID, 256), "err", err)
+		a.opts.Log.Info("client metadata document refused", "client_id", bound.Truncate(clientID, 256), "err", err)
 		return nil, &AuthorizeError{Code: "invalid_client", Description: "the client's metadata document could not be fetched"}
 	}
 	cli := clientID == CLIClientID // issue 12: the CLI, a built-in client (cliclient.go)
@@ -256,11 +257,4 @@ func unreserved(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncateStr(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

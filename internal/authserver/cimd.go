@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/bound"
 )
 
 // Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): a public
@@ -157,7 +159,7 @@ func ParseClientDoc(id string, raw []byte) (*ClientDoc, error) {
 			return nil, bad("the client's metadata document lists a redirect URI that is neither https nor http on loopback: " + safeName(r))
 		}
 	}
-	doc.ClientName = truncateStr(doc.ClientName, 128)
+	doc.ClientName = bound.Truncate(doc.ClientName, 128)
 	return &doc, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/bound"
 )
 
 // The Gatehouse CLI's sign-in (issue 12, `gatehouse auth login`): the CLI is a built-in
@@ -67,5 +69,5 @@ func tokenComment(clientID string) string {
 	if clientID == CLIClientID {
 		return "Gatehouse CLI (auth login)"
 	}
-	return "MCP client " + truncateStr(clientID, 200)
+	return "MCP client " + bound.Truncate(clientID, 200)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
@@ -61,7 +62,7 @@ func (g codeGrant) Exchange(ctx context.Context, req identity.TokenRequest) (*id
 		return nil, err
 	}
 	code, now := req.Form.Get("code"), a.opts.Now()
-	Note(ctx, "client_id", truncateStr(req.Form.Get("client_id"), 256))
+	Note(ctx, "client_id", bound.Truncate(req.Form.Get("client_id"), 256))
 	hash := keyOf(codeKey, code)
 	c, err := a.st.TakeOAuthCode(ctx, hash, now)
 	if catalog.IsNotFound(err) {
@@ -211,7 +212,7 @@ func (g refreshGrant) Exchange(ctx context.Context, req identity.TokenRequest) (
 		return nil, err
 	}
 	now := a.opts.Now()
-	Note(ctx, "client_id", truncateStr(req.Form.Get("client_id"), 256))
+	Note(ctx, "client_id", bound.Truncate(req.Form.Get("client_id"), 256))
 	familyID, secret, ok := strings.Cut(req.Form.Get("refresh_token"), ".")
 	if !ok || familyID == "" || secret == "" {
 		return nil, invalidGrant("the refresh token is malformed", "")

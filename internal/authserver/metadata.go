@@ -34,15 +34,12 @@ type Metadata struct {
 // answering the given grant types.
 func NewMetadata(publicURL string, grantTypes ...string) Metadata {
 	base := strings.TrimRight(publicURL, "/")
-	if grantTypes == nil {
-		grantTypes = []string{}
-	}
 	return Metadata{
 		Issuer:                            base,
 		AuthorizationEndpoint:             base + AuthorizePath,
 		TokenEndpoint:                     base + TokenPath,
 		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               append([]string(nil), grantTypes...),
+		GrantTypesSupported:               append([]string{}, grantTypes...), // [] rather than null when none
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		TokenEndpointAuthMethodsSupported: []string{"none"},
 		ClientIDMetadataDocumentSupported: true,

@@ -55,6 +55,10 @@ func TestGrantTypes(t *testing.T) {
 	if got := s.GrantTypes(); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("GrantTypes = %v, want [a b]", got)
 	}
+	b, _ := json.Marshal(authserver.New(authserver.Options{}).Metadata("https://gatehouse.example"))
+	if !strings.Contains(string(b), `"grant_types_supported":[]`) {
+		t.Errorf("metadata without grants: %s", b)
+	}
 }
 
 type fakeGrant string

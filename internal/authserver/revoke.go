@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/bound"
 	"github.com/gatehouse/gatehouse/internal/catalog"
 	"github.com/gatehouse/gatehouse/internal/identity"
 )
@@ -62,7 +63,7 @@ func (g refreshGrant) Revoke(ctx context.Context, req identity.TokenRequest) err
 		return err
 	}
 	token, clientID, hint := req.Form.Get("token"), req.Form.Get("client_id"), req.Form.Get("token_type_hint")
-	Note(ctx, "client_id", truncateStr(clientID, 256))
+	Note(ctx, "client_id", bound.Truncate(clientID, 256))
 	switch hint {
 	case "", HintAccessToken, HintRefreshToken:
 		if hint != "" {

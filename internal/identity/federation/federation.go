@@ -281,12 +281,13 @@ func (x *Exchange) verifyOne(ctx context.Context, tok *jwt.JSONWebToken, hdr hea
 	}
 	var claims jwt.Claims
 	var all map[string]any
-	verified := false
+	verified, algOK := false, false
 	for _, k := range keys {
 		alg, err := keyAlg(k)
 		if err != nil || string(alg) != hdr.Alg {
 			continue // a key of another type never verifies this alg (no HS256 with an RSA key)
 		}
+		algOK = true
 		claims, all = jwt.Claims{}, nil
 		if err := tok.Claims(k.Key, &claims, &all); err == nil {
 			verified = true
@@ -294,10 +295,8 @@ func (x *Exchange) verifyOne(ctx context.Context, tok *jwt.JSONWebToken, hdr hea
 		}
 	}
 	if !verified {
-		for _, k := range keys {
-			if alg, err := keyAlg(k); err == nil && string(alg) == hdr.Alg {
-				return nil, refuse(stageSignature, "signature does not verify", "policy "+p.ID+": kid "+strconv.Quote(hdr.Kid))
-			}
+		if algOK {
+			return nil, refuse(stageSignature, "signature does not verify", "policy "+p.ID+": kid "+strconv.Quote(hdr.Kid))
 		}
 		return nil, refuse(stageSignature, "signature algorithm not allowed", "policy "+p.ID+": alg "+hdr.Alg+" does not match the type of key "+strconv.Quote(hdr.Kid))
 	}

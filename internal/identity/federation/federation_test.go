@@ -491,10 +491,15 @@ func TestDiscoveryConfined(t *testing.T) {
 		"another issuer": func(string) map[string]string {
 			return map[string]string{"issuer": elsewhere.srv.URL, "jwks_uri": elsewhere.srv.URL + "/keys"}
 		},
+		"jwks_uri with credentials": func(self string) map[string]string {
+			return map[string]string{"issuer": self, "jwks_uri": strings.Replace(self, "https://", "https://u:pw-secret@", 1) + "/keys"}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var srv *httptest.Server
+			var paths atomic.Int32
 			srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				paths.Add(1)
 				w.Header().Set("Content-Type", "application/json")
 				_ = json.NewEncoder(w).Encode(doc(srv.URL))
 			}))
@@ -513,8 +518,11 @@ func TestDiscoveryConfined(t *testing.T) {
 			if !ok || ge.Description != "the issuer's keys could not be read" {
 				t.Fatalf("got %v", err)
 			}
-			if elsewhere.fetches.Load() != before {
-				t.Fatal("the keys of another origin were fetched")
+			if strings.Contains(ge.Log, "pw-secret") {
+				t.Fatalf("the log detail quotes the jwks_uri's password: %s", ge.Log)
+			}
+			if elsewhere.fetches.Load() != before || paths.Load() != 1 {
+				t.Fatalf("only the discovery document may be fetched (%d requests to the issuer)", paths.Load())
 			}
 		})
 	}

@@ -191,6 +191,10 @@ func (s *KeySource) fetch(ctx context.Context, issuer string) (*jose.JSONWebKeyS
 	if err != nil || ju.Host == "" {
 		return nil, errors.New("discovery: jwks_uri is missing or not a URL")
 	}
+	if ju.User != nil {
+		// As an issuer may not (governance refuses it): they would reach the log.
+		return nil, fmt.Errorf("discovery: jwks_uri %s carries credentials", ju.Redacted())
+	}
 	if !strings.EqualFold(ju.Scheme, iu.Scheme) || !strings.EqualFold(ju.Host, iu.Host) {
 		return nil, fmt.Errorf("discovery: jwks_uri %s is not on the issuer's origin", doc.JWKSURI)
 	}
