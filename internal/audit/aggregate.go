@@ -2,7 +2,6 @@ package audit
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -80,29 +79,11 @@ func unauthenticated(e *catalog.AuditEvent) bool {
 	return e.Principal == "" && e.SourceIP != ""
 }
 
-// sourceKey is the bucket of an address: the address itself for IPv4, its /64 for
-// IPv6 (one host commonly holds a whole /64, so counting addresses would give it
-// billions of buckets), and the string as given when it is not an address.
-func sourceKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.WithZone("").Prefix(64)
-	if err != nil {
-		return a.String()
-	}
-	return p.String()
-}
 
 // admit reports whether e, an unauthenticated event, is to be written; if not, it has
 // been counted for a summary.
 func (g *aggregator) admit(e *catalog.AuditEvent, now time.Time) bool {
-	key := sourceKey(e.SourceIP)
+	key := catalog.SourceKey(e.SourceIP)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.sources[key]

@@ -3,20 +3,30 @@ package authserver
 import (
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/catalog"
 )
 
-// maxSources bounds the limiter's table; past it the table starts afresh (every
-// address gets a full bucket), which a flood of addresses can only make more lenient
-// for a moment, never unbounded in memory.
+// maxSources bounds the limiter's table. Past it, new sources share one overflow
+// bucket until idle sources (whose buckets have filled up again) are forgotten: a flood
+// of addresses can neither grow the table nor win back full buckets for everyone, the
+// flooder included.
 const maxSources = 10000
 
-// limiter is a token bucket per source address.
+// sweepEvery is how often a full table may be swept for idle sources, so that a flood
+// of new addresses costs one pass over the table per interval, not one per request.
+const sweepEvery = time.Second
+
+// limiter is a token bucket per source (catalog.SourceKey: an IPv4 address or an IPv6
+// /64, the unit the audit log's limit counts too).
 type limiter struct {
 	rate  float64
 	burst float64
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu       sync.Mutex
+	buckets  map[string]*bucket
+	overflow *bucket
+	swept    time.Time
 }
 
 type bucket struct {
@@ -29,15 +39,24 @@ func newLimiter(rate float64, burst int) *limiter {
 }
 
 func (l *limiter) allow(source string, now time.Time) bool {
+	key := catalog.SourceKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[source]
+	b := l.buckets[key]
 	if b == nil {
-		if len(l.buckets) >= maxSources {
-			l.buckets = make(map[string]*bucket)
+		if len(l.buckets) >= maxSources && now.Sub(l.swept) >= sweepEvery {
+			l.sweep(now)
 		}
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[source] = b
+		switch {
+		case len(l.buckets) < maxSources:
+			b = &bucket{tokens: l.burst, at: now}
+			l.buckets[key] = b
+		case l.overflow != nil:
+			b = l.overflow
+		default:
+			l.overflow = &bucket{tokens: l.burst, at: now}
+			b = l.overflow
+		}
 	}
 	if d := now.Sub(b.at); d > 0 {
 		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.rate)
@@ -48,4 +67,15 @@ func (l *limiter) allow(source string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// sweep forgets the sources whose buckets are full again by now: forgetting them
+// changes nothing for them, since a new bucket starts full.
+func (l *limiter) sweep(now time.Time) {
+	l.swept = now
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
 }

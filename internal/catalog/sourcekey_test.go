@@ -1,4 +1,4 @@
-package audit
+package catalog
 
 import "testing"
 
@@ -16,8 +16,8 @@ func TestSourceKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sourceKey(tt.ip); got != tt.want {
-				t.Errorf("sourceKey(%q) = %q, want %q", tt.ip, got, tt.want)
+			if got := SourceKey(tt.ip); got != tt.want {
+				t.Errorf("SourceKey(%q) = %q, want %q", tt.ip, got, tt.want)
 			}
 		})
 	}
