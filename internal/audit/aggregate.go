@@ -79,7 +79,6 @@ func unauthenticated(e *catalog.AuditEvent) bool {
 	return e.Principal == "" && e.SourceIP != ""
 }
 
-
 // admit reports whether e, an unauthenticated event, is to be written; if not, it has
 // been counted for a summary.
 func (g *aggregator) admit(e *catalog.AuditEvent, now time.Time) bool {

@@ -187,7 +187,7 @@ func (a *Authorizer) Check(ctx context.Context, q url.Values) (*AuthorizeRequest
 		return refuse("invalid_target", "resource must be an MCP connection URL "+a.base+MCPPathPrefix+"{name}")
 	}
 	conn, err := a.st.GetConnection(ctx, name)
-	if catalog.IsNotFound(err) || (err == nil && conn.Options[catalog.OptIsMCP] != "true") {
+	if catalog.IsNotFound(err) || (err == nil && !conn.IsMCP()) {
 		return refuse("invalid_target", "resource names no MCP connection")
 	}
 	if err != nil {
