@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,9 +42,19 @@ var (
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
 	src := readFile(t, routesFile)
+	// Route prefixes may be constants of any file of the package (mcpauth.go's mcpPath).
 	consts := map[string]string{}
-	for _, m := range routeConstRE.FindAllStringSubmatch(src, -1) {
-		consts[m[1]] = m[2]
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(routesFile), "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the files beside %s: %v", routesFile, err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		for _, m := range routeConstRE.FindAllStringSubmatch(readFile(t, f), -1) {
+			consts[m[1]] = m[2]
+		}
 	}
 	var routes []string
 	for _, expr := range routeExprRE.FindAllString(src, -1) {
